@@ -1,0 +1,46 @@
+/** The output folder's manifest.json and the per-part completion records it is built from. */
+
+/** Counts of one part (one output shard). rowsIn = rowsOut + rowsRejected for a readable part. */
+export interface PartStats {
+  readonly rowsIn: number;
+  readonly rowsOut: number;
+  readonly rowsRejected: number;
+  readonly rowsFlipped: number;
+  readonly rowsTruncated: number;
+  readonly rejectsByReason: Readonly<Record<string, number>>;
+}
+
+/** Written as completions/{index:05d}.json once the part's shard is in place. */
+export interface ShardResult {
+  readonly index: number;
+  readonly count: number;
+  readonly input: { readonly file: string; readonly rowGroups: readonly [number, number] | null };
+  /** "done", or "failed" when the input could not be read at all (the run exits non-zero). */
+  readonly status: 'done' | 'failed';
+  readonly error: string | null;
+  /** Relative to the output folder; null when failed. */
+  readonly output: string | null;
+  readonly rejects: string | null;
+  /** sha256 of the data shard's bytes. */
+  readonly outputSha256: string | null;
+  readonly stats: PartStats;
+  /** Confidence histogram, 10 bins over [0, 1] (bin i holds [i/10, (i+1)/10)). */
+  readonly confidenceHistogram: readonly number[];
+  /** Which rank wrote it and the config hash it was written under (for resume and merge). */
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly configHash: string;
+}
+
+/** manifest.json: what produced the folder, and every shard. */
+export interface Manifest {
+  readonly prefrank: string;
+  readonly createdBy: string;
+  readonly configHash: string;
+  /** The settings that decide the output bytes (model/tokenizer/probe hashes, template, alpha, ...). */
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly versions: Readonly<Record<string, string>>;
+  readonly split: string;
+  readonly totals: PartStats & { readonly parts: number; readonly failedParts: number };
+  readonly shards: readonly ShardResult[];
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+/**
+ * The prefrank command line. Each command lives in src/cli/commands/ and is registered here.
+ * Exit codes: 0 success, 1 failure (one line on stderr), 2 usage error.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import type { CommandModule } from 'yargs';
+import { oneLine, UserError } from '../runtime/errors.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const commands: CommandModule<any, any>[] = [];
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const parser = yargs(argv)
+    .scriptName('prefrank')
+    .usage('$0 <command> [options]\n\nRe-rank LLM preference pairs with a reward read from the model\'s own hidden states.')
+    .option('log-level', { choices: ['error', 'warn', 'info', 'debug'] as const, default: 'info', describe: 'Log verbosity (stderr)' })
+    .demandCommand(1, 'Name a command; see --help.')
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(110, process.stderr.columns || 100))
+    .fail((msg, err) => {
+      // yargs calls this for usage errors (msg set) and for errors thrown by handlers (err set).
+      if (err) throw err;
+      process.stderr.write(`prefrank: ${msg}\nRun 'prefrank --help' for usage.\n`);
+      exitCode = 2;
+    });
+  for (const c of commands) parser.command(c);
+  try {
+    // A handler that finishes with partial failure (an unreadable input file) sets process.exitCode.
+    await parser.parseAsync();
+  } catch (err) {
+    if (err instanceof UserError) {
+      process.stderr.write(`prefrank: ${oneLine(err)}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`prefrank: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+  return exitCode || (process.exitCode as number | undefined) || 0;
+}
+
+main(hideBin(process.argv)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,24 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root (the folder holding package.json), found from this file whether run from src or dist. */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'schemas'))) return dir;
+    const up = resolve(dir, '..');
+    if (up === dir) throw new Error('prefrank: cannot find the package root from ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+/** A path inside the package's data/ folder (the embedded default). */
+export function dataPath(...parts: string[]): string {
+  return join(projectRoot(), 'data', ...parts);
+}
+
+/** The shared folder beside the checkout (tests and benchmarks only). */
+export function sharedPath(...parts: string[]): string {
+  return join(projectRoot(), '..', 'shared', ...parts);
+}
