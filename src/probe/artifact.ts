@@ -1,0 +1,174 @@
+/**
+ * The probe artifact, a folder: `model.safetensors` (the weights, loadable from Python) and
+ * `probe.json` (what the weights are valid for and how they were made). Writing is deterministic:
+ * no timestamps, fixed key order, sorted tensors.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../runtime/errors.js';
+import { projectRoot } from '../runtime/paths.js';
+import { HybridProbe } from './HybridProbe.js';
+import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import type { ProbeMetrics } from './trainProbe.js';
+
+export const PROBE_WEIGHTS_FILE = 'model.safetensors';
+export const PROBE_META_FILE = 'probe.json';
+export const PROBE_FORMAT = 'prefrank-probe';
+export const PROBE_FORMAT_VERSION = 1;
+
+/**
+ * What a probe's features come from. The probe is only valid for features made exactly this way:
+ * the same model bytes, tokenizer, layers, pooling and template.
+ */
+export interface FeatureSource {
+  /** sha256 (hex) of the ONNX model file's bytes. */
+  readonly modelSha256: string;
+  /** sha256 (hex) of the tokenizer file, or null when the model has none of its own. */
+  readonly tokenizerSha256: string | null;
+  /** A readable model name (folder name); informative only, not checked. */
+  readonly modelName: string;
+  /** Indices of the model layers the features were taken from, in feature order. */
+  readonly layers: readonly number[];
+  /** Width of each layer's hidden state. */
+  readonly width: number;
+  /** How a text's hidden states become one vector per layer, e.g. "last-token". */
+  readonly pooling: string;
+  /** The prompt/response template the texts were rendered with. */
+  readonly template: string;
+}
+
+export interface TrainingSummary {
+  /** Input files (base names, sorted) and how many pairs / labelled responses each gave. */
+  readonly inputs: readonly { readonly file: string; readonly pairs: number; readonly labels: number }[];
+  readonly pairs: number;
+  readonly labels: number;
+  /** The training options actually used (margin, lr, weightDecay, epochs, seed, holdout, ...). */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface ProbeMetadata {
+  readonly format: typeof PROBE_FORMAT;
+  readonly formatVersion: number;
+  /** prefrank version that wrote it. */
+  readonly prefrank: string;
+  /** 'linear' for one layer, 'hybrid' for several (DESIGN.md, Method 2). */
+  readonly kind: 'linear' | 'hybrid';
+  readonly features: FeatureSource;
+  readonly standardized: boolean;
+  /** Temperature of the confidence c = sigmoid(alpha * (r_chosen - r_rejected)). */
+  readonly alpha: number;
+  /** 'auto': maximum likelihood on the held-out pairs; 'fixed': given by the user. */
+  readonly alphaSource: 'auto' | 'fixed';
+  readonly training: TrainingSummary;
+  readonly metrics: ProbeMetrics;
+  /** sha256 of model.safetensors, so a swapped weights file is detected. */
+  readonly weightsSha256: string;
+}
+
+export interface LoadedProbe {
+  readonly probe: HybridProbe;
+  readonly meta: ProbeMetadata;
+  /** sha256 over the weights and metadata bytes: the probe's identity for manifests. */
+  readonly sha256: string;
+  readonly dir: string;
+}
+
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** prefrank's version from package.json. */
+export function prefrankVersion(): string {
+  return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Writes the probe folder (created if missing). Each file goes to a temporary name, then is renamed. */
+export function saveProbe(dir: string, probe: HybridProbe, meta: Omit<ProbeMetadata, 'format' | 'formatVersion' | 'kind' | 'weightsSha256' | 'standardized'>): ProbeMetadata {
+  if (meta.features.width !== probe.width || meta.features.layers.length !== probe.layers)
+    throw new Error(`saveProbe: metadata says ${meta.features.layers.length} x ${meta.features.width}, the probe is ${probe.layers} x ${probe.width}`);
+  mkdirSync(dir, { recursive: true });
+  const weights = encodeSafetensors(probe.toTensors(), { format: 'pt' });
+  const full: ProbeMetadata = {
+    format: PROBE_FORMAT,
+    formatVersion: PROBE_FORMAT_VERSION,
+    prefrank: meta.prefrank,
+    kind: probe.layers === 1 ? 'linear' : 'hybrid',
+    features: meta.features,
+    standardized: probe.mean !== null,
+    alpha: meta.alpha,
+    alphaSource: meta.alphaSource,
+    training: meta.training,
+    metrics: meta.metrics,
+    weightsSha256: sha256Hex(weights),
+  };
+  const write = (name: string, bytes: Uint8Array | string) => {
+    const tmp = join(dir, `.${name}.tmp`);
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, join(dir, name));
+  };
+  write(PROBE_WEIGHTS_FILE, weights);
+  write(PROBE_META_FILE, JSON.stringify(full, null, 2) + '\n');
+  return full;
+}
+
+/** Reads a probe folder; a missing or damaged file is a UserError naming it. */
+export function loadProbe(dir: string): LoadedProbe {
+  const metaFile = join(dir, PROBE_META_FILE);
+  const weightsFile = join(dir, PROBE_WEIGHTS_FILE);
+  for (const f of [metaFile, weightsFile]) if (!existsSync(f)) throw new UserError(`probe ${dir}: missing ${f}`);
+  const metaBytes = readFileSync(metaFile);
+  const weights = readFileSync(weightsFile);
+  let meta: ProbeMetadata;
+  try {
+    meta = JSON.parse(metaBytes.toString('utf8')) as ProbeMetadata;
+  } catch (err) {
+    throw new UserError(`probe ${metaFile}: not valid JSON`, { cause: err });
+  }
+  if (meta.format !== PROBE_FORMAT) throw new UserError(`probe ${metaFile}: not a prefrank probe (format ${JSON.stringify(meta.format)})`);
+  if (meta.formatVersion !== PROBE_FORMAT_VERSION) throw new UserError(`probe ${metaFile}: format version ${meta.formatVersion}, this prefrank reads ${PROBE_FORMAT_VERSION}`);
+  if (sha256Hex(weights) !== meta.weightsSha256) throw new UserError(`probe ${weightsFile}: sha256 differs from weightsSha256 in ${PROBE_META_FILE} (file replaced or damaged)`);
+  let probe: HybridProbe;
+  try {
+    probe = HybridProbe.fromTensors(decodeSafetensors(weights).tensors);
+  } catch (err) {
+    throw new UserError(`probe ${weightsFile}: ${(err as Error).message}`, { cause: err });
+  }
+  if (probe.layers !== meta.features.layers.length || probe.width !== meta.features.width)
+    throw new UserError(`probe ${dir}: weights are ${probe.layers} x ${probe.width} but ${PROBE_META_FILE} says ${meta.features.layers.length} x ${meta.features.width}`);
+  if (!(typeof meta.alpha === 'number' && Number.isFinite(meta.alpha) && meta.alpha >= 0)) throw new UserError(`probe ${metaFile}: alpha ${meta.alpha} is not a number >= 0`);
+  const sha256 = createHash('sha256').update(weights).update(metaBytes).digest('hex');
+  return { probe, meta, sha256, dir };
+}
+
+/**
+ * Checks that a probe fits the features an embedder produces: model hash, tokenizer hash, layers,
+ * width, pooling, template. Returns the differences (one readable line each). When there are any
+ * and `force` is false, throws a UserError listing them; with `force` the caller warns and goes on
+ * (unless the shapes differ, which no flag can fix: that always throws).
+ */
+export function checkProbeCompatibility(meta: ProbeMetadata, source: FeatureSource, opts: { readonly force?: boolean; readonly probeDir?: string } = {}): string[] {
+  const p = meta.features;
+  const diffs: string[] = [];
+  const short = (h: string | null) => (h === null ? 'none' : h.slice(0, 12));
+  if (p.modelSha256 !== source.modelSha256) diffs.push(`model sha256 ${short(source.modelSha256)} (${source.modelName}) but the probe was trained on ${short(p.modelSha256)} (${p.modelName})`);
+  if (p.tokenizerSha256 !== source.tokenizerSha256) diffs.push(`tokenizer sha256 ${short(source.tokenizerSha256)} but the probe expects ${short(p.tokenizerSha256)}`);
+  const shapeDiffers = p.width !== source.width || p.layers.length !== source.layers.length;
+  if (p.width !== source.width) diffs.push(`width ${source.width} but the probe expects ${p.width}`);
+  if (p.layers.join(',') !== source.layers.join(',')) diffs.push(`layers [${source.layers.join(', ')}] but the probe expects [${p.layers.join(', ')}]`);
+  if (p.pooling !== source.pooling) diffs.push(`pooling ${source.pooling} but the probe expects ${p.pooling}`);
+  if (p.template !== source.template) diffs.push(`template ${JSON.stringify(source.template)} but the probe expects ${JSON.stringify(p.template)}`);
+  const where = opts.probeDir ? `probe ${opts.probeDir}` : 'probe';
+  if (diffs.length && (shapeDiffers || !opts.force)) {
+    const hint = shapeDiffers ? ' (the shapes differ, so --force cannot help: train a probe for this model with `prefrank probe train`)' : ' (retrain with `prefrank probe train`, or pass --force to use it anyway)';
+    throw new UserError(`${where} does not match the model: ${diffs.join('; ')}${hint}`);
+  }
+  return diffs;
+}
+
+/** `--alpha auto` reads the probe's fitted alpha; a number overrides it. */
+export function resolveAlpha(alpha: 'auto' | number | undefined, meta: ProbeMetadata): number {
+  if (alpha === undefined || alpha === 'auto') return meta.alpha;
+  if (!(Number.isFinite(alpha) && alpha >= 0)) throw new UserError(`--alpha must be 'auto' or a number >= 0, got ${alpha}`);
+  return alpha;
+}
