@@ -21,6 +21,8 @@ export interface ShardResult {
   /** Relative to the output folder; null when failed. */
   readonly output: string | null;
   readonly rejects: string | null;
+  /** Listwise rows kept as lists (`convert` only). */
+  readonly lists?: string;
   /** sha256 of the data shard's bytes. */
   readonly outputSha256: string | null;
   readonly stats: PartStats;

@@ -2,7 +2,8 @@
  * Arrow schemas of everything prefrank writes. Writers build columns from these schemas and never
  * infer one; pass-through columns are appended explicitly by `withPassThrough`.
  */
-import { Bool, Field, Float32, Int64, Schema, Utf8, type DataType } from 'apache-arrow';
+import { Bool, Field, Float32, Int64, List, makeBuilder, makeData, RecordBatch, Schema, Struct, Table, Utf8, type DataType } from 'apache-arrow';
+import type { ListRecord, PairRecord, RejectRecord } from './records.js';
 
 /** Columns of a re-ranked data shard, in order. A TRL DPOTrainer reads prompt/chosen/rejected as is. */
 export const pairOutputFields = [
@@ -45,4 +46,81 @@ export const reservedColumns: ReadonlySet<string> = new Set(pairOutputFields.map
 /** Appends declared pass-through columns (all nullable) to a base schema. */
 export function withPassThrough(base: Schema, passThrough: readonly { name: string; type: DataType }[]): Schema {
   return new Schema([...base.fields, ...passThrough.map((c) => new Field(c.name, c.type, true))]);
+}
+
+/** Columns of a listwise shard (`convert` keeps lists as lists; `rerank` turns them into pairs). */
+export const listOutputSchema = new Schema([
+  new Field('prompt', new Utf8(), false),
+  new Field('responses', new List(new Field('item', new Utf8(), false)), false),
+  new Field('labels', new List(new Field('item', new Bool(), true)), true),
+  new Field('list_id', new Utf8(), false),
+  new Field('source_file', new Utf8(), false),
+  new Field('source_row', new Int64(), false),
+  new Field('category', new Utf8(), true),
+]);
+
+/**
+ * Pass-through values are stored as text: strings as they are, anything else as its JSON. One type
+ * per column whatever the input mixes, and nothing is lost (`CAST(col AS ...)` or json functions
+ * in DuckDB read them back). Names the canonical columns own get an `input_` prefix.
+ */
+export function passThroughColumn(name: string): string {
+  return reservedColumns.has(name) || name === 'responses' || name === 'labels' || name === 'list_id' || name === 'reason' || name === 'raw' ? `input_${name}` : name;
+}
+
+export function passThroughValue(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
+}
+
+/** Output row of a pair (after relabel), keyed by column name. */
+export function pairOutputRow(p: PairRecord): Record<string, unknown> {
+  const row: Record<string, unknown> = {
+    prompt: p.prompt,
+    chosen: p.chosen,
+    rejected: p.rejected,
+    confidence: p.confidence ?? null,
+    reward_chosen: p.rewardChosen ?? null,
+    reward_rejected: p.rewardRejected ?? null,
+    flipped: p.flipped ?? false,
+    pair_id: p.pairId,
+    source_file: p.sourceFile,
+    source_row: BigInt(p.sourceRow),
+    chosen_safe: p.chosenSafe,
+    rejected_safe: p.rejectedSafe,
+    category: p.category,
+    truncated: p.embChosen || p.embRejected ? Boolean(p.embChosen?.truncated || p.embRejected?.truncated) : null,
+  };
+  for (const [k, v] of Object.entries(p.passThrough)) row[passThroughColumn(k)] = passThroughValue(v);
+  return row;
+}
+
+export function listOutputRow(l: ListRecord): Record<string, unknown> {
+  const row: Record<string, unknown> = {
+    prompt: l.prompt,
+    responses: [...l.responses],
+    labels: l.labels ? [...l.labels] : null,
+    list_id: l.listId,
+    source_file: l.sourceFile,
+    source_row: BigInt(l.sourceRow),
+    category: l.category,
+  };
+  for (const [k, v] of Object.entries(l.passThrough)) row[passThroughColumn(k)] = passThroughValue(v);
+  return row;
+}
+
+export function rejectOutputRow(r: RejectRecord): Record<string, unknown> {
+  return { source_file: r.sourceFile, source_row: BigInt(r.sourceRow), reason: r.reason, raw: r.raw };
+}
+
+/** Builds an Arrow table of `rows` with exactly `schema` (builders made from the type, never inferred). */
+export function tableFromRows(schema: Schema, rows: readonly Record<string, unknown>[]): Table {
+  const children = schema.fields.map((f) => {
+    const b = makeBuilder({ type: f.type, nullValues: [null, undefined] });
+    for (const r of rows) b.append(r[f.name] as never);
+    return b.finish().flush();
+  });
+  const data = makeData({ type: new Struct(schema.fields), length: rows.length, nullCount: 0, children });
+  return new Table([new RecordBatch(schema, data)]);
 }

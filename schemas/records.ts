@@ -27,6 +27,8 @@ export interface PairRecord extends SourceRef {
   readonly kind: 'pair';
   /** Stable id: the input's `id` when present, else a hash of source file, row and texts. */
   readonly pairId: string;
+  /** True when pairId is the input's own `id` (checked for duplicates), false when derived. */
+  readonly idFromInput?: boolean;
   readonly prompt: string;
   readonly chosen: string;
   readonly rejected: string;
@@ -52,6 +54,7 @@ export interface PairRecord extends SourceRef {
 export interface ListRecord extends SourceRef {
   readonly kind: 'list';
   readonly listId: string;
+  readonly idFromInput?: boolean;
   readonly prompt: string;
   readonly responses: readonly string[];
   readonly labels: readonly (boolean | null)[] | null;

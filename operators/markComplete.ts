@@ -1,0 +1,36 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { concatMap, type OperatorFunction } from 'rxjs';
+import type { ShardResult } from '../schemas/manifest.js';
+
+export interface MarkCompleteOptions {
+  readonly outDir: string;
+}
+
+/** Where a part's completion record lives. */
+export function completionPath(outDir: string, index: number): string {
+  return join(outDir, 'completions', `${String(index).padStart(5, '0')}.json`);
+}
+
+/**
+ * Records a part as complete, after its shard is in place: `completions/{index:05d}.json` holds
+ * the ShardResult, written under a temporary name and renamed (atomic on one filesystem), so a
+ * crash leaves either no record or a whole one. Failed parts get no record: a rerun retries them.
+ *
+ * ```
+ * in:  R0 R1 |
+ * out: R0 R1 |   (each passed on once its record is on disk)
+ * ```
+ * @see writeShard
+ */
+export function markComplete(options: MarkCompleteOptions): OperatorFunction<ShardResult, ShardResult> {
+  const dir = join(options.outDir, 'completions');
+  return concatMap(async (result) => {
+    if (result.status !== 'done') return result;
+    await mkdir(dir, { recursive: true });
+    const file = completionPath(options.outDir, result.index);
+    await writeFile(`${file}.tmp`, JSON.stringify(result, null, 2) + '\n');
+    await rename(`${file}.tmp`, file);
+    return result;
+  });
+}

@@ -1,0 +1,82 @@
+import { Observable, Subject, type OperatorFunction } from 'rxjs';
+import type { PartRef, RecordBatch } from '../schemas/records.js';
+import { readPartRows, type ReadItem, type ReadOptions } from '../src/runtime/readers.js';
+import type { Stats } from '../src/runtime/Stats.js';
+
+export interface StreamPartOptions<B> {
+  readonly part: PartRef;
+  readonly read: ReadOptions;
+  /** The batch stages (adapt ... relabel). They must emit exactly one batch per input batch. */
+  readonly stages: OperatorFunction<RecordBatch<ReadItem>, B>;
+  /**
+   * Batches read but not yet through `stages`. RxJS has no backpressure of its own, so this is
+   * how memory stays flat: the reader reads batch k + window only after batch k came out. Two
+   * lets the reader work while the model runs, without piling batches up.
+   */
+  readonly window: number;
+  readonly stats: Stats;
+}
+
+/**
+ * Reads one part pull-wise through the batch stages: the next batch is read only when fewer than
+ * `window` are in flight, so a slow stage (the model) sets the pace and a huge file needs no more
+ * memory than a few batches.
+ *
+ * ```
+ * reader:  b0 b1 ....... b2 ....... b3|      (window 2: b2 is read when b0 comes out)
+ * stages:  -------B0 ------- B1 ---- B2 -- B3|
+ * ```
+ * Errors of the reader (an unreadable file) and of the stages error the result; unsubscribing stops
+ * the reader and closes its file.
+ * @see adaptRows, validatePairs, writeShard
+ */
+export function streamPart<B>(options: StreamPartOptions<B>): Observable<B> {
+  const { part, read, stages, window, stats } = options;
+  if (!Number.isInteger(window) || window < 1) throw new RangeError(`streamPart: window must be a positive integer, got ${window}`);
+  return new Observable<B>((subscriber) => {
+    const rows = readPartRows(part, read);
+    const input = new Subject<RecordBatch<ReadItem>>();
+    let inFlight = 0;
+    let index = 0;
+    let done = false;
+    let pulling = false;
+    const pull = async (): Promise<void> => {
+      if (pulling) return;
+      pulling = true;
+      try {
+        while (!done && inFlight < window && !subscriber.closed) {
+          const next = await rows.next();
+          if (subscriber.closed) break;
+          if (next.done) {
+            done = true;
+            input.complete();
+            break;
+          }
+          inFlight++;
+          stats.count('streamPart.batches');
+          stats.count('streamPart.rows', next.value.length);
+          input.next({ part, index: index++, items: next.value });
+        }
+      } catch (err) {
+        done = true;
+        input.error(err);
+      } finally {
+        pulling = false;
+      }
+    };
+    const sub = input.pipe(stages).subscribe({
+      next: (b) => {
+        inFlight--;
+        subscriber.next(b);
+        void pull();
+      },
+      error: (err) => subscriber.error(err),
+      complete: () => subscriber.complete(),
+    });
+    void pull();
+    return () => {
+      sub.unsubscribe();
+      void rows.return(undefined);
+    };
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * Flags shared by the commands that read inputs and write shards (convert, rerank, embed), declared
+ * once so they mean the same everywhere, and their conversion to an IoConfig.
+ */
+import type { Argv } from 'yargs';
+import { formats, type Format } from '../../schemas/adapters.js';
+import type { IoConfig } from '../runtime/Config.js';
+import { UsageError } from '../runtime/errors.js';
+
+export function withIoOptions<T>(y: Argv<T>) {
+  return y
+    .positional('inputs', { type: 'string', array: true, demandOption: true, describe: 'Input files, folders or globs (.parquet, .jsonl, .jsonl.gz)' })
+    .option('out', { type: 'string', demandOption: true, describe: 'Output folder', group: 'Input/output:' })
+    .option('format', { choices: formats, default: 'auto' as Format, describe: 'Input layout (auto-detected from the columns)', group: 'Input/output:' })
+    .option('pku-choice', { choices: ['safer', 'better'] as const, default: 'safer' as const, describe: 'PKU-SafeRLHF/BeaverTails: chosen by safer_response_id or better_response_id', group: 'Input/output:' })
+    .option('split', { type: 'string', default: 'train', describe: 'Split name in shard file names', group: 'Input/output:' })
+    .option('compression', { choices: ['zstd', 'snappy', 'none'] as const, default: 'zstd' as const, describe: 'Parquet compression', group: 'Input/output:' })
+    .option('row-group-rows', { type: 'number', default: 100_000, describe: 'Rows per Parquet row group (DuckDB scans row groups in parallel)', group: 'Input/output:' })
+    .option('batch-rows', { type: 'number', default: 512, describe: 'Rows per in-flight batch', group: 'Input/output:' })
+    .option('window', { type: 'number', default: 2, describe: 'Batches in flight per shard (memory vs overlap)', group: 'Input/output:' })
+    .option('part-rows', { type: 'number', default: 1_000_000, describe: 'Split Parquet inputs into shards of at most this many rows (whole row groups)', group: 'Input/output:' })
+    .option('max-row-bytes', { type: 'number', default: 16 * 2 ** 20, describe: 'JSON lines longer than this are rejected unread', group: 'Validation:' })
+    .option('max-text-chars', { type: 'number', default: 1_000_000, describe: 'Texts longer than this are rejected', group: 'Validation:' })
+    .option('rank', { type: 'number', describe: 'This worker\'s rank (default: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, or 0)', group: 'Scale-out:' })
+    .option('world-size', { type: 'number', describe: 'Number of workers (default: SLURM_ARRAY_TASK_COUNT, or 1)', group: 'Scale-out:' })
+    .option('overwrite', { type: 'boolean', default: false, describe: 'Replace an output folder written with other settings', group: 'Input/output:' });
+}
+
+export interface IoArgs {
+  inputs: string[];
+  out: string;
+  format: Format;
+  pkuChoice: 'safer' | 'better';
+  split: string;
+  compression: 'zstd' | 'snappy' | 'none';
+  rowGroupRows: number;
+  batchRows: number;
+  window: number;
+  partRows: number;
+  maxRowBytes: number;
+  maxTextChars: number;
+  rank?: number;
+  worldSize?: number;
+  overwrite: boolean;
+}
+
+function positiveInt(flag: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${flag} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/** Rank and world size from flags, else from the scheduler's environment (read here, in src/, only). */
+export function rankAndWorld(args: Pick<IoArgs, 'rank' | 'worldSize'>, env: NodeJS.ProcessEnv = process.env): { rank: number; worldSize: number } {
+  const fromEnv = (k: string) => (env[k] !== undefined && env[k] !== '' ? Number(env[k]) : undefined);
+  const rank = args.rank ?? fromEnv('SLURM_ARRAY_TASK_ID') ?? fromEnv('JOB_COMPLETION_INDEX') ?? 0;
+  const worldSize = args.worldSize ?? fromEnv('SLURM_ARRAY_TASK_COUNT') ?? 1;
+  if (!Number.isInteger(worldSize) || worldSize < 1) throw new UsageError(`--world-size must be a positive integer, got ${worldSize}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new UsageError(`--rank must be an integer in [0, ${worldSize - 1}], got ${rank}`);
+  return { rank, worldSize };
+}
+
+export function ioConfig(args: IoArgs): IoConfig {
+  if (!/^[A-Za-z0-9_.-]+$/.test(args.split)) throw new UsageError(`--split must be letters, digits, '_', '.' or '-', got ${JSON.stringify(args.split)}`);
+  return Object.freeze({
+    inputs: args.inputs,
+    outDir: args.out,
+    split: args.split,
+    read: { batchRows: positiveInt('batch-rows', args.batchRows), maxRowBytes: positiveInt('max-row-bytes', args.maxRowBytes) },
+    adapt: { format: args.format, pkuChoice: args.pkuChoice },
+    validate: { maxTextChars: positiveInt('max-text-chars', args.maxTextChars) },
+    write: { compression: args.compression, rowGroupRows: positiveInt('row-group-rows', args.rowGroupRows) },
+    window: positiveInt('window', args.window),
+    partRows: positiveInt('part-rows', args.partRows),
+    ...rankAndWorld(args),
+    overwrite: args.overwrite,
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * The run's configuration: parsed once from flags, frozen, and handed to pipelines, which give each
+ * operator only its slice. `configHash` covers exactly what decides the output bytes, so a rerun
+ * with the same hash may resume and one with another hash is refused.
+ */
+import { createHash } from 'node:crypto';
+import type { AdaptOptions } from '../../schemas/adapters.js';
+import type { ValidateOptions } from '../../schemas/validate.js';
+import type { ParquetWriterOptions } from './ParquetWriter.js';
+import type { ReadOptions } from './readers.js';
+
+export interface IoConfig {
+  readonly inputs: readonly string[];
+  readonly outDir: string;
+  readonly split: string;
+  readonly read: ReadOptions;
+  readonly adapt: AdaptOptions;
+  readonly validate: ValidateOptions;
+  readonly write: ParquetWriterOptions;
+  /** Batches in flight per part (flow control). */
+  readonly window: number;
+  /** Parquet files above this many rows are split into several parts (shards). */
+  readonly partRows: number;
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly overwrite: boolean;
+}
+
+/** Stable JSON: keys sorted at every level, so equal settings hash equally. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
+}
+
+export function hashConfig(settings: Readonly<Record<string, unknown>>): string {
+  return createHash('sha256').update(stableJson(settings)).digest('hex').slice(0, 16);
+}
+
+/** The IO settings that decide output bytes (not the output folder, rank or world size). */
+export function ioSettings(c: IoConfig): Record<string, unknown> {
+  return { split: c.split, format: c.adapt.format, pkuChoice: c.adapt.pkuChoice, batchRows: c.read.batchRows, maxRowBytes: c.read.maxRowBytes, maxTextChars: c.validate.maxTextChars, compression: c.write.compression, rowGroupRows: c.write.rowGroupRows, partRows: c.partRows };
+}

@@ -1,0 +1,122 @@
+/**
+ * Input discovery and planning: inputs (files, folders, globs) become a sorted list of files, and
+ * files become parts. A part is one output shard: a whole JSONL file, or a range of row groups of a
+ * Parquet file (large files are split so that several workers can share them). The plan depends on
+ * the input alone, so every rank computes the same plan and takes its own share of it.
+ */
+import { openAsBlob } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { relative, resolve, sep } from 'node:path';
+import { glob } from 'tinyglobby';
+import * as pw from 'parquet-wasm/node';
+import type { PartRef } from '../../schemas/records.js';
+import { UsageError } from './errors.js';
+
+const dataFile = /\.(parquet|jsonl|ndjson|json)(\.gz)?$/i;
+
+/** How a file is shown in outputs: relative to the working folder when inside it, with '/' separators. */
+export function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  const shown = rel.startsWith('..') || rel === '' ? file : rel;
+  return shown.split(sep).join('/');
+}
+
+/** Expands inputs to a sorted, de-duplicated list of absolute file paths. */
+export async function expandInputs(inputs: readonly string[]): Promise<string[]> {
+  if (inputs.length === 0) throw new UsageError('no inputs: name at least one file, folder or glob');
+  const files = new Set<string>();
+  for (const input of inputs) {
+    const st = await stat(input).catch(() => null);
+    if (st?.isFile()) {
+      files.add(resolve(input));
+    } else if (st?.isDirectory()) {
+      const found = await glob('**/*', { cwd: input, absolute: true, onlyFiles: true });
+      const data = found.filter((f) => dataFile.test(f));
+      if (data.length === 0) throw new UsageError(`input folder has no .parquet/.jsonl(.gz) files: ${input}`);
+      data.forEach((f) => files.add(resolve(f)));
+    } else if (/[*?[{]/.test(input)) {
+      const found = await glob(input, { absolute: true, onlyFiles: true });
+      if (found.length === 0) throw new UsageError(`glob matches no files: ${input}`);
+      found.forEach((f) => files.add(resolve(f)));
+    } else {
+      throw new UsageError(`input not found: ${input}`);
+    }
+  }
+  // Code-unit order, not locale order: the same on every machine.
+  return [...files].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Parquet by its magic bytes (so a misnamed file is still read right), else JSON lines. */
+export async function sniffFormat(file: string): Promise<'parquet' | 'jsonl'> {
+  if (/\.parquet$/i.test(file)) return 'parquet';
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(buf, 0, 4, 0);
+    return bytesRead === 4 && buf.toString('latin1') === 'PAR1' ? 'parquet' : 'jsonl';
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Row counts of a Parquet file's row groups, or the reason it cannot be read. */
+export async function parquetRowGroups(file: string): Promise<number[] | Error> {
+  try {
+    const pf = await pw.ParquetFile.fromFile(await openAsBlob(file));
+    const md = pf.metadata();
+    const groups = Array.from({ length: md.numRowGroups() }, (_, i) => md.rowGroup(i).numRows());
+    pf.free();
+    return groups;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+export interface PlanOptions {
+  /** Split a Parquet file into parts of at most this many rows (whole row groups). */
+  readonly partRows: number;
+}
+
+/** Plans the parts of a sorted file list. Unreadable Parquet files become one part that will fail. */
+export async function planParts(files: readonly string[], options: PlanOptions): Promise<PartRef[]> {
+  const drafts: Omit<PartRef, 'index' | 'count'>[] = [];
+  for (const file of files) {
+    const format = await sniffFormat(file);
+    if (format === 'jsonl') {
+      drafts.push({ file, format, rowGroups: null, firstRow: 0 });
+      continue;
+    }
+    const groups = await parquetRowGroups(file);
+    if (groups instanceof Error || groups.length === 0) {
+      drafts.push({ file, format, rowGroups: null, firstRow: 0 });
+      continue;
+    }
+    let start = 0;
+    let firstRow = 0;
+    let rows = 0;
+    let row = 0;
+    for (let g = 0; g < groups.length; g++) {
+      if (g > start && rows + groups[g] > options.partRows) {
+        drafts.push({ file, format, rowGroups: [start, g], firstRow });
+        start = g;
+        firstRow = row;
+        rows = 0;
+      }
+      rows += groups[g];
+      row += groups[g];
+    }
+    drafts.push({ file, format, rowGroups: start === 0 ? null : [start, groups.length], firstRow });
+    // A file that was split names every range explicitly, the first one included.
+    const own = drafts.filter((d) => d.file === file);
+    if (own.length > 1 && own[0].rowGroups === null) {
+      const end = own[1].rowGroups![0];
+      drafts[drafts.indexOf(own[0])] = { ...own[0], rowGroups: [0, end] };
+    }
+  }
+  return drafts.map((d, index) => ({ ...d, index, count: drafts.length }));
+}
+
+/** Datatrove's rule: rank r takes parts r, r + n, r + 2n, ... */
+export function partsForRank(parts: readonly PartRef[], rank: number, worldSize: number): PartRef[] {
+  return parts.filter((p) => p.index % worldSize === rank);
+}

@@ -1,0 +1,179 @@
+/**
+ * Pull-based readers: async generators that read the next batch of rows only when asked, so the
+ * pipeline's demand (not the disk) sets the pace and memory stays at a few batches.
+ */
+import { createReadStream, openAsBlob } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { tableFromIPC, Vector, type Table } from 'apache-arrow';
+import * as pw from 'parquet-wasm/node';
+import type { PartRef, RawRow, RejectRecord } from '../../schemas/records.js';
+import { displayPath } from './inputs.js';
+import { InputFileError } from './errors.js';
+
+export interface ReadOptions {
+  /** Rows per emitted batch. */
+  readonly batchRows: number;
+  /** Lines longer than this many bytes are rejected without being parsed (a bound on memory). */
+  readonly maxRowBytes: number;
+}
+
+export type ReadItem = RawRow | RejectRecord;
+
+const RAW_PREVIEW = 2000;
+
+/** Arrow values to plain JS: nested vectors and structs become arrays and objects. */
+export function toPlain(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Vector) return Array.from(value as Iterable<unknown>, toPlain);
+  if (typeof value === 'object' && !(value instanceof Uint8Array) && typeof (value as { toJSON?: unknown }).toJSON === 'function' && !(value instanceof Date)) {
+    const obj = (value as { toJSON(): Record<string, unknown> }).toJSON();
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, toPlain(v)]));
+  }
+  return value;
+}
+
+function* tableRows(table: Table, file: string, firstRow: number): Generator<RawRow> {
+  const names = table.schema.fields.map((f) => f.name);
+  const cols = names.map((n) => table.getChild(n)!);
+  for (let i = 0; i < table.numRows; i++) {
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < names.length; c++) row[names[c]] = toPlain(cols[c].get(i));
+    yield { kind: 'raw', sourceFile: file, sourceRow: firstRow + i, row };
+  }
+}
+
+/** Reads a Parquet part batch by batch (only the part's row groups are touched). */
+export async function* readParquet(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
+  const shown = displayPath(part.file);
+  let pf: pw.ParquetFile;
+  try {
+    pf = await pw.ParquetFile.fromFile(await openAsBlob(part.file));
+  } catch (err) {
+    throw new InputFileError(shown, `not a readable Parquet file: ${(err as Error).message ?? err}`, { cause: err });
+  }
+  try {
+    const rowGroups = part.rowGroups ? Array.from({ length: part.rowGroups[1] - part.rowGroups[0] }, (_, i) => part.rowGroups![0] + i) : undefined;
+    const stream = await pf.stream({ batchSize: options.batchRows, rowGroups });
+    const reader = stream.getReader();
+    let row = part.firstRow;
+    for (;;) {
+      let next: ReadableStreamReadResult<pw.RecordBatch>;
+      try {
+        next = await reader.read();
+      } catch (err) {
+        throw new InputFileError(shown, `Parquet read failed at row ${row}: ${(err as Error).message ?? err}`, { cause: err });
+      }
+      if (next.done) break;
+      const table = tableFromIPC(next.value.intoIPCStream());
+      const batch = [...tableRows(table, shown, row)];
+      row += table.numRows;
+      yield batch;
+    }
+  } finally {
+    pf.free();
+  }
+}
+
+interface TooLong {
+  readonly tooLong: number;
+}
+
+/** Splits a byte stream into lines without decoding, so invalid UTF-8 can be caught per line. */
+async function* byteLines(chunks: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<Buffer | TooLong> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let overflow = 0;
+  for await (const chunk of chunks) {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl;
+      const piece = chunk.subarray(start, end);
+      if (overflow > 0 || size + piece.length > maxBytes) {
+        // Past the limit: count the bytes but stop holding them.
+        overflow += size + piece.length;
+        parts = [];
+        size = 0;
+      } else if (piece.length > 0) {
+        parts.push(Buffer.from(piece));
+        size += piece.length;
+      }
+      if (nl === -1) break;
+      yield overflow > 0 ? { tooLong: overflow } : Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+      overflow = 0;
+      start = nl + 1;
+    }
+  }
+  if (overflow > 0) yield { tooLong: overflow };
+  else if (size > 0) yield Buffer.concat(parts, size);
+}
+
+/** Reads a JSON-lines part (optionally gzipped) batch by batch. */
+export async function* readJsonl(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
+  const shown = displayPath(part.file);
+  const gz = /\.gz$/i.test(part.file) || (await isGzip(part.file));
+  const raw = createReadStream(part.file, { highWaterMark: 1 << 20 });
+  const bytes = gz ? raw.pipe(createGunzip()) : raw;
+  raw.on('error', (err) => bytes.destroy(err));
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let batch: ReadItem[] = [];
+  let line = -1;
+  try {
+    for await (const l of byteLines(bytes as AsyncIterable<Buffer>, options.maxRowBytes)) {
+      line++;
+      if (!Buffer.isBuffer(l)) {
+        batch.push({ kind: 'reject', sourceFile: shown, sourceRow: line, reason: 'row too large', raw: `(${l.tooLong} bytes; limit ${options.maxRowBytes})` });
+      } else {
+        let text: string;
+        try {
+          text = decoder.decode(l);
+        } catch {
+          batch.push({ kind: 'reject', sourceFile: shown, sourceRow: line, reason: 'invalid UTF-8', raw: l.subarray(0, RAW_PREVIEW).toString('latin1') });
+          continue;
+        }
+        if (text.trim() === '') continue; // a blank line is not a row
+        let row: unknown;
+        try {
+          row = JSON.parse(text);
+        } catch (err) {
+          batch.push({ kind: 'reject', sourceFile: shown, sourceRow: line, reason: 'invalid JSON', raw: text.slice(0, RAW_PREVIEW) });
+          continue;
+        }
+        if (row === null || typeof row !== 'object' || Array.isArray(row)) {
+          batch.push({ kind: 'reject', sourceFile: shown, sourceRow: line, reason: 'not a JSON object', raw: text.slice(0, RAW_PREVIEW) });
+          continue;
+        }
+        batch.push({ kind: 'raw', sourceFile: shown, sourceRow: line, row: row as Record<string, unknown> });
+      }
+      if (batch.length >= options.batchRows) {
+        yield batch;
+        batch = [];
+      }
+    }
+  } catch (err) {
+    if (err instanceof InputFileError) throw err;
+    throw new InputFileError(shown, `read failed after line ${line + 1}: ${(err as Error).message ?? err}`, { cause: err });
+  } finally {
+    raw.destroy();
+  }
+  if (batch.length > 0) yield batch;
+}
+
+async function isGzip(file: string): Promise<boolean> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(buf, 0, 2, 0);
+    return bytesRead === 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The reader for a part's format. */
+export function readPartRows(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
+  return part.format === 'parquet' ? readParquet(part, options) : readJsonl(part, options);
+}
