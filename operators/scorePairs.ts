@@ -1,0 +1,74 @@
+import { map, type OperatorFunction } from 'rxjs';
+import type { Embedding, Item, ListRecord, PairRecord, RecordBatch } from '../schemas/records.js';
+import type { HybridProbe } from '../src/probe/HybridProbe.js';
+import type { Stats } from '../src/runtime/Stats.js';
+
+export interface ScorePairsOptions {
+  /** An open probe whose shape matches the embeddings (see checkProbeCompatibility). */
+  readonly probe: HybridProbe;
+  readonly stats: Stats;
+}
+
+/**
+ * Scores embedded records with the hybrid probe (DESIGN.md, Method 2): sets `rewardChosen` and
+ * `rewardRejected` on each PairRecord and `rewards` on each ListRecord (one per response). Rejects
+ * and other items pass through untouched. A pair or list without embeddings, or with embeddings of
+ * another shape than the probe's, is a pipeline bug (embedPairs must run first, and the probe was
+ * checked against the model), so it errors the stream rather than becoming a reject.
+ *
+ * ```
+ * in:  [P0 X1 L2]          P0, L2 embedded; X1 a reject
+ * out: [P0' X1 L2']        P0'.rewardChosen/Rejected set, L2'.rewards set
+ * ```
+ * Counts `scorePairs.pairs`, `scorePairs.lists`, `scorePairs.responses`; observes `scorePairs.reward`.
+ * @see embedPairs, relabelPairs, pairsFromLists
+ */
+export function scorePairs(options: ScorePairsOptions): OperatorFunction<RecordBatch<Item>, RecordBatch<Item>> {
+  const { probe, stats } = options;
+  if (!probe || typeof probe.scoreEmbeddings !== 'function') throw new TypeError('scorePairs: options.probe must be a HybridProbe');
+  if (!stats) throw new TypeError('scorePairs: options.stats is required');
+  return map((batch) => {
+    // Gather every embedding of the batch so the probe scores them in one call.
+    const embs: Embedding[] = [];
+    for (const it of batch.items) {
+      if (it.kind === 'pair') {
+        if (!it.embChosen || !it.embRejected) throw new Error(`scorePairs: pair ${it.pairId} (${it.sourceFile} row ${it.sourceRow}) has no embeddings; embedPairs must run before scorePairs`);
+        embs.push(it.embChosen, it.embRejected);
+      } else if (it.kind === 'list') {
+        if (!it.embeddings || it.embeddings.length !== it.responses.length)
+          throw new Error(`scorePairs: list ${it.listId} (${it.sourceFile} row ${it.sourceRow}) has ${it.embeddings?.length ?? 0} embeddings for ${it.responses.length} responses; embedPairs must run before scorePairs`);
+        embs.push(...it.embeddings);
+      }
+    }
+    if (embs.length === 0) return batch;
+    let r: Float32Array;
+    try {
+      r = probe.scoreEmbeddings(embs);
+    } catch (err) {
+      throw new Error(`scorePairs: ${(err as Error).message} (part ${batch.part.file})`, { cause: err });
+    }
+    let k = 0;
+    const items = batch.items.map((it): Item => {
+      if (it.kind === 'pair') {
+        const scored: PairRecord = { ...it, rewardChosen: r[k], rewardRejected: r[k + 1] };
+        stats.count('scorePairs.pairs');
+        stats.count('scorePairs.responses', 2);
+        stats.observe('scorePairs.reward', r[k]);
+        stats.observe('scorePairs.reward', r[k + 1]);
+        k += 2;
+        return scored;
+      }
+      if (it.kind === 'list') {
+        const rewards = Array.from(r.subarray(k, k + it.responses.length));
+        k += it.responses.length;
+        stats.count('scorePairs.lists');
+        stats.count('scorePairs.responses', rewards.length);
+        for (const x of rewards) stats.observe('scorePairs.reward', x);
+        const scored: ListRecord = { ...it, rewards };
+        return scored;
+      }
+      return it;
+    });
+    return { ...batch, items };
+  });
+}
