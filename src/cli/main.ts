@@ -7,9 +7,13 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { CommandModule } from 'yargs';
 import { oneLine, UserError } from '../runtime/errors.js';
+import { convertCommand } from './commands/convert.js';
+import { reportCommand } from './commands/report.js';
+import { sqlCommand } from './commands/sql.js';
+import { statsCommand } from './commands/stats.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<any, any>[] = [];
+const commands: CommandModule<any, any>[] = [convertCommand, sqlCommand, statsCommand, reportCommand];
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -17,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     .scriptName('prefrank')
     .usage('$0 <command> [options]\n\nRe-rank LLM preference pairs with a reward read from the model\'s own hidden states.')
     .option('log-level', { choices: ['error', 'warn', 'info', 'debug'] as const, default: 'info', describe: 'Log verbosity (stderr)' })
+    .option('log-format', { choices: ['text', 'json'] as const, default: 'text', describe: 'Log lines as text or JSON (stderr)' })
     .demandCommand(1, 'Name a command; see --help.')
     .strict()
     .recommendCommands()

@@ -6,7 +6,7 @@
  */
 import { openAsBlob } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { relative, resolve, sep } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { glob } from 'tinyglobby';
 import * as pw from 'parquet-wasm/node';
 import type { PartRef } from '../../schemas/records.js';
@@ -14,11 +14,13 @@ import { UsageError } from './errors.js';
 
 const dataFile = /\.(parquet|jsonl|ndjson|json)(\.gz)?$/i;
 
-/** How a file is shown in outputs: relative to the working folder when inside it, with '/' separators. */
+/**
+ * How a file is shown in outputs (source_file, manifest): relative to the working folder, with '/'
+ * separators, so the same command in the same layout writes the same bytes on any machine.
+ */
 export function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
-  const shown = rel.startsWith('..') || rel === '' ? file : rel;
-  return shown.split(sep).join('/');
+  return (rel === '' || isAbsolute(rel) ? file : rel).split(sep).join('/');
 }
 
 /** Expands inputs to a sorted, de-duplicated list of absolute file paths. */

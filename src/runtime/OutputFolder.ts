@@ -1,0 +1,122 @@
+/**
+ * The output folder's state on disk: `run.json` (the settings it is being written with), one
+ * completion record per finished part, and, once every part is done, `manifest.json` and the
+ * dataset card. Each file is written whole under a temporary name and renamed.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Manifest, PartStats, ShardResult } from '../../schemas/manifest.js';
+import { stableJson } from './Config.js';
+import { UserError } from './errors.js';
+import { renderDatasetCard } from './datasetCard.js';
+
+export interface RunInfo {
+  readonly configHash: string;
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly parts: number;
+  readonly command: string;
+}
+
+export async function writeAtomic(file: string, text: string): Promise<void> {
+  // A per-process temporary name: two workers writing the same file never share one.
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOSPC' ? 'no space left on device' : e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS' ? 'not writable' : e.message;
+    throw new UserError(`cannot write ${file}: ${why}`, { cause: err });
+  }
+}
+
+/** Lists the keys whose values differ between two settings objects. */
+export function diffSettings(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): string[] {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys.filter((k) => stableJson(a[k]) !== stableJson(b[k])).map((k) => `${k}: ${stableJson(a[k])} -> ${stableJson(b[k])}`);
+}
+
+export class OutputFolder {
+  constructor(readonly dir: string) {}
+
+  path(...p: string[]): string {
+    return join(this.dir, ...p);
+  }
+
+  /**
+   * Makes the folder ready for a run with `info`: a folder written with other settings is refused
+   * (naming what differs) unless `overwrite`, which clears it first.
+   */
+  async prepare(info: RunInfo, overwrite: boolean): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      throw new UserError(`cannot create output folder ${this.dir}: ${(err as Error).message}`, { cause: err });
+    }
+    const previous = await this.runInfo();
+    if (previous && previous.configHash !== info.configHash) {
+      if (!overwrite) {
+        const diff = diffSettings(previous.settings, info.settings);
+        throw new UserError(`${this.dir} was written with other settings (${diff.join('; ') || 'parts: ' + previous.parts + ' -> ' + info.parts}); use another --out, or --overwrite to replace it`);
+      }
+      await this.clear();
+    } else if (!previous && overwrite) {
+      await this.clear();
+    }
+    if (!previous || previous.configHash !== info.configHash) await writeAtomic(this.path('run.json'), JSON.stringify(info, null, 2) + '\n');
+  }
+
+  async clear(): Promise<void> {
+    for (const d of ['data', 'rejects', 'lists', 'completions', 'stats', 'features']) await rm(this.path(d), { recursive: true, force: true });
+    for (const f of ['manifest.json', 'README.md', 'run.json']) await rm(this.path(f), { force: true });
+  }
+
+  async runInfo(): Promise<RunInfo | null> {
+    if (!existsSync(this.path('run.json'))) return null;
+    return JSON.parse(await readFile(this.path('run.json'), 'utf8')) as RunInfo;
+  }
+
+  /** Completion records written under `configHash`, by part index. */
+  async completed(configHash: string): Promise<Map<number, ShardResult>> {
+    const dir = this.path('completions');
+    const done = new Map<number, ShardResult>();
+    if (!existsSync(dir)) return done;
+    for (const f of (await readdir(dir)).filter((n) => /^\d{5}\.json$/.test(n)).sort()) {
+      const r = JSON.parse(await readFile(join(dir, f), 'utf8')) as ShardResult;
+      if (r.configHash === configHash && r.status === 'done' && existsSync(this.path(r.output!))) done.set(r.index, r);
+    }
+    return done;
+  }
+
+  /** Writes manifest.json and README.md from every part's record. */
+  async finish(info: RunInfo, results: readonly ShardResult[], failed: readonly ShardResult[], split: string, versions: Record<string, string>): Promise<Manifest> {
+    const all = [...results, ...failed].sort((a, b) => a.index - b.index);
+    const sum = (k: keyof Omit<PartStats, 'rejectsByReason'>) => all.reduce((s, r) => s + r.stats[k], 0);
+    const reasons: Record<string, number> = {};
+    for (const r of all) for (const [k, v] of Object.entries(r.stats.rejectsByReason)) reasons[k] = (reasons[k] ?? 0) + v;
+    const manifest: Manifest = {
+      prefrank: versions.prefrank,
+      createdBy: info.command,
+      configHash: info.configHash,
+      config: info.settings,
+      versions,
+      split,
+      totals: {
+        parts: info.parts,
+        failedParts: failed.length,
+        rowsIn: sum('rowsIn'),
+        rowsOut: sum('rowsOut'),
+        rowsRejected: sum('rowsRejected'),
+        rowsFlipped: sum('rowsFlipped'),
+        rowsTruncated: sum('rowsTruncated'),
+        rejectsByReason: Object.fromEntries(Object.entries(reasons).sort(([a], [b]) => (a < b ? -1 : 1))),
+      },
+      shards: all,
+    };
+    await writeAtomic(this.path('manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    await writeAtomic(this.path('README.md'), renderDatasetCard(manifest));
+    return manifest;
+  }
+}
