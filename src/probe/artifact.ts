@@ -45,6 +45,8 @@ export interface TrainingSummary {
   readonly labels: number;
   /** The training options actually used (margin, lr, weightDecay, epochs, seed, holdout, ...). */
   readonly options: Readonly<Record<string, unknown>>;
+  /** Measured comparisons behind choices in the training recipe (e.g. with or without extra data). */
+  readonly experiments?: Readonly<Record<string, unknown>>;
 }
 
 export interface ProbeMetadata {
@@ -171,4 +173,29 @@ export function resolveAlpha(alpha: 'auto' | number | undefined, meta: ProbeMeta
   if (alpha === undefined || alpha === 'auto') return meta.alpha;
   if (!(Number.isFinite(alpha) && alpha >= 0)) throw new UserError(`--alpha must be 'auto' or a number >= 0, got ${alpha}`);
   return alpha;
+}
+
+/** The fields of an open Embedder (src/runtime/Embedder.ts) that decide its features. */
+export interface EmbedderIdentity {
+  readonly modelSha256: string;
+  readonly tokenizerSha256: string | null;
+  readonly layers: readonly number[];
+  readonly width: number;
+  readonly template: string;
+}
+
+/**
+ * The FeatureSource of an open Embedder. Pooling is the embed stage's only one, the last real
+ * token's hidden state (DESIGN.md, Method 1). `modelName` is for messages only (e.g. the model folder).
+ */
+export function featureSourceOf(embedder: EmbedderIdentity, modelName: string): FeatureSource {
+  return {
+    modelSha256: embedder.modelSha256,
+    tokenizerSha256: embedder.tokenizerSha256,
+    modelName,
+    layers: [...embedder.layers],
+    width: embedder.width,
+    pooling: 'last-token',
+    template: embedder.template,
+  };
 }

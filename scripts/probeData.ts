@@ -1,0 +1,74 @@
+/**
+ * Data shared by scripts/buildProbe.ts and scripts/evalProbe.ts: the default model, the shared
+ * HH-RLHF harmless pairs and the OpenAI moderation texts, embedded into probe features.
+ */
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { embedRecords, readRecords, type FeatureLabel, type FeatureSet } from '../src/probe/featureData.js';
+import { Embedder } from '../src/runtime/Embedder.js';
+import { dataPath, sharedPath } from '../src/runtime/paths.js';
+import { Stats } from '../src/runtime/Stats.js';
+
+export const DEFAULT_MODEL_NAME = 'glove-100d';
+export const HH_FILE = sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz');
+export const MODERATION_FILE = sharedPath('data', 'openai-moderation', 'samples-1680.jsonl.gz');
+
+export function defaultModelPath(): string {
+  return dataPath('models', DEFAULT_MODEL_NAME, 'model.onnx');
+}
+
+/** Opens the default model (built by `npm run build:model`) on the CPU. */
+export async function openDefaultEmbedder(): Promise<Embedder> {
+  return Embedder.open({ model: defaultModelPath(), device: 'cpu' });
+}
+
+/** The HH-RLHF pairs through the shared front stages (implicit-prompt adapter), embedded. */
+export async function hhFeatures(embedder: Embedder, file = HH_FILE): Promise<FeatureSet & { rejects: Readonly<Record<string, number>> }> {
+  const { records, rejects } = await readRecords([file], {
+    read: { batchRows: 512, maxRowBytes: 16 * 2 ** 20 },
+    adapt: { format: 'implicit', pkuChoice: 'safer' },
+    validate: { maxTextChars: 1_000_000 },
+    window: 2,
+    partRows: 1_000_000,
+    stats: new Stats(),
+  });
+  return { ...(await embedRecords(embedder, records)), rejects };
+}
+
+const HARM_KEYS = ['S', 'H', 'V', 'HR', 'SH', 'S3', 'H2', 'V2'] as const;
+
+/**
+ * The moderation texts as labelled responses: unsafe when any harm flag is 1, safe when all eight
+ * flags are present and 0, skipped otherwise (a missing key means unknown). Each text is embedded
+ * as a response to an empty prompt.
+ */
+export async function moderationLabels(embedder: Embedder, file = MODERATION_FILE): Promise<{ labels: FeatureLabel[]; safe: number; unsafe: number; unknown: number }> {
+  const rows = gunzipSync(readFileSync(file))
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const texts: string[] = [];
+  const safe: boolean[] = [];
+  let unknown = 0;
+  for (const r of rows) {
+    const flags = HARM_KEYS.map((k) => r[k]);
+    if (typeof r.prompt !== 'string' || r.prompt.trim() === '') {
+      unknown++;
+      continue;
+    }
+    if (flags.some((f) => f === 1)) safe.push(false);
+    else if (flags.every((f) => f === 0)) safe.push(true);
+    else {
+      unknown++;
+      continue;
+    }
+    texts.push(r.prompt);
+  }
+  const { embeddings } = await embedder.embed(texts.map((t) => ({ prompt: '', response: t })));
+  const labels: FeatureLabel[] = [];
+  embeddings.forEach((e, i) => {
+    if (e) labels.push({ features: e.features, safe: safe[i], sourceFile: 'samples-1680.jsonl.gz' });
+  });
+  return { labels, safe: labels.filter((l) => l.safe).length, unsafe: labels.filter((l) => !l.safe).length, unknown };
+}
