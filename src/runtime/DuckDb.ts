@@ -1,0 +1,168 @@
+/**
+ * A small owner of one in-memory DuckDB database and one connection (@duckdb/node-api), for the
+ * analysis commands. Opened by an async factory, closed once with `await using`.
+ *
+ * Values are always bound as named parameters ($name), never spliced into SQL text. Identifiers and
+ * file paths that must appear in DDL (a view over files cannot take parameters) go through
+ * `quoteIdent` / `quoteLiteral`.
+ */
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue, type Json, type JS } from '@duckdb/node-api';
+
+export type SqlParams = Readonly<Record<string, DuckDBValue>>;
+
+export interface DuckDbOptions {
+  /** Worker threads; DuckDB's default is the number of cores. */
+  readonly threads?: number;
+  /** e.g. '2GB'; DuckDB's default is 80% of RAM. */
+  readonly memoryLimit?: string;
+}
+
+/** A DuckDB error, its message cut to the part a user needs (DuckDB appends "LINE n: ..." carets). */
+export class DuckDbError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DuckDbError';
+  }
+}
+
+/** Rows of a result, with the column names in order. */
+export interface QueryResult<V> {
+  readonly columns: readonly string[];
+  /** DuckDB type names per column (e.g. 'VARCHAR', 'FLOAT'), for formatting. */
+  readonly types: readonly string[];
+  /** One array per row, values in column order (so duplicate column names survive). */
+  readonly rows: readonly (readonly V[])[];
+  /** False when the read stopped at a row limit and more rows remain. */
+  readonly complete: boolean;
+}
+
+export function cleanDuckDbMessage(message: string): string {
+  // DuckDB's messages end with a "LINE 1: ..." excerpt and a caret line; they do not fit one line.
+  const cut = message.split(/\n\s*\nLINE \d+:|\nLINE \d+:/)[0];
+  return cut.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function wrap(err: unknown): DuckDbError {
+  const msg = (err as Error)?.message ?? String(err);
+  return new DuckDbError(cleanDuckDbMessage(msg), { cause: err });
+}
+
+/** A double-quoted SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A single-quoted SQL string literal (used only where DuckDB takes no parameter: DDL, COPY TO). */
+export function quoteLiteral(value: string): string {
+  if (value.includes('\0')) throw new DuckDbError('a string literal cannot hold a NUL character');
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+export class DuckDb implements AsyncDisposable {
+  private closed = false;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+  ) {}
+
+  /** Opens an in-memory database. Extensions are never downloaded (no network at run time). */
+  static async open(options: DuckDbOptions = {}): Promise<DuckDb> {
+    const config: Record<string, string> = { autoinstall_known_extensions: 'false' };
+    if (options.threads !== undefined) {
+      if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`threads must be a positive integer, got ${options.threads}`);
+      config.threads = String(options.threads);
+    }
+    if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
+    const instance = await DuckDBInstance.create(':memory:', config).catch((e) => Promise.reject(wrap(e)));
+    try {
+      return new DuckDb(instance, await instance.connect());
+    } catch (e) {
+      instance.closeSync();
+      throw wrap(e);
+    }
+  }
+
+  private get conn(): DuckDBConnection {
+    if (this.closed) throw new DuckDbError('the database is closed');
+    return this.connection;
+  }
+
+  /** Runs a statement and drops its result (DDL, COPY). */
+  async exec(sql: string, params?: SqlParams): Promise<void> {
+    try {
+      await this.conn.run(sql, params as Record<string, DuckDBValue> | undefined);
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  /** Creates (or replaces) a view. */
+  async createView(qualifiedName: string, selectSql: string): Promise<void> {
+    await this.exec(`CREATE OR REPLACE VIEW ${qualifiedName} AS ${selectSql}`);
+  }
+
+  /** How many statements the text holds (the `sql` command takes exactly one). */
+  async statementCount(sql: string): Promise<number> {
+    try {
+      return (await this.conn.extractStatements(sql)).count;
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  /** The named parameters a single statement uses, in order of first use (`$min` gives 'min'). */
+  async parameterNames(sql: string): Promise<string[]> {
+    try {
+      const prepared = await this.conn.prepare(sql);
+      try {
+        const names: string[] = [];
+        for (let i = 1; i <= prepared.parameterCount; i++) names.push(prepared.parameterName(i));
+        return names;
+      } finally {
+        prepared.destroySync();
+      }
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  /**
+   * Streams the query and reads at most about `maxRows` rows (whole chunks of up to 2048 rows), so a
+   * huge result is never materialised. Values are converted to JSON-safe values (BIGINT as string).
+   */
+  async readJson(sql: string, params?: SqlParams, maxRows = Number.POSITIVE_INFINITY): Promise<QueryResult<Json>> {
+    try {
+      const reader = Number.isFinite(maxRows)
+        ? await this.conn.streamAndReadUntil(sql, maxRows, params as Record<string, DuckDBValue> | undefined)
+        : await this.conn.streamAndReadAll(sql, params as Record<string, DuckDBValue> | undefined);
+      const columns = reader.columnNames();
+      const types = reader.columnTypes().map((t) => t.toString());
+      const rows = reader.getRowsJson();
+      return { columns, types, rows: rows.slice(0, Number.isFinite(maxRows) ? maxRows : rows.length), complete: reader.done && rows.length <= maxRows };
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  /** Runs a query whose result is small (aggregates) and returns JS values (BIGINT as bigint). */
+  async all(sql: string, params?: SqlParams): Promise<Record<string, JS>[]> {
+    try {
+      const reader = await this.conn.runAndReadAll(sql, params as Record<string, DuckDBValue> | undefined);
+      return reader.getRowObjectsJS();
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}
