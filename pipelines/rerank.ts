@@ -1,0 +1,58 @@
+import { concatMap, from, pipe, type Observable } from 'rxjs';
+import type { ShardResult } from '../schemas/manifest.js';
+import type { PartRef } from '../schemas/records.js';
+import { embedPairs } from '../operators/embedPairs.js';
+import { markComplete } from '../operators/markComplete.js';
+import { pairsFromLists, type PairsMode } from '../operators/pairsFromLists.js';
+import { relabelPairs, type RelabelPolicy } from '../operators/relabelPairs.js';
+import { scorePairs } from '../operators/scorePairs.js';
+import { streamPart } from '../operators/streamPart.js';
+import { writeShard } from '../operators/writeShard.js';
+import type { HybridProbe } from '../src/probe/HybridProbe.js';
+import type { IoConfig } from '../src/runtime/Config.js';
+import type { Embedder } from '../src/runtime/Embedder.js';
+import type { Stats } from '../src/runtime/Stats.js';
+import { canonicalStages } from './readPairs.js';
+
+export interface RerankConfig {
+  readonly io: IoConfig;
+  readonly alpha: number;
+  readonly policy: RelabelPolicy;
+  readonly threshold: number;
+  readonly minMargin: number;
+  readonly pairs: PairsMode;
+}
+
+export interface RerankRuntime {
+  readonly embedder: Embedder;
+  readonly probe: HybridProbe;
+  readonly stats: Stats;
+  readonly configHash: string;
+}
+
+/**
+ * rerank (DESIGN.md, Shape): read -> adapt -> validate -> embed -> score -> (lists to pairs) ->
+ * confidence + relabel -> write, one shard per part, parts in order, each finished part recorded.
+ */
+export function rerank(parts: readonly PartRef[], config: RerankConfig, runtime: RerankRuntime): Observable<ShardResult> {
+  const { io } = config;
+  const { embedder, probe, stats, configHash } = runtime;
+  return from(parts).pipe(
+    concatMap((part) =>
+      streamPart({
+        part,
+        read: io.read,
+        window: io.window,
+        stats,
+        stages: pipe(
+          canonicalStages({ ...io, stats }),
+          embedPairs({ embedder, stats }),
+          scorePairs({ probe, stats }),
+          pairsFromLists({ pairs: config.pairs, stats }),
+          relabelPairs({ alpha: config.alpha, policy: config.policy, threshold: config.threshold, minMargin: config.minMargin, stats }),
+        ),
+      }).pipe(writeShard({ ...io.write, part, outDir: io.outDir, split: io.split, rank: io.rank, worldSize: io.worldSize, configHash, stats })),
+    ),
+    markComplete({ outDir: io.outDir }),
+  );
+}
