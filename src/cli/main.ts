@@ -8,13 +8,14 @@ import { hideBin } from 'yargs/helpers';
 import type { CommandModule } from 'yargs';
 import { oneLine, UserError } from '../runtime/errors.js';
 import { convertCommand } from './commands/convert.js';
+import { probeCommand } from './commands/probe.js';
 import { rerankCommand } from './commands/rerank.js';
 import { reportCommand } from './commands/report.js';
 import { sqlCommand } from './commands/sql.js';
 import { statsCommand } from './commands/stats.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<any, any>[] = [convertCommand, rerankCommand, sqlCommand, statsCommand, reportCommand];
+const commands: CommandModule<any, any>[] = [convertCommand, rerankCommand, probeCommand, sqlCommand, statsCommand, reportCommand];
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;

@@ -1,0 +1,253 @@
+/**
+ * `prefrank probe train` and `prefrank probe eval`: the representation reward's own commands
+ * (DESIGN.md, Method 2-3). Both read inputs through the shared front stages (read, adapt, validate)
+ * and embed on the fly with the model flags shared with rerank (src/cli/embedOptions.ts).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { formats, type Format } from '../../../schemas/adapters.js';
+import { checkProbeCompatibility, featureSourceOf, loadProbe, prefrankVersion, resolveAlpha, saveProbe } from '../../probe/artifact.js';
+import { embedRecords, readRecords, type FeatureSet } from '../../probe/featureData.js';
+import { accuracyByGroup, auroc, pairLogLikelihood, pairReliability, pairwiseAccuracy } from '../../probe/metrics.js';
+import { trainProbe } from '../../probe/trainProbe.js';
+import { Embedder } from '../../runtime/Embedder.js';
+import { UsageError, UserError } from '../../runtime/errors.js';
+import { Logger, type LogLevel } from '../../runtime/Logger.js';
+import { Stats } from '../../runtime/Stats.js';
+import { embedderOptions, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
+
+interface InputArgs {
+  inputs: string[];
+  format: Format;
+  pkuChoice: 'safer' | 'better';
+  maxTextChars: number;
+  logLevel: LogLevel;
+  logFormat: 'text' | 'json';
+}
+
+function withInputOptions<T>(y: Argv<T>) {
+  return y
+    .positional('inputs', { type: 'string', array: true, demandOption: true, describe: 'Input files, folders or globs (.parquet, .jsonl, .jsonl.gz)' })
+    .option('format', { choices: formats, default: 'auto' as Format, describe: 'Input layout (auto-detected from the columns)', group: 'Input:' })
+    .option('pku-choice', { choices: ['safer', 'better'] as const, default: 'safer' as const, describe: 'PKU-SafeRLHF/BeaverTails: chosen by safer_response_id or better_response_id', group: 'Input:' })
+    .option('max-text-chars', { type: 'number', default: 1_000_000, describe: 'Texts longer than this are rejected', group: 'Input:' });
+}
+
+/** Reads and embeds the inputs; the embedder stays open only as long as needed. */
+async function loadFeatures(args: InputArgs & EmbedArgs, log: Logger): Promise<{ features: FeatureSet; embedder: Embedder; modelName: string; files: readonly string[] }> {
+  if (!(Number.isInteger(args.maxTextChars) && args.maxTextChars >= 1)) throw new UsageError(`--max-text-chars must be a positive integer, got ${args.maxTextChars}`);
+  const opts = embedderOptions(args, (m) => log.info(m));
+  const stats = new Stats();
+  const read = await readRecords(args.inputs, {
+    read: { batchRows: 512, maxRowBytes: 16 * 2 ** 20 },
+    adapt: { format: args.format, pkuChoice: args.pkuChoice },
+    validate: { maxTextChars: args.maxTextChars },
+    window: 2,
+    partRows: 1_000_000,
+    stats,
+  });
+  const rejected = Object.values(read.rejects).reduce((a, b) => a + b, 0);
+  log.info(`read ${read.records.length} records from ${read.files.length} file(s)`, rejected ? { rejected, reasons: read.rejects } : {});
+  const embedder = await Embedder.open(opts);
+  const t0 = Date.now();
+  const features = await embedRecords(embedder, read.records, { onProgress: (done, total) => log.debug(`embedded ${done}/${total}`) });
+  log.info(`embedded ${features.pairs.length} pairs and ${features.labels.length} labelled responses in ${((Date.now() - t0) / 1000).toFixed(1)} s`, { skipped: features.skipped, truncated: features.truncated });
+  const modelName = args.model === 'default' ? 'glove-100d' : basename(args.model.replace(/\/model\.onnx$/, ''));
+  return { features, embedder, modelName, files: read.files };
+}
+
+function parseAlpha(v: string): 'auto' | number {
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!(v.trim() !== '' && Number.isFinite(n) && n >= 0)) throw new UsageError(`--alpha must be 'auto' or a number >= 0, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+type TrainArgs = InputArgs &
+  EmbedArgs & {
+    out: string;
+    margin: number;
+    lr: number;
+    weightDecay: number;
+    epochs: number;
+    patience: number;
+    batchSize: number;
+    seed: number;
+    holdout: number;
+    standardize: boolean;
+    labelWeight: number;
+    alpha: string;
+  };
+
+const trainCommand: CommandModule<object, TrainArgs> = {
+  command: 'train <inputs..>',
+  describe: 'Train a hybrid reward probe on preference pairs and/or per-response safety labels',
+  builder: (y) =>
+    withEmbedOptions(withInputOptions(y))
+      .option('out', { type: 'string', demandOption: true, describe: 'Probe folder to write (model.safetensors + probe.json)' })
+      .option('margin', { type: 'number', default: 1, describe: 'Margin m of the pair loss -log sigmoid(r_c - r_r - m)', group: 'Training:' })
+      .option('lr', { type: 'number', default: 1e-3, describe: 'Adam learning rate', group: 'Training:' })
+      .option('weight-decay', { type: 'number', default: 0.01, describe: 'Decoupled weight decay (AdamW)', group: 'Training:' })
+      .option('epochs', { type: 'number', default: 100, describe: 'Most passes over the training split', group: 'Training:' })
+      .option('patience', { type: 'number', default: 10, describe: 'Stop after this many epochs without a better held-out accuracy', group: 'Training:' })
+      .option('batch-size', { type: 'number', default: 64, describe: 'Examples per Adam step', group: 'Training:' })
+      .option('seed', { type: 'number', default: 0, describe: 'Seed of the held-out split, the initialisation and the shuffling', group: 'Training:' })
+      .option('holdout', { type: 'number', default: 0.2, describe: 'Fraction held out for early stopping and alpha', group: 'Training:' })
+      .option('standardize', { type: 'boolean', default: true, describe: 'Standardise features with the training mean/std (stored in the probe); --no-standardize to turn off', group: 'Training:' })
+      .option('label-weight', { type: 'number', default: 1, describe: 'Weight of the per-response label loss relative to the pair loss', group: 'Training:' })
+      .option('alpha', { type: 'string', default: 'auto', describe: "Confidence temperature stored in the probe: auto (maximum likelihood on the held-out pairs) or a number", group: 'Training:' }) as never,
+  handler: async (args) => {
+    const log = new Logger(args.logLevel, args.logFormat);
+    const alpha = parseAlpha(args.alpha);
+    const { features, embedder, modelName, files } = await loadFeatures(args, log);
+    try {
+      if (features.pairs.length === 0 && features.labels.length === 0) throw new UserError('probe train: the inputs gave no pairs and no labelled responses to train on');
+      let result;
+      try {
+        result = trainProbe(features.pairs, features.labels, {
+          layers: embedder.layers.length,
+          width: embedder.width,
+          margin: args.margin,
+          lr: args.lr,
+          weightDecay: args.weightDecay,
+          epochs: args.epochs,
+          patience: args.patience,
+          batchSize: args.batchSize,
+          seed: args.seed,
+          holdout: args.holdout,
+          standardize: args.standardize,
+          labelWeight: args.labelWeight,
+          alpha,
+          onEpoch: (e) => log.debug(`epoch ${e.epoch}`, { trainLoss: e.trainLoss, heldOutAccuracy: e.heldOutAccuracy }),
+        });
+      } catch (err) {
+        // trainProbe's option checks name the option; the flag is its kebab-case form.
+        if (err instanceof RangeError) throw new UsageError(err.message.replace(/^trainProbe: (\w+)/, (_, k: string) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`));
+        throw err;
+      }
+      const perFile = new Map<string, { pairs: number; labels: number }>(files.map((f) => [basename(f), { pairs: 0, labels: 0 }]));
+      for (const p of features.pairs) perFile.get(basename(p.sourceFile))!.pairs++;
+      for (const l of features.labels) perFile.get(basename(l.sourceFile))!.labels++;
+      const meta = saveProbe(args.out, result.probe, {
+        prefrank: prefrankVersion(),
+        features: featureSourceOf(embedder, modelName),
+        alpha: result.alpha,
+        alphaSource: result.alphaSource,
+        training: {
+          inputs: [...perFile.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, c]) => ({ file, ...c })),
+          pairs: features.pairs.length,
+          labels: features.labels.length,
+          options: { ...result.options },
+        },
+        metrics: result.metrics,
+      });
+      const m = meta.metrics;
+      const fmt = (x: number | null) => (x === null ? '-' : x.toFixed(4));
+      process.stdout.write(
+        table([
+          ['probe', args.out],
+          ['kind', `${meta.kind} (${meta.features.layers.length} layer(s) x ${meta.features.width})`],
+          ['pairs train / held out', `${m.trainPairs} / ${m.heldOutPairs}`],
+          ['labels train / held out', `${m.trainLabels} / ${m.heldOutLabels}`],
+          ['train accuracy', fmt(m.trainAccuracy)],
+          ['held-out accuracy', fmt(m.heldOutAccuracy)],
+          ['held-out AUROC (labels)', fmt(m.heldOutAuroc)],
+          ['alpha', `${meta.alpha.toFixed(4)} (${meta.alphaSource})`],
+          ['held-out ECE', fmt(m.heldOutEce)],
+          ['best epoch / run', `${m.bestEpoch} / ${m.epochsRun}`],
+        ]) + '\n',
+      );
+    } finally {
+      await embedder.close();
+    }
+  },
+};
+
+type EvalArgs = InputArgs & EmbedArgs & { probe: string; json?: string; force: boolean; alpha: string; bins: number };
+
+const evalCommand: CommandModule<object, EvalArgs> = {
+  command: 'eval <inputs..>',
+  describe: 'Evaluate a probe: pairwise accuracy, AUROC on safety labels, calibration, breakdown by source/category',
+  builder: (y) =>
+    withEmbedOptions(withInputOptions(y))
+      .option('probe', { type: 'string', demandOption: true, describe: 'Probe folder (model.safetensors + probe.json)' })
+      .option('json', { type: 'string', describe: 'Also write the full results as JSON to this file' })
+      .option('force', { type: 'boolean', default: false, describe: "Use a probe whose model or tokenizer hash differs from the model's (shapes must still match)" })
+      .option('alpha', { type: 'string', default: 'auto', describe: "Confidence temperature: auto (the probe's fitted alpha) or a number" })
+      .option('bins', { type: 'number', default: 10, describe: 'Reliability table bins over [0.5, 1]' }) as never,
+  handler: async (args) => {
+    const log = new Logger(args.logLevel, args.logFormat);
+    if (!(Number.isInteger(args.bins) && args.bins >= 1)) throw new UsageError(`--bins must be a positive integer, got ${args.bins}`);
+    const loaded = loadProbe(args.probe);
+    const alpha = resolveAlpha(parseAlpha(args.alpha), loaded.meta);
+    const { features, embedder, modelName } = await loadFeatures(args, log);
+    try {
+      const diffs = checkProbeCompatibility(loaded.meta, featureSourceOf(embedder, modelName), { force: args.force, probeDir: args.probe });
+      for (const d of diffs) log.warn(`--force: probe does not match the model: ${d}`);
+    } finally {
+      await embedder.close();
+    }
+    const { probe } = loaded;
+    const rc = Float32Array.from(features.pairs, (p) => probe.score(p.chosen));
+    const rr = Float32Array.from(features.pairs, (p) => probe.score(p.rejected));
+    const rel = pairReliability(rc, rr, alpha, args.bins);
+    const labelScores = features.labels.map((l) => probe.score(l.features));
+    const result = {
+      probe: args.probe,
+      probeSha256: loaded.sha256,
+      alpha,
+      pairs: features.pairs.length,
+      labels: features.labels.length,
+      accuracy: features.pairs.length ? pairwiseAccuracy(rc, rr) : null,
+      logLikelihood: features.pairs.length ? pairLogLikelihood(rc, rr, alpha) : null,
+      ece: features.pairs.length ? rel.ece : null,
+      auroc: features.labels.length ? auroc(labelScores, features.labels.map((l) => l.safe)) : null,
+      reliability: rel.bins,
+      bySource: accuracyByGroup(features.pairs.map((p) => basename(p.sourceFile)), rc, rr),
+      byCategory: accuracyByGroup(features.pairs.map((p) => p.category ?? '(none)'), rc, rr),
+    };
+    const f = (x: number | null) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(4));
+    const out: string[] = [];
+    out.push(table([
+      ['probe', `${args.probe} (${loaded.meta.kind}, alpha ${alpha.toFixed(4)})`],
+      ['pairs', String(result.pairs)],
+      ['pairwise accuracy', f(result.accuracy)],
+      ['mean log-likelihood', f(result.logLikelihood)],
+      ['ECE (confidence)', f(result.ece)],
+      ['labelled responses', String(result.labels)],
+      ['AUROC (safety labels)', result.labels ? f(result.auroc) : '- (no per-response labels)'],
+    ]));
+    if (result.pairs) {
+      out.push('\nReliability of the confidence max(c, 1 - c) vs agreement with the human label');
+      out.push(table([['confidence bin', 'pairs', 'mean confidence', 'agreement'], ...rel.bins.map((b) => [`[${b.lo.toFixed(2)}, ${b.hi.toFixed(2)})`, String(b.n), f(b.confidence), f(b.accuracy)])], true));
+      out.push('\nBy source');
+      out.push(table([['source', 'pairs', 'accuracy'], ...result.bySource.map((g) => [g.group, String(g.n), f(g.accuracy)])], true));
+      if (result.byCategory.length > 1 || result.byCategory[0]?.group !== '(none)') {
+        out.push('\nBy category');
+        out.push(table([['category', 'pairs', 'accuracy'], ...result.byCategory.map((g) => [g.group, String(g.n), f(g.accuracy)])], true));
+      }
+    }
+    process.stdout.write(out.join('\n') + '\n');
+    if (args.json) {
+      mkdirSync(dirname(args.json), { recursive: true });
+      writeFileSync(args.json, JSON.stringify(result, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? null : v), 2) + '\n');
+      log.info(`wrote ${args.json}`);
+    }
+  },
+};
+
+function table(rows: string[][], header = false): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd();
+  const lines = rows.map(line);
+  if (header) lines.splice(1, 0, line(w.map((n) => '-'.repeat(n))));
+  return lines.join('\n');
+}
+
+export const probeCommand: CommandModule<object, object> = {
+  command: 'probe <command>',
+  describe: 'Train or evaluate the representation reward probe',
+  builder: (y) => y.command(trainCommand as CommandModule<object, TrainArgs>).command(evalCommand as CommandModule<object, EvalArgs>).demandCommand(1, 'Name a probe command: train or eval.'),
+  handler: () => {},
+};
