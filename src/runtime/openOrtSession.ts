@@ -72,12 +72,10 @@ export function shortReason(err: unknown): string {
 export async function openOrtSession(model: Uint8Array | string, options: OrtSessionOptions): Promise<OpenedSession> {
   const chain = CHAIN[options.device];
   if (!chain) throw new Error(`unknown device ${String(options.device)}`);
-  if (chain.includes('cuda')) {
-    // onnxruntime-node prints a failed CUDA load through its process-wide logger (set once, at the
-    // first session) at error level. The exception reaches us anyway and is logged below in one
-    // line, so only fatal messages are let through.
-    ort.env.logLevel = 'fatal';
-  }
+  // onnxruntime-node prints a failed CUDA load through its process-wide logger at error level (the
+  // level is read once, at the first session). Every failure reaches us as an exception anyway and
+  // is logged by the caller in one line, so only fatal messages are let through.
+  ort.env.logLevel = 'fatal';
   let lastError: unknown;
   for (let i = 0; i < chain.length; i++) {
     const device = chain[i];

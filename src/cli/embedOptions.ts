@@ -1,0 +1,115 @@
+/**
+ * Flags of the embed stage, declared once so that rerank, embed and probe train accept the same
+ * ones with the same meaning, and their conversion to EmbedderOptions (each bad value is a
+ * UsageError naming its flag). The default model is built on first use when missing.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Argv } from 'yargs';
+import { defaultModelDir, ensureDefaultModel } from '../runtime/buildGloveModel.js';
+import type { EmbedderOptions } from '../runtime/Embedder.js';
+import { UsageError } from '../runtime/errors.js';
+import { DEVICES, type Device } from '../runtime/openOrtSession.js';
+import { DEFAULT_TEMPLATE } from '../runtime/TextTokenizer.js';
+
+const group = 'Model:';
+export const DEFAULT_MODEL = 'default';
+
+export function withEmbedOptions<T>(y: Argv<T>) {
+  return y
+    .option('model', { type: 'string', default: DEFAULT_MODEL, describe: 'ONNX model file or folder holding model.onnx ("default": data/models/glove-100d, built on first use)', group })
+    .option('tokenizer', { type: 'string', describe: 'tokenizer.json (default: beside the model)', group })
+    .option('device', { choices: DEVICES, default: 'auto' as Device, describe: 'Execution provider; auto tries cuda, then webgpu, then cpu', group })
+    .option('threads', { type: 'number', default: 0, describe: 'onnxruntime intra-op threads (0 = one per core)', group })
+    .option('inter-op-threads', { type: 'number', default: 0, describe: 'onnxruntime inter-op threads (0 = default)', group })
+    .option('layers', { type: 'string', default: 'all', describe: 'Layers to read: all, or a list such as 0,4-7,-1 (negative counts from the end)', group })
+    .option('template', { type: 'string', default: DEFAULT_TEMPLATE, describe: 'Text the model sees; {prompt} and {response} are replaced, \\n and \\t are newline and tab', group })
+    .option('chat-template', { type: 'boolean', default: false, describe: "Use the tokenizer's chat template (user: prompt, assistant: response) instead of --template", group })
+    .option('max-tokens', { type: 'number', describe: 'Longest input in tokens; longer texts lose their start (default 512, or the tokenizer\'s limit)', group })
+    .option('batch-tokens', { type: 'number', default: 4096, describe: 'Token budget of one model batch (rows x padded length)', group })
+    .option('cache-size', { type: 'number', default: 256, describe: 'Embedding cache in MiB (0 = off): a repeated text is embedded once per run', group })
+    .option('padding-side', { choices: ['right', 'left'] as const, default: 'right' as const, describe: 'Padding side (left needs a model with position_ids)', group });
+}
+
+export interface EmbedArgs {
+  model: string;
+  tokenizer?: string;
+  device: Device;
+  threads: number;
+  interOpThreads: number;
+  layers: string;
+  template: string;
+  chatTemplate: boolean;
+  maxTokens?: number;
+  batchTokens: number;
+  cacheSize: number;
+  paddingSide: 'right' | 'left';
+}
+
+/** `all` -> null; `0,4-7,-1` -> [0, 4, 5, 6, 7, -1]. */
+export function parseLayers(spec: string): number[] | null {
+  const s = spec.trim();
+  if (s === 'all' || s === '') return null;
+  const out: number[] = [];
+  for (const part of s.split(',').map((p) => p.trim())) {
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (range) {
+      const [a, b] = [Number(range[1]), Number(range[2])];
+      if (b < a) throw new UsageError(`--layers: range ${part} runs backwards`);
+      for (let i = a; i <= b; i++) out.push(i);
+    } else if (/^-?\d+$/.test(part)) {
+      out.push(Number(part));
+    } else {
+      throw new UsageError(`--layers: cannot read ${JSON.stringify(part)} (use all, or a list such as 0,4-7,-1)`);
+    }
+  }
+  return out;
+}
+
+/** A template given on a command line: \n, \t and \\ become newline, tab and backslash. */
+export function unescapeTemplate(t: string): string {
+  return t.replace(/\\([nt\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\'));
+}
+
+function int(flag: string, v: number | undefined, min: number): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new UsageError(`--${flag} must be an integer >= ${min}, got ${v}`);
+}
+
+/** The model file a --model value names (a folder means its model.onnx). */
+export function modelFile(model: string, log: (message: string) => void): string {
+  if (model === DEFAULT_MODEL) return join(ensureDefaultModel(log, defaultModelDir()), 'model.onnx');
+  const p = resolve(model);
+  if (!existsSync(p)) throw new UsageError(`--model: ${model} does not exist`);
+  const file = statSync(p).isDirectory() ? join(p, 'model.onnx') : p;
+  if (!existsSync(file)) throw new UsageError(`--model: ${model} is a folder without model.onnx`);
+  return file;
+}
+
+/** Validates the flags and turns them into EmbedderOptions (building the default model if needed). */
+export function embedderOptions(args: EmbedArgs, log: (message: string) => void): EmbedderOptions {
+  int('threads', args.threads, 0);
+  int('inter-op-threads', args.interOpThreads, 0);
+  int('max-tokens', args.maxTokens, 1);
+  int('batch-tokens', args.batchTokens, 1);
+  if (!(Number.isFinite(args.cacheSize) && args.cacheSize >= 0)) throw new UsageError(`--cache-size must be a number of MiB >= 0, got ${args.cacheSize}`);
+  if (!DEVICES.includes(args.device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got ${args.device}`);
+  const template = unescapeTemplate(args.template);
+  if (!args.chatTemplate && !template.includes('{response}')) throw new UsageError(`--template must contain {response}, got ${JSON.stringify(args.template)}`);
+  const layers = parseLayers(args.layers);
+  if (args.tokenizer !== undefined && !existsSync(args.tokenizer)) throw new UsageError(`--tokenizer: ${args.tokenizer} does not exist`);
+  return Object.freeze({
+    model: modelFile(args.model, log),
+    tokenizer: args.tokenizer,
+    device: args.device,
+    intraOpThreads: args.threads,
+    interOpThreads: args.interOpThreads,
+    layers,
+    template,
+    chatTemplate: args.chatTemplate,
+    maxTokens: args.maxTokens,
+    batchTokens: args.batchTokens,
+    cacheMiB: args.cacheSize,
+    paddingSide: args.paddingSide,
+    log,
+  });
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Embedder } from '../../src/runtime/Embedder.js';
+import { openOrtSession, shortReason, webgpuPrecheck } from '../../src/runtime/openOrtSession.js';
+import { sharedPath } from '../../src/runtime/paths.js';
+
+const fixture = (name: string) => sharedPath('fixtures', name, 'model.onnx');
+const TEXTS = [
+  'the people said that this was not the first time they had been there',
+  'he was',
+  'they had been in the new city for two years and would not go back',
+  'this is one of the most important things',
+  'but',
+  'we will see what the government has to say about it after the year',
+];
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+describe('Embedder batching and padding', () => {
+  for (const name of ['bert-tiny', 'llama-tiny']) {
+    it(`${name}: batched features equal one-by-one features (max abs diff <= 1e-4)`, async () => {
+      await using batched = await Embedder.open({ model: fixture(name), device: 'cpu', cacheMiB: 0, batchTokens: 40 });
+      const { embeddings, info } = await batched.embed(TEXTS);
+      assert.ok(info.batches > 1 && info.batches < TEXTS.length, `several mixed batches, got ${info.batches}`);
+      assert.ok(info.paddedSlots >= info.computedTokens);
+      for (let i = 0; i < TEXTS.length; i++) {
+        const [one] = await batched.embedTexts([TEXTS[i]]);
+        assert.ok(maxAbsDiff(embeddings[i]!.features, one.features) <= 1e-4, `${name} text ${i}`);
+      }
+    });
+  }
+
+  it('llama-tiny: left and right padding give the same features (position_ids follow the mask)', async () => {
+    await using right = await Embedder.open({ model: fixture('llama-tiny'), device: 'cpu', paddingSide: 'right' });
+    await using left = await Embedder.open({ model: fixture('llama-tiny'), device: 'cpu', paddingSide: 'left' });
+    const r = await right.embedTexts(TEXTS);
+    const l = await left.embedTexts(TEXTS);
+    for (let i = 0; i < TEXTS.length; i++) assert.ok(maxAbsDiff(r[i].features, l[i].features) <= 1e-4, `text ${i}`);
+    // and the feeds really are padded on opposite sides
+    const rows = [Int32Array.of(5, 6, 7), Int32Array.of(8)];
+    const ids = (e: Embedder) => Array.from(e.feeds(rows).input_ids.data as BigInt64Array, Number);
+    assert.deepEqual(ids(right), [5, 6, 7, 8, 0, 0]);
+    assert.deepEqual(ids(left), [5, 6, 7, 0, 0, 8]);
+    assert.deepEqual(Array.from(left.feeds(rows).position_ids.data as BigInt64Array, Number), [0, 1, 2, 1, 1, 0]);
+    assert.deepEqual(Array.from(left.feeds(rows).prefrank_last_index.data as BigInt64Array, Number), [2, 5]);
+    assert.deepEqual(Array.from(right.feeds(rows).prefrank_last_index.data as BigInt64Array, Number), [2, 3]);
+  });
+
+  it('bert-tiny: left padding is refused with a log line (the model numbers positions itself)', async () => {
+    const logs: string[] = [];
+    await using e = await Embedder.open({ model: fixture('bert-tiny'), device: 'cpu', paddingSide: 'left', log: (m) => logs.push(m) });
+    assert.ok(logs.some((l) => /padding side left ignored: .* takes no position_ids/.test(l)), logs.join('\n'));
+    assert.deepEqual(Array.from(e.feeds([Int32Array.of(5, 6), Int32Array.of(7)]).input_ids.data as BigInt64Array, Number), [5, 6, 7, 0]);
+  });
+});
+
+describe('Embedder truncation, templates and cache', () => {
+  it('truncation keeps the end of the text and says so', async () => {
+    await using e = await Embedder.open({ model: fixture('llama-tiny'), device: 'cpu', maxTokens: 5, cacheMiB: 0 });
+    const long = 'one two three four five six seven eight nine';
+    const [cut, tail] = await e.embedTexts([long, 'five six seven eight nine']);
+    assert.equal(cut.truncated, true);
+    assert.equal(cut.tokens, 5);
+    assert.equal(tail.truncated, false);
+    assert.deepEqual(Array.from(cut.features), Array.from(tail.features));
+    const { info } = await e.embed([long]);
+    assert.equal(info.truncated, 1);
+  });
+
+  it('renders pairs through the template, in one pass', async () => {
+    await using e = await Embedder.open({ model: fixture('bert-tiny'), device: 'cpu', template: 'input:{prompt}output:{response}' });
+    assert.equal(e.template, 'input:{prompt}output:{response}');
+    assert.equal(e.render('a {response} b', 'c'), 'input:a {response} boutput:c');
+    const [p] = await e.embedTexts([{ prompt: 'the people', response: 'said' }]);
+    const [t] = await e.embedTexts(['input:the peopleoutput:said']);
+    assert.deepEqual(Array.from(p.features), Array.from(t.features));
+    await assert.rejects(Embedder.open({ model: fixture('bert-tiny'), device: 'cpu', template: '{prompt}' }), /--template must contain \{response\}/);
+    await assert.rejects(Embedder.open({ model: fixture('bert-tiny'), device: 'cpu', chatTemplate: true }), /--chat-template: .* has no chat_template/);
+  });
+
+  it('embeds a repeated text once per run (cache keyed by token ids), bounded by size', async () => {
+    await using e = await Embedder.open({ model: fixture('bert-tiny'), device: 'cpu' });
+    const first = await e.embed([TEXTS[0], TEXTS[1], TEXTS[0]]);
+    assert.equal(first.info.computed, 2);
+    assert.equal(first.info.cacheHits, 1);
+    assert.equal(first.embeddings[0]!.features, first.embeddings[2]!.features);
+    // "The" and "the" tokenize alike (lower-case normalizer), so they share an entry
+    const second = await e.embed([TEXTS[1], TEXTS[0].replace('the', 'The')]);
+    assert.equal(second.info.computed, 0);
+    assert.equal(second.info.cacheHits, 2);
+    assert.equal(e.cacheSize, 2);
+
+    // one entry is 3 x 64 float32 = 768 bytes; 1000 bytes hold one
+    await using tiny = await Embedder.open({ model: fixture('bert-tiny'), device: 'cpu', cacheMiB: 1000 / 2 ** 20 });
+    await tiny.embed([TEXTS[0], TEXTS[1]]); // computed shortest first: TEXTS[1], then TEXTS[0]
+    assert.equal(tiny.cacheSize, 1);
+    assert.equal((await tiny.embed([TEXTS[0]])).info.computed, 0);
+    assert.equal((await tiny.embed([TEXTS[1]])).info.computed, 1); // evicted: least recently used
+  });
+
+  it('an empty text gives null, not an exception', async () => {
+    await using e = await Embedder.open({ model: fixture('bert-tiny'), device: 'cpu' });
+    const { embeddings, info } = await e.embed(['', 'he was']);
+    assert.equal(embeddings[0], null);
+    assert.ok(embeddings[1]);
+    assert.equal(info.empty, 1);
+    await assert.rejects(e.embedTexts(['']), /text 0 has no tokens/);
+  });
+});
+
+describe('device selection', () => {
+  // This machine has no GPU: every GPU provider must fail cleanly and fall back to the CPU.
+  for (const device of ['webgpu', 'cuda', 'auto'] as const) {
+    it(`--device ${device} falls back to the CPU with one log line per failed provider`, async () => {
+      const logs: string[] = [];
+      await using e = await Embedder.open({ model: fixture('bert-tiny'), device, log: (m) => logs.push(m) });
+      assert.equal(e.device, 'cpu');
+      const expected = device === 'auto' ? ['cuda', 'webgpu'] : [device];
+      assert.equal(logs.length, expected.length, logs.join('\n'));
+      expected.forEach((p, i) => {
+        assert.match(logs[i], new RegExp(`^device ${device}: ${p} unavailable: .+; falling back to ${i + 1 < expected.length ? expected[i + 1] : 'cpu'}$`));
+        assert.ok(!logs[i].includes('\n'));
+      });
+      const [x] = await e.embedTexts(['he was']);
+      assert.equal(x.features.length, 3 * 64);
+    });
+  }
+
+  it("without the Vulkan check, onnxruntime's own WebGPU failure is caught and logged in one line", { skip: webgpuPrecheck() === null ? 'a Vulkan loader is installed here' : false }, async () => {
+    const logs: string[] = [];
+    const { session, device } = await openOrtSession(fixture('bert-tiny'), { device: 'webgpu', log: (m) => logs.push(m), precheck: false });
+    await session.release();
+    assert.equal(device, 'cpu');
+    assert.equal(logs.length, 1);
+    assert.match(logs[0], /^device webgpu: webgpu unavailable: .*adapter.*; falling back to cpu$/i);
+  });
+
+  it('shortReason strips onnxruntime source locations', () => {
+    const msg =
+      '/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(...)::<lambda()> adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters\n';
+    assert.equal(shortReason(new Error(msg)), 'Failed to get a WebGPU adapter: No supported adapters');
+  });
+});
