@@ -6,7 +6,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { CommandModule } from 'yargs';
-import { oneLine, UserError } from '../runtime/errors.js';
+import { oneLine, UsageError, UserError } from '../runtime/errors.js';
 import { convertCommand } from './commands/convert.js';
 import { probeCommand } from './commands/probe.js';
 import { rerankCommand } from './commands/rerank.js';
@@ -34,8 +34,9 @@ export async function main(argv: string[]): Promise<number> {
     .fail((msg, err) => {
       // yargs calls this for usage errors (msg set) and for errors thrown by handlers (err set).
       if (err) throw err;
-      process.stderr.write(`prefrank: ${msg}\nRun 'prefrank --help' for usage.\n`);
-      exitCode = 2;
+      // Throw, not just print: a fail handler that returns lets yargs go on to run the command's
+      // handler with the invalid arguments (e.g. no --out).
+      throw new UsageError(`${msg.replace(/\s*\n\s*/g, ' ')} (run 'prefrank --help' for usage)`);
     });
   for (const c of commands) parser.command(c);
   try {
