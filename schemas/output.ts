@@ -71,6 +71,9 @@ export function passThroughColumn(name: string): string {
 export function passThroughValue(v: unknown): string | null {
   if (v === null || v === undefined) return null;
   if (typeof v === 'string') return v;
+  // A top-level int64 is written as its digits, as JSON would write a number (not the quoted
+  // string the replacer below makes), so CAST(col AS BIGINT) reads it back.
+  if (typeof v === 'bigint') return v.toString();
   return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
 }
 
