@@ -1,0 +1,213 @@
+/**
+ * `prefrank convert` end to end, as a user runs it (a child process): the bad-input corpus, exit
+ * codes, the manifest and the Parquet it writes (counted through DuckDB), determinism, splitting
+ * and ranks.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Manifest } from '../../schemas/manifest.js';
+import { DuckDb, quoteLiteral } from '../../src/runtime/DuckDb.js';
+import { HH_FILE, hhParquetTable, hhRows, makeBadCorpus, runCli, tempDir, writeJsonl, writeParquetFile, type CliResult } from '../helpers/badInputs.js';
+
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/** sha256 of every file under out/{data,rejects}, keyed by relative path. */
+function shardHashes(out: string): Record<string, string> {
+  const hashes: Record<string, string> = {};
+  for (const d of ['data', 'rejects']) {
+    if (!existsSync(join(out, d))) continue;
+    for (const f of readdirSync(join(out, d)).sort()) hashes[`${d}/${f}`] = sha(join(out, d, f));
+  }
+  return hashes;
+}
+
+function allFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f));
+}
+
+const readManifest = (out: string) => JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+const pq = (out: string, sub: string) => `read_parquet(${quoteLiteral(join(out, sub, '*.parquet'))}, union_by_name = true)`;
+
+/** A failure ends in lines a user reads, never a stack trace. */
+function assertNoStack(r: CliResult): void {
+  assert.doesNotMatch(r.stderr, /^\s+at /m, r.stderr);
+  assert.doesNotMatch(r.stderr, /internal error/, r.stderr);
+}
+
+test('bad-input corpus: each row gets its reason, every row is accounted for, unreadable files fail alone, exit 1, same bytes twice', async () => {
+  const root = await tempDir('cli-corpus');
+  const files = makeBadCorpus(root);
+  const [r1, r2] = await Promise.all([runCli(['convert', 'corpus', '--out', 'out1'], root), runCli(['convert', 'corpus', '--out', 'out2'], root)]);
+  const out = join(root, 'out1');
+
+  assert.equal(r1.code, 1, r1.stderr);
+  assert.equal(r2.code, 1, r2.stderr);
+  assertNoStack(r1);
+  assert.equal(r1.stdout, '');
+  // One line per unreadable file, naming it and why.
+  const lines = r1.stderr.split('\n');
+  for (const f of files.filter((f) => f.fails)) {
+    const naming = lines.filter((l) => l.includes(f.name));
+    assert.equal(naming.length, 1, `${f.name}: ${naming.join(' | ')}`);
+    assert.match(naming[0], f.fails!);
+  }
+
+  // manifest.json: one shard per file in sorted order, with its counts, or failed with the file named.
+  const m = readManifest(out);
+  assert.equal(m.shards.length, files.length);
+  assert.equal(m.totals.parts, files.length);
+  assert.equal(m.totals.failedParts, files.filter((f) => f.fails).length);
+  files.forEach((f, i) => {
+    const s = m.shards[i];
+    assert.equal(s.index, i);
+    assert.equal(s.input.file, f.name);
+    if (f.fails) {
+      assert.equal(s.status, 'failed', f.name);
+      assert.match(s.error!, f.fails);
+      assert.equal(s.output, null);
+      assert.equal(existsSync(join(out, 'data', `train-${String(i).padStart(5, '0')}-of-${String(files.length).padStart(5, '0')}.parquet`)), false);
+    } else {
+      assert.equal(s.status, 'done', `${f.name}: ${s.error}`);
+      assert.equal(s.stats.rowsIn, f.rows, f.name);
+      assert.equal(s.stats.rowsOut, f.rowsOut, f.name);
+      assert.equal(s.stats.rowsRejected, Object.keys(f.rejects).length, f.name);
+      assert.equal(s.stats.rowsIn, s.stats.rowsOut + s.stats.rowsRejected, f.name);
+      assert.equal(s.outputSha256, sha(join(out, s.output!)));
+    }
+  });
+  const rowsIn = files.reduce((n, f) => n + f.rows, 0);
+  const rowsOut = files.reduce((n, f) => n + f.rowsOut, 0);
+  const rowsRejected = files.reduce((n, f) => n + Object.keys(f.rejects).length, 0);
+  assert.deepEqual([m.totals.rowsIn, m.totals.rowsOut, m.totals.rowsRejected], [rowsIn, rowsOut, rowsRejected]);
+  assert.equal(m.totals.rowsIn, m.totals.rowsOut + m.totals.rowsRejected);
+
+  // The Parquet itself, through DuckDB: the exact rejects with reasons, and no row in both folders or in neither.
+  {
+    await using db = await DuckDb.open({ threads: 1 });
+    const [{ n }] = await db.all(`SELECT count(*) AS n FROM ${pq(out, 'data')}`);
+    assert.equal(n, BigInt(rowsOut));
+    const rejects = await db.all(`SELECT source_file, source_row, reason FROM ${pq(out, 'rejects')} ORDER BY source_file, source_row`);
+    const expected = files.flatMap((f) => Object.entries(f.rejects).map(([row, reason]) => ({ source_file: f.name, source_row: BigInt(row), reason })));
+    expected.sort((a, b) => (a.source_file < b.source_file ? -1 : a.source_file > b.source_file ? 1 : Number(a.source_row - b.source_row)));
+    assert.deepEqual(rejects, expected);
+    const rows = await db.all(
+      `SELECT source_file, source_row, count(*) AS k FROM (SELECT source_file, source_row FROM ${pq(out, 'data')} UNION ALL SELECT source_file, source_row FROM ${pq(out, 'rejects')}) GROUP BY ALL ORDER BY ALL`,
+    );
+    assert.equal(rows.length, rowsIn);
+    assert.ok(rows.every((r) => r.k === 1n));
+    for (const f of files) {
+      const seen = rows.filter((r) => r.source_file === f.name).map((r) => Number(r.source_row));
+      assert.deepEqual(seen, Array.from({ length: f.rows }, (_, i) => i), f.name);
+    }
+    // Pass-through columns survive (Parquet `subset`; JSON lines keep unknown keys as JSON).
+    const [{ subset }] = await db.all(`SELECT count(subset) AS subset FROM ${pq(out, 'data')} WHERE source_file = 'corpus/good.parquet'`);
+    assert.equal(subset, 9n);
+  }
+
+  // Nothing temporary is left behind, and a second run writes the same bytes.
+  assert.deepEqual(allFiles(out).filter((f) => f.endsWith('.tmp')), []);
+  const h1 = shardHashes(out);
+  assert.ok(Object.keys(h1).length >= 2 * files.filter((f) => !f.fails).length);
+  assert.deepEqual(shardHashes(join(root, 'out2')), h1);
+});
+
+test('a forced --format names the missing column', async () => {
+  const root = await tempDir('cli-format');
+  const [a] = hhRows();
+  writeJsonl(join(root, 'in.jsonl'), [{ prompt: 'p', chosen: ' c', rejected: ' r' }, { prompt: 'p', chosen: ' c' }, a]);
+  const r = await runCli(['convert', 'in.jsonl', '--out', 'out', '--format', 'explicit'], root);
+  assert.equal(r.code, 0, r.stderr);
+  await using db = await DuckDb.open({ threads: 1 });
+  const rejects = await db.all(`SELECT source_row, reason FROM ${pq(join(root, 'out'), 'rejects')} ORDER BY source_row`);
+  assert.deepEqual(rejects, [
+    { source_row: 1n, reason: 'missing column: rejected' },
+    { source_row: 2n, reason: 'missing column: prompt' },
+  ]);
+  assert.deepEqual(readManifest(join(root, 'out')).totals.rejectsByReason, { 'missing column': 2 });
+});
+
+test('real HH-RLHF JSONL.gz: every pair converted, prompt + response = the original dialogue', async () => {
+  const root = await tempDir('cli-hh');
+  const r = await runCli(['convert', HH_FILE(), '--out', join(root, 'out')], root);
+  assert.equal(r.code, 0, r.stderr);
+  assertNoStack(r);
+  const hh = hhRows();
+  await using db = await DuckDb.open({ threads: 1 });
+  const rows = await db.all(`SELECT prompt, chosen, rejected, source_row FROM ${pq(join(root, 'out'), 'data')} ORDER BY source_row`);
+  assert.equal(rows.length, hh.length);
+  rows.forEach((row, i) => {
+    assert.equal(row.source_row, BigInt(i));
+    assert.equal(row.prompt + (row.chosen as string), hh[i].chosen);
+    assert.equal(row.prompt + (row.rejected as string), hh[i].rejected);
+    assert.match(row.prompt as string, /\n\nAssistant:$/);
+  });
+  const m = readManifest(join(root, 'out'));
+  assert.deepEqual([m.totals.rowsIn, m.totals.rowsOut, m.totals.rowsRejected], [hh.length, hh.length, 0]);
+  assert.ok(existsSync(join(root, 'out', 'README.md')));
+});
+
+test('--part-rows splits a multi-row-group Parquet file into disjoint, complete shards; ranks 0 and 1 of 2 equal one run', async () => {
+  const root = await tempDir('cli-split');
+  const hh = hhRows();
+  writeParquetFile(join(root, 'hh.parquet'), hhParquetTable(hh), 300); // 8 row groups
+  const flags = ['--part-rows', '700', '--row-group-rows', '250'];
+  const one = await runCli(['convert', 'hh.parquet', '--out', 'one', ...flags], root);
+  assert.equal(one.code, 0, one.stderr);
+  // Two workers, one after the other, into one folder.
+  for (const rank of ['0', '1']) {
+    const r = await runCli(['convert', 'hh.parquet', '--out', 'two', ...flags, '--rank', rank, '--world-size', '2'], root);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const m = readManifest(join(root, 'one'));
+  // Row groups of 300 under a 700-row limit: [0,2) [2,4) [4,6) [6,8).
+  assert.deepEqual(
+    m.shards.map((s) => [s.input.rowGroups, s.stats.rowsIn]),
+    [[[0, 2], 600], [[2, 4], 600], [[4, 6], 600], [[6, 8], hh.length - 1800]],
+  );
+  assert.deepEqual(readManifest(join(root, 'two')).shards.map((s) => s.rank), [0, 1, 0, 1]);
+  assert.deepEqual(shardHashes(join(root, 'two')), shardHashes(join(root, 'one')));
+
+  await using db = await DuckDb.open({ threads: 1 });
+  const shards = await db.all(
+    `SELECT filename, min(source_row) AS lo, max(source_row) AS hi, count(*) AS n, count(DISTINCT n) AS k FROM read_parquet(${quoteLiteral(join(root, 'one', 'data', '*.parquet'))}, filename = true) GROUP BY filename ORDER BY filename`,
+  );
+  assert.deepEqual(
+    shards.map((s) => [s.lo, s.hi, s.n, s.k]),
+    [[0n, 599n, 600n, 600n], [600n, 1199n, 600n, 600n], [1200n, 1799n, 600n, 600n], [1800n, BigInt(hh.length - 1), BigInt(hh.length - 1800), BigInt(hh.length - 1800)]],
+  );
+  // The pass-through column `n` (the row's own number) matches source_row: the rows are the right ones.
+  const [{ bad }] = await db.all(`SELECT count(*) AS bad FROM ${pq(join(root, 'one'), 'data')} WHERE CAST(n AS BIGINT) <> source_row`);
+  assert.equal(bad, 0n);
+  // Row groups inside a shard follow --row-group-rows.
+  const groups = await db.all(`SELECT row_group_num_rows AS r FROM parquet_metadata(${quoteLiteral(join(root, 'one', 'data', 'train-00000-of-00004.parquet'))}) GROUP BY row_group_id, row_group_num_rows ORDER BY row_group_id`);
+  assert.deepEqual(groups.map((g) => g.r), [250n, 250n, 100n]);
+});
+
+test('usage errors exit 2 with one line naming the flag', async () => {
+  const root = await tempDir('cli-usage');
+  writeJsonl(join(root, 'in.jsonl'), [hhRows()[0]]);
+  const cases: [string[], RegExp][] = [
+    [['convert', 'in.jsonl', '--out', 'o', '--batch-rows', '0'], /--batch-rows must be a positive integer, got 0/],
+    [['convert', 'in.jsonl', '--out', 'o', '--format', 'nope'], /format/],
+    [['convert', 'in.jsonl'], /out/],
+    [['convert', 'missing.jsonl', '--out', 'o'], /input not found: missing\.jsonl/],
+    [['convert', 'in.jsonl', '--out', 'o', '--rank', '2', '--world-size', '2'], /--rank must be an integer in \[0, 1\], got 2/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => runCli(args, root)));
+  results.forEach((r, i) => {
+    assert.equal(r.code, 2, `${cases[i][0].join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, cases[i][1]);
+    assertNoStack(r);
+  });
+  // Nothing was written for a refused command.
+  assert.equal(existsSync(join(root, 'o', 'data')), false);
+});
+
+test('convert --help lists the command and its flags', async () => {
+  const r = await runCli(['convert', '--help']);
+  assert.equal(r.code, 0, r.stderr);
+  for (const s of ['convert <inputs..>', '--out', '--format', '--part-rows', '--max-text-chars', '--rank', '--world-size']) assert.ok(r.stdout.includes(s), s);
+});
