@@ -109,4 +109,6 @@ export interface PartRef {
   readonly rowGroups: readonly [number, number] | null;
   /** First source row of the part within its file. */
   readonly firstRow: number;
+  /** Rows in the part when the file says (Parquet metadata), else null (JSON lines). For progress only. */
+  readonly rows?: number | null;
 }

@@ -3,6 +3,7 @@
  * already complete under the same settings, runs this rank's share through the pipeline, and
  * writes the manifest and dataset card once every part is done. Stops cleanly on SIGINT/SIGTERM.
  */
+import { resolve } from 'node:path';
 import { lastValueFrom, toArray, type Observable, tap } from 'rxjs';
 import type { ShardResult } from '../../schemas/manifest.js';
 import type { PartRef } from '../../schemas/records.js';
@@ -15,10 +16,13 @@ import { OutputFolder, type RunInfo } from '../runtime/OutputFolder.js';
 import { Progress } from '../runtime/Progress.js';
 import type { Stats } from '../runtime/Stats.js';
 import { versions } from '../runtime/versions.js';
+import { shardName } from '../../operators/writeShard.js';
+import { onStopRequest, runWorkers } from './workers.js';
 
 export interface JobSpec {
   readonly command: string;
-  readonly io: IoConfig;
+  /** `workers` > 1 runs that many worker processes of this command (see workers.ts). */
+  readonly io: IoConfig & { readonly workers?: number };
   /** Every setting that decides the output bytes (IO and model alike). */
   readonly settings: Readonly<Record<string, unknown>>;
   readonly log: Logger;
@@ -27,6 +31,12 @@ export interface JobSpec {
   /** Runs before the pipeline once the plan is known (e.g. opening the model), skipped when nothing is left. */
   readonly before?: () => Promise<void>;
   readonly showProgress?: boolean;
+  /**
+   * With --workers: the command's compute-threads flag (e.g. 'threads'), so each worker gets
+   * floor(threads / workers) of them, and the total to split (default: the machine's cores).
+   */
+  readonly threadsFlag?: string;
+  readonly threads?: number;
 }
 
 export interface JobOutcome {
@@ -63,9 +73,22 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
   const results: ShardResult[] = [];
   const failed: ShardResult[] = [];
   let interrupted = false;
-  if (todo.length > 0) {
+  let workersFailed = 0;
+  const workers = Math.min(io.workers ?? 1, mine.length);
+  if (todo.length > 0 && workers > 1) {
+    // The workers do the parts (each cleans its own stale files); this process only waits and merges.
+    const w = await runWorkers({ workers, rank: io.rank, worldSize: io.worldSize, threadsFlag: spec.threadsFlag, threads: spec.threads || undefined }, process.argv.slice(2), log);
+    interrupted = w.interrupted;
+    for (const c of w.crashed) log.error(`worker ${c.worker} (rank ${c.rank}) ${c.signal ? `was killed by ${c.signal}` : `exited with code ${c.code}`}; its unfinished parts are redone when the same command runs again`);
+    workersFailed = w.crashed.length;
+    const after = await folder.completed(configHash);
+    for (const [i, r] of after) if (!done.has(i)) results.push(r);
+  } else if (todo.length > 0) {
+    await removeUncommitted(folder, todo, io.split);
     await spec.before?.();
-    const progress = new Progress(() => stats.get('streamPart.rows'), null, spec.showProgress);
+    // A total (and so an ETA) only when every part's row count is known from Parquet metadata.
+    const total = todo.every((p) => typeof p.rows === 'number') ? todo.reduce((s, p) => s + (p.rows ?? 0), 0) : null;
+    const progress = new Progress(() => stats.get('streamPart.rows'), total, spec.showProgress);
     const run$ = spec.pipeline(todo, configHash).pipe(
       tap((r) => {
         if (r.status === 'done') {
@@ -78,24 +101,24 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
       }),
       toArray(),
     );
-    // SIGINT/SIGTERM: unsubscribe, which removes the temporary files of the shard in progress.
+    // SIGINT/SIGTERM (or a stop from a --workers parent): unsubscribe, which removes the
+    // temporary files of the shard in progress.
     await new Promise<void>((resolve, reject) => {
-      const sub = run$.subscribe({ complete: () => finish(resolve), error: (e) => finish(() => reject(e)) });
-      const onSignal = (sig: NodeJS.Signals) => {
-        interrupted = true;
-        log.warn(`${sig}: stopping at a clean point; completed shards are kept. Run the same command again to resume.`);
+      let stopping = false;
+      const sub = run$.subscribe({ complete: () => finish(resolve), error: (e) => finish(() => reject(asUserError(e, io.outDir))) });
+      const stopListening = onStopRequest((why) => {
+        if (stopping) return;
+        stopping = interrupted = true;
+        log.warn(`${why}: stopping at a clean point; completed shards are kept. Run the same command again to resume.`);
         sub.unsubscribe();
         // Teardown removes temporary files asynchronously; give it a moment before returning.
         setTimeout(() => finish(resolve), 300);
-      };
+      });
       const finish = (k: () => void) => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        stopListening();
         progress.stop();
         k();
       };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
     });
   }
 
@@ -104,15 +127,53 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
   const complete = !interrupted && parts.every((p) => allDone.has(p.index) || failedIdx.has(p.index));
   if (complete) {
     await folder.finish(info, [...allDone.values()], failed, io.split, versions());
-  } else if (!interrupted) {
+  } else if (!interrupted && typeof process.send !== 'function') {
+    // (A --workers worker has a parent process that merges; it needs no hint.)
     log.info(`${parts.length - allDone.size} shard(s) are left to other ranks; run 'prefrank merge ${io.outDir}' when all are done`);
   }
+  if (workersFailed) process.exitCode = 1;
   if (failed.length) {
     process.exitCode = 1;
     log.error(`${failed.length} input file(s) could not be read (listed in manifest.json); the other shards are complete`);
   }
   if (interrupted) process.exitCode = 130;
   return { results, failed, complete, interrupted, seconds: (Date.now() - t0) / 1000, rowsThisRun: stats.get('streamPart.rows'), folder };
+}
+
+/**
+ * Removes what a killed run may have left of parts that are not complete: temporary files, and
+ * shards renamed into place whose completion record was never written. Only this rank's parts, so
+ * workers sharing the folder never touch each other's files in progress.
+ */
+async function removeUncommitted(folder: OutputFolder, parts: readonly PartRef[], split: string): Promise<void> {
+  const files: string[] = [];
+  for (const p of parts) {
+    const name = shardName(split, p);
+    for (const d of ['data', 'rejects', 'lists']) files.push(`${d}/${name}.tmp`, `${d}/${name}`);
+    files.push(`completions/${String(p.index).padStart(5, '0')}.json.tmp`);
+  }
+  await folder.remove(files);
+}
+
+const writeErrors: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file too large (file size limit)',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOTDIR: 'a path component is not a folder',
+  EIO: 'I/O error',
+};
+
+/** A file-system failure of the output (disk full, not writable) as one line for the user. */
+export function asUserError(err: unknown, outDir: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (err instanceof UserError || typeof e?.code !== 'string' || !(e.code in writeErrors)) return err;
+  // A path outside the output folder is an input's problem, reported as it is.
+  if (e.path && !resolve(e.path).startsWith(resolve(outDir))) return err;
+  const where = e.path ? ` (${e.path})` : '';
+  return new UserError(`cannot write to output folder ${outDir}: ${writeErrors[e.code]}${where}; completed shards are kept, fix it and run the same command again to resume`, { cause: err });
 }
 
 /** Throws a UserError for a missing required resource with a hint. */

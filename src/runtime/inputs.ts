@@ -85,12 +85,12 @@ export async function planParts(files: readonly string[], options: PlanOptions):
   for (const file of files) {
     const format = await sniffFormat(file);
     if (format === 'jsonl') {
-      drafts.push({ file, format, rowGroups: null, firstRow: 0 });
+      drafts.push({ file, format, rowGroups: null, firstRow: 0, rows: null });
       continue;
     }
     const groups = await parquetRowGroups(file);
     if (groups instanceof Error || groups.length === 0) {
-      drafts.push({ file, format, rowGroups: null, firstRow: 0 });
+      drafts.push({ file, format, rowGroups: null, firstRow: 0, rows: groups instanceof Error ? null : 0 });
       continue;
     }
     let start = 0;
@@ -99,7 +99,7 @@ export async function planParts(files: readonly string[], options: PlanOptions):
     let row = 0;
     for (let g = 0; g < groups.length; g++) {
       if (g > start && rows + groups[g] > options.partRows) {
-        drafts.push({ file, format, rowGroups: [start, g], firstRow });
+        drafts.push({ file, format, rowGroups: [start, g], firstRow, rows });
         start = g;
         firstRow = row;
         rows = 0;
@@ -107,7 +107,7 @@ export async function planParts(files: readonly string[], options: PlanOptions):
       rows += groups[g];
       row += groups[g];
     }
-    drafts.push({ file, format, rowGroups: start === 0 ? null : [start, groups.length], firstRow });
+    drafts.push({ file, format, rowGroups: start === 0 ? null : [start, groups.length], firstRow, rows });
     // A file that was split names every range explicitly, the first one included.
     const own = drafts.filter((d) => d.file === file);
     if (own.length > 1 && own[0].rowGroups === null) {
