@@ -174,7 +174,8 @@ function checkNumber(name: string, v: number, ok: (v: number) => boolean, what: 
  * Trains a hybrid probe on pairs and/or labelled responses. Throws RangeError on bad options or
  * feature shapes (the CLI turns them into UserErrors).
  */
-export function trainProbe(pairs: readonly TrainingPair[], labels: readonly TrainingLabel[], options: TrainProbeOptions): TrainProbeResult {
+/** Fills the defaults of TrainProbeOptions and checks them; throws a RangeError naming the option. */
+export function resolveTrainOptions(options: TrainProbeOptions): TrainProbeResult['options'] {
   const o = {
     layers: options.layers,
     width: options.width,
@@ -202,6 +203,11 @@ export function trainProbe(pairs: readonly TrainingPair[], labels: readonly Trai
   checkNumber('holdout', o.holdout, (v) => v >= 0 && v < 1, 'in [0, 1)');
   checkNumber('labelWeight', o.labelWeight, (v) => v >= 0, '>= 0');
   if (o.alpha !== 'auto') checkNumber('alpha', o.alpha, (v) => v >= 0, "'auto' or a number >= 0");
+  return o;
+}
+
+export function trainProbe(pairs: readonly TrainingPair[], labels: readonly TrainingLabel[], options: TrainProbeOptions): TrainProbeResult {
+  const o = resolveTrainOptions(options);
   if (pairs.length === 0 && labels.length === 0) throw new RangeError('trainProbe: no training data (no pairs and no labelled responses)');
   const F = o.layers * o.width;
   pairs.forEach((p, i) => {

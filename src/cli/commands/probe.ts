@@ -10,7 +10,7 @@ import { formats, type Format } from '../../../schemas/adapters.js';
 import { checkProbeCompatibility, featureSourceOf, loadProbe, prefrankVersion, resolveAlpha, saveProbe } from '../../probe/artifact.js';
 import { embedRecords, readRecords, type FeatureSet } from '../../probe/featureData.js';
 import { accuracyByGroup, auroc, pairLogLikelihood, pairReliability, pairwiseAccuracy } from '../../probe/metrics.js';
-import { trainProbe } from '../../probe/trainProbe.js';
+import { resolveTrainOptions, trainProbe } from '../../probe/trainProbe.js';
 import { Embedder } from '../../runtime/Embedder.js';
 import { UsageError, UserError } from '../../runtime/errors.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
@@ -35,9 +35,22 @@ function withInputOptions<T>(y: Argv<T>) {
 }
 
 /** Reads and embeds the inputs; the embedder stays open only as long as needed. */
-async function loadFeatures(args: InputArgs & EmbedArgs, log: Logger): Promise<{ features: FeatureSet; embedder: Embedder; modelName: string; files: readonly string[] }> {
+async function loadFeatures(
+  args: InputArgs & EmbedArgs,
+  log: Logger,
+  check: (embedder: Embedder, modelName: string) => void = () => {},
+): Promise<{ features: FeatureSet; embedder: Embedder; modelName: string; files: readonly string[] }> {
   if (!(Number.isInteger(args.maxTextChars) && args.maxTextChars >= 1)) throw new UsageError(`--max-text-chars must be a positive integer, got ${args.maxTextChars}`);
   const opts = embedderOptions(args, (m) => log.info(m));
+  const modelName = args.model === 'default' ? 'glove-100d' : basename(args.model.replace(/\/model\.onnx$/, ''));
+  // The model opens first so that a mismatch is reported before any data is read.
+  const embedder = await Embedder.open(opts);
+  try {
+    check(embedder, modelName);
+  } catch (err) {
+    await embedder.close();
+    throw err;
+  }
   const stats = new Stats();
   const read = await readRecords(args.inputs, {
     read: { batchRows: 512, maxRowBytes: 16 * 2 ** 20 },
@@ -49,12 +62,20 @@ async function loadFeatures(args: InputArgs & EmbedArgs, log: Logger): Promise<{
   });
   const rejected = Object.values(read.rejects).reduce((a, b) => a + b, 0);
   log.info(`read ${read.records.length} records from ${read.files.length} file(s)`, rejected ? { rejected, reasons: read.rejects } : {});
-  const embedder = await Embedder.open(opts);
   const t0 = Date.now();
   const features = await embedRecords(embedder, read.records, { onProgress: (done, total) => log.debug(`embedded ${done}/${total}`) });
   log.info(`embedded ${features.pairs.length} pairs and ${features.labels.length} labelled responses in ${((Date.now() - t0) / 1000).toFixed(1)} s`, { skipped: features.skipped, truncated: features.truncated });
-  const modelName = args.model === 'default' ? 'glove-100d' : basename(args.model.replace(/\/model\.onnx$/, ''));
   return { features, embedder, modelName, files: read.files };
+}
+
+/** trainProbe's option checks name the option; the flag is its kebab-case form. */
+function asUsage(f: () => unknown): void {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(err.message.replace(/^trainProbe: (\w+)/, (_, k: string) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`));
+    throw err;
+  }
 }
 
 function parseAlpha(v: string): 'auto' | number {
@@ -100,32 +121,30 @@ const trainCommand: CommandModule<object, TrainArgs> = {
   handler: async (args) => {
     const log = new Logger(args.logLevel, args.logFormat);
     const alpha = parseAlpha(args.alpha);
+    const trainOptions = {
+      margin: args.margin,
+      lr: args.lr,
+      weightDecay: args.weightDecay,
+      epochs: args.epochs,
+      patience: args.patience,
+      batchSize: args.batchSize,
+      seed: args.seed,
+      holdout: args.holdout,
+      standardize: args.standardize,
+      labelWeight: args.labelWeight,
+      alpha,
+    };
+    // Flags are checked before the model opens: a typo should not cost an embedding pass.
+    asUsage(() => resolveTrainOptions({ ...trainOptions, layers: 1, width: 1 }));
     const { features, embedder, modelName, files } = await loadFeatures(args, log);
     try {
       if (features.pairs.length === 0 && features.labels.length === 0) throw new UserError('probe train: the inputs gave no pairs and no labelled responses to train on');
-      let result;
-      try {
-        result = trainProbe(features.pairs, features.labels, {
-          layers: embedder.layers.length,
-          width: embedder.width,
-          margin: args.margin,
-          lr: args.lr,
-          weightDecay: args.weightDecay,
-          epochs: args.epochs,
-          patience: args.patience,
-          batchSize: args.batchSize,
-          seed: args.seed,
-          holdout: args.holdout,
-          standardize: args.standardize,
-          labelWeight: args.labelWeight,
-          alpha,
-          onEpoch: (e) => log.debug(`epoch ${e.epoch}`, { trainLoss: e.trainLoss, heldOutAccuracy: e.heldOutAccuracy }),
-        });
-      } catch (err) {
-        // trainProbe's option checks name the option; the flag is its kebab-case form.
-        if (err instanceof RangeError) throw new UsageError(err.message.replace(/^trainProbe: (\w+)/, (_, k: string) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`));
-        throw err;
-      }
+      const result = trainProbe(features.pairs, features.labels, {
+        ...trainOptions,
+        layers: embedder.layers.length,
+        width: embedder.width,
+        onEpoch: (e) => log.debug(`epoch ${e.epoch}`, { trainLoss: e.trainLoss, heldOutAccuracy: e.heldOutAccuracy }),
+      });
       const perFile = new Map<string, { pairs: number; labels: number }>(files.map((f) => [basename(f), { pairs: 0, labels: 0 }]));
       for (const p of features.pairs) perFile.get(basename(p.sourceFile))!.pairs++;
       for (const l of features.labels) perFile.get(basename(l.sourceFile))!.labels++;
@@ -181,13 +200,11 @@ const evalCommand: CommandModule<object, EvalArgs> = {
     if (!(Number.isInteger(args.bins) && args.bins >= 1)) throw new UsageError(`--bins must be a positive integer, got ${args.bins}`);
     const loaded = loadProbe(args.probe);
     const alpha = resolveAlpha(parseAlpha(args.alpha), loaded.meta);
-    const { features, embedder, modelName } = await loadFeatures(args, log);
-    try {
-      const diffs = checkProbeCompatibility(loaded.meta, featureSourceOf(embedder, modelName), { force: args.force, probeDir: args.probe });
+    const { features, embedder } = await loadFeatures(args, log, (e, modelName) => {
+      const diffs = checkProbeCompatibility(loaded.meta, featureSourceOf(e, modelName), { force: args.force, probeDir: args.probe });
       for (const d of diffs) log.warn(`--force: probe does not match the model: ${d}`);
-    } finally {
-      await embedder.close();
-    }
+    });
+    await embedder.close();
     const { probe } = loaded;
     const rc = Float32Array.from(features.pairs, (p) => probe.score(p.chosen));
     const rr = Float32Array.from(features.pairs, (p) => probe.score(p.rejected));

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ListRecord, PairRecord } from '../../../schemas/records.js';
+import { embedRecords, type EmbedderLike } from '../../../src/probe/featureData.js';
+
+// A fake embedder: the feature is the response's length, empty responses have no tokens.
+const fake: EmbedderLike & { calls: number } = {
+  calls: 0,
+  async embed(inputs) {
+    this.calls++;
+    const embeddings = inputs.map((x) => {
+      const t = typeof x === 'string' ? x : x.response;
+      return t === '' ? null : { features: Float32Array.of(t.length), layers: 1, width: 1, tokens: t.length, truncated: t.length > 5 };
+    });
+    return { embeddings, info: {} as never };
+  },
+};
+
+const pair = (row: number, chosen: string, rejected: string, safe: [boolean | null, boolean | null] = [null, null]): PairRecord => ({
+  kind: 'pair', pairId: `p${row}`, sourceFile: '/x/a.jsonl', sourceRow: row, prompt: 'q', chosen, rejected, chosenSafe: safe[0], rejectedSafe: safe[1], category: row === 2 ? 'cat' : null, passThrough: {},
+});
+
+test('pairs, labels from pairs and lists, skipped empties, groups', async () => {
+  const list: ListRecord = { kind: 'list', listId: 'l', sourceFile: '/x/b.jsonl', sourceRow: 0, prompt: 'q', responses: ['aa', '', 'ccc'], labels: [true, false, null], category: null, passThrough: {} };
+  const set = await embedRecords(fake, [pair(0, 'abc', 'abcdefg', [true, false]), pair(1, '', 'x'), pair(2, 'a', 'bb'), list], { chunk: 2 });
+  assert.equal(fake.calls, 2);
+  assert.deepEqual(set.pairs.map((p) => [p.pairId, p.chosen[0], p.rejected[0], p.group]), [['p0', 3, 7, 'a.jsonl'], ['p2', 1, 2, 'cat']]);
+  assert.deepEqual(set.labels.map((l) => [l.features[0], l.safe]), [[3, true], [7, false], [2, true]]);
+  assert.equal(set.skipped, 2);
+  assert.equal(set.truncated, 1);
+});
