@@ -138,6 +138,10 @@ export function adaptRow(raw: RawRow, options: AdaptOptions): PairRecord | ListR
       if (problem) return reject(raw, problem);
       const split = splitImplicit(row.chosen as string, row.rejected as string);
       if (!split) return reject(raw, 'implicit prompt: chosen and rejected share no dialogue up to an Assistant turn');
+      // Checked after the split: a whole dialogue is never blank, but its last answer can be (four
+      // real HH-RLHF test rows), and the explicit layout rejects a blank answer too.
+      if (split.chosen.trim() === '') return reject(raw, 'empty text: chosen');
+      if (split.rejected.trim() === '') return reject(raw, 'empty text: rejected');
       return pair(raw, { ...common, ...split, chosenSafe: optionalBool(row.chosen_safe), rejectedSafe: optionalBool(row.rejected_safe) });
     }
     case 'conversational': {
