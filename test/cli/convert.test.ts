@@ -137,15 +137,21 @@ test('real HH-RLHF JSONL.gz: every pair converted, prompt + response = the origi
   const hh = hhRows();
   await using db = await DuckDb.open({ threads: 1 });
   const rows = await db.all(`SELECT prompt, chosen, rejected, source_row FROM ${pq(join(root, 'out'), 'data')} ORDER BY source_row`);
-  assert.equal(rows.length, hh.length);
-  rows.forEach((row, i) => {
-    assert.equal(row.source_row, BigInt(i));
+  // Four real dialogues end in a blank answer: rejected with the reason, the rest converted.
+  const blank = [86, 516, 925, 1103];
+  const rejects = await db.all(`SELECT source_row, reason FROM ${pq(join(root, 'out'), 'rejects')} ORDER BY source_row`);
+  assert.deepEqual(rejects.map((r) => Number(r.source_row)), blank);
+  assert.ok(rejects.every((r) => /^empty text: (chosen|rejected)$/.test(r.reason as string)));
+  assert.equal(rows.length, hh.length - blank.length);
+  rows.forEach((row) => {
+    const i = Number(row.source_row);
+    assert.ok(!blank.includes(i));
     assert.equal(row.prompt + (row.chosen as string), hh[i].chosen);
     assert.equal(row.prompt + (row.rejected as string), hh[i].rejected);
     assert.match(row.prompt as string, /\n\nAssistant:$/);
   });
   const m = readManifest(join(root, 'out'));
-  assert.deepEqual([m.totals.rowsIn, m.totals.rowsOut, m.totals.rowsRejected], [hh.length, hh.length, 0]);
+  assert.deepEqual([m.totals.rowsIn, m.totals.rowsOut, m.totals.rowsRejected], [hh.length, hh.length - blank.length, blank.length]);
   assert.ok(existsSync(join(root, 'out', 'README.md')));
 });
 
@@ -171,18 +177,24 @@ test('--part-rows splits a multi-row-group Parquet file into disjoint, complete 
   assert.deepEqual(shardHashes(join(root, 'two')), shardHashes(join(root, 'one')));
 
   await using db = await DuckDb.open({ threads: 1 });
-  const shards = await db.all(
-    `SELECT filename, min(source_row) AS lo, max(source_row) AS hi, count(*) AS n, count(DISTINCT n) AS k FROM read_parquet(${quoteLiteral(join(root, 'one', 'data', '*.parquet'))}, filename = true) GROUP BY filename ORDER BY filename`,
-  );
+  // Data and rejects of each shard together hold exactly its rows: disjoint ranges, nothing missing.
+  const both = ['data', 'rejects'].map((d) => `SELECT regexp_extract(filename, '[^/]*$') AS shard, source_row FROM read_parquet(${quoteLiteral(join(root, 'one', d, '*.parquet'))}, filename = true)`).join(' UNION ALL ');
+  const shards = await db.all(`SELECT shard, min(source_row) AS lo, max(source_row) AS hi, count(*) AS n, count(DISTINCT source_row) AS k FROM (${both}) GROUP BY shard ORDER BY shard`);
+  const last = BigInt(hh.length);
   assert.deepEqual(
-    shards.map((s) => [s.lo, s.hi, s.n, s.k]),
-    [[0n, 599n, 600n, 600n], [600n, 1199n, 600n, 600n], [1200n, 1799n, 600n, 600n], [1800n, BigInt(hh.length - 1), BigInt(hh.length - 1800), BigInt(hh.length - 1800)]],
+    shards.map((s) => [s.shard, s.lo, s.hi, s.n, s.k]),
+    [
+      ['train-00000-of-00004.parquet', 0n, 599n, 600n, 600n],
+      ['train-00001-of-00004.parquet', 600n, 1199n, 600n, 600n],
+      ['train-00002-of-00004.parquet', 1200n, 1799n, 600n, 600n],
+      ['train-00003-of-00004.parquet', 1800n, last - 1n, last - 1800n, last - 1800n],
+    ],
   );
   // The pass-through column `n` (the row's own number) matches source_row: the rows are the right ones.
   const [{ bad }] = await db.all(`SELECT count(*) AS bad FROM ${pq(join(root, 'one'), 'data')} WHERE CAST(n AS BIGINT) <> source_row`);
   assert.equal(bad, 0n);
   // Row groups inside a shard follow --row-group-rows.
-  const groups = await db.all(`SELECT row_group_num_rows AS r FROM parquet_metadata(${quoteLiteral(join(root, 'one', 'data', 'train-00000-of-00004.parquet'))}) GROUP BY row_group_id, row_group_num_rows ORDER BY row_group_id`);
+  const groups = await db.all(`SELECT row_group_num_rows AS r FROM parquet_metadata(${quoteLiteral(join(root, 'one', 'data', 'train-00002-of-00004.parquet'))}) GROUP BY row_group_id, row_group_num_rows ORDER BY row_group_id`);
   assert.deepEqual(groups.map((g) => g.r), [250n, 250n, 100n]);
 });
 
