@@ -23,6 +23,7 @@ export function withIoOptions<T>(y: Argv<T>) {
     .option('max-text-chars', { type: 'number', default: 1_000_000, describe: 'Texts longer than this are rejected', group: 'Validation:' })
     .option('rank', { type: 'number', describe: 'This worker\'s rank (default: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, or 0)', group: 'Scale-out:' })
     .option('world-size', { type: 'number', describe: 'Number of workers (default: SLURM_ARRAY_TASK_COUNT, or 1)', group: 'Scale-out:' })
+    .option('workers', { type: 'number', default: 1, describe: 'Worker processes on this machine (each a rank of its own; compute threads are split between them)', group: 'Scale-out:' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'Replace an output folder written with other settings', group: 'Input/output:' });
 }
 
@@ -41,6 +42,7 @@ export interface IoArgs {
   maxTextChars: number;
   rank?: number;
   worldSize?: number;
+  workers?: number;
   overwrite: boolean;
 }
 
@@ -59,7 +61,7 @@ export function rankAndWorld(args: Pick<IoArgs, 'rank' | 'worldSize'>, env: Node
   return { rank, worldSize };
 }
 
-export function ioConfig(args: IoArgs): IoConfig {
+export function ioConfig(args: IoArgs): IoConfig & { readonly workers: number } {
   if (!/^[A-Za-z0-9_.-]+$/.test(args.split)) throw new UsageError(`--split must be letters, digits, '_', '.' or '-', got ${JSON.stringify(args.split)}`);
   return Object.freeze({
     inputs: args.inputs,
@@ -72,6 +74,7 @@ export function ioConfig(args: IoArgs): IoConfig {
     window: positiveInt('window', args.window),
     partRows: positiveInt('part-rows', args.partRows),
     ...rankAndWorld(args),
+    workers: positiveInt('workers', args.workers ?? 1),
     overwrite: args.overwrite,
   });
 }

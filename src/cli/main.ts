@@ -9,6 +9,7 @@ import type { CommandModule } from 'yargs';
 import { oneLine, UsageError, UserError } from '../runtime/errors.js';
 import { convertCommand } from './commands/convert.js';
 import { embedCommand } from './commands/embed.js';
+import { mergeCommand } from './commands/merge.js';
 import { probeCommand } from './commands/probe.js';
 import { rerankCommand } from './commands/rerank.js';
 import { reportCommand } from './commands/report.js';
@@ -16,7 +17,7 @@ import { sqlCommand } from './commands/sql.js';
 import { statsCommand } from './commands/stats.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<any, any>[] = [convertCommand, rerankCommand, embedCommand, probeCommand, sqlCommand, statsCommand, reportCommand];
+const commands: CommandModule<any, any>[] = [convertCommand, rerankCommand, embedCommand, mergeCommand, probeCommand, sqlCommand, statsCommand, reportCommand];
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;

@@ -84,10 +84,28 @@ export class OutputFolder {
     const done = new Map<number, ShardResult>();
     if (!existsSync(dir)) return done;
     for (const f of (await readdir(dir)).filter((n) => /^\d{5}\.json$/.test(n)).sort()) {
-      const r = JSON.parse(await readFile(join(dir, f), 'utf8')) as ShardResult;
-      if (r.configHash === configHash && r.status === 'done' && existsSync(this.path(r.output!))) done.set(r.index, r);
+      // A record that cannot be parsed (a crash of the machine before the page cache was flushed)
+      // counts as not done: the part is redone, never trusted.
+      let r: ShardResult;
+      try {
+        r = JSON.parse(await readFile(join(dir, f), 'utf8')) as ShardResult;
+      } catch {
+        continue;
+      }
+      if (r.configHash === configHash && r.status === 'done' && r.index === Number(f.slice(0, 5)) && existsSync(this.path(r.output!))) done.set(r.index, r);
     }
     return done;
+  }
+
+  /** Removes files (relative paths) if present; a folder that cannot be written is a UserError. */
+  async remove(files: readonly string[]): Promise<void> {
+    for (const f of files) {
+      try {
+        await rm(this.path(f), { force: true });
+      } catch (err) {
+        throw new UserError(`cannot clean ${this.path(f)}: ${(err as Error).message}`, { cause: err });
+      }
+    }
   }
 
   /** Writes manifest.json and README.md from every part's record. */

@@ -1,0 +1,165 @@
+/**
+ * `prefrank merge DIR`: after the ranks of a sharded run (Slurm array, Kubernetes Indexed Job,
+ * --rank/--world-size by hand) are done, checks that every input part was done exactly once and
+ * writes the final manifest.json and dataset card. Nothing is written unless the check passes.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CommandModule } from 'yargs';
+import type { Manifest, ShardResult } from '../../../schemas/manifest.js';
+import { UserError } from '../../runtime/errors.js';
+import { Logger, type LogLevel } from '../../runtime/Logger.js';
+import { OutputFolder, type RunInfo } from '../../runtime/OutputFolder.js';
+import { versions } from '../../runtime/versions.js';
+
+export interface MergeProblem {
+  /** The part's index, or null for a problem of the folder (a stray file). */
+  readonly index: number | null;
+  /** The input file (and row groups) of the part, when known. */
+  readonly input: string | null;
+  readonly problem: string;
+}
+
+export interface MergeCheck {
+  readonly info: RunInfo;
+  /** Verified completion records, by index. */
+  readonly done: ShardResult[];
+  readonly missing: MergeProblem[];
+  readonly problems: MergeProblem[];
+  /** Leftover temporary files (removed by a successful merge). */
+  readonly tmp: string[];
+}
+
+async function sha256(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  return existsSync(dir) ? (await readdir(dir)).sort() : [];
+}
+
+/**
+ * Checks an output folder against its run.json: for every part index in [0, parts) one completion
+ * record under the folder's config hash, whose data shard exists with the recorded sha256 and whose
+ * rejects (and lists) shards exist; no shard file that no record names (it would be read twice or
+ * be a leftover of another plan).
+ */
+export async function checkOutput(dir: string): Promise<MergeCheck> {
+  const folder = new OutputFolder(dir);
+  if (!existsSync(dir)) throw new UserError(`output folder not found: ${dir}`);
+  let info: RunInfo | null;
+  try {
+    info = await folder.runInfo();
+  } catch (err) {
+    throw new UserError(`${join(dir, 'run.json')} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  if (!info) throw new UserError(`${dir} is not a prefrank output folder (no run.json); name the --out folder of a convert or rerank run`);
+  const plan = Array.isArray(info.settings.plan) ? (info.settings.plan as string[]) : [];
+  // The plan lists one entry per part (file, or file#groups), in part order.
+  const inputOf = (i: number) => plan[i] ?? null;
+  const done: ShardResult[] = [];
+  const missing: MergeProblem[] = [];
+  const problems: MergeProblem[] = [];
+  const named = new Set<string>();
+  const worldSizes = new Set<number>();
+
+  for (let i = 0; i < info.parts; i++) {
+    const file = join(dir, 'completions', `${String(i).padStart(5, '0')}.json`);
+    if (!existsSync(file)) {
+      missing.push({ index: i, input: inputOf(i), problem: 'not done (no completion record)' });
+      continue;
+    }
+    let r: ShardResult;
+    try {
+      r = JSON.parse(await readFile(file, 'utf8')) as ShardResult;
+    } catch {
+      missing.push({ index: i, input: inputOf(i), problem: 'completion record cannot be parsed' });
+      continue;
+    }
+    const bad = (problem: string) => missing.push({ index: i, input: inputOf(i), problem });
+    if (r.index !== i) bad(`completion record names part ${r.index}`);
+    else if (r.configHash !== info.configHash) bad(`done with other settings (config ${r.configHash}, folder ${info.configHash})`);
+    else if (r.status !== 'done' || !r.output) bad(`status ${r.status}`);
+    else if (r.count !== info.parts) bad(`done under a plan of ${r.count} parts, folder has ${info.parts}`);
+    else if (!existsSync(join(dir, r.output))) bad(`${r.output} is missing`);
+    else if (r.outputSha256 && (await sha256(join(dir, r.output))) !== r.outputSha256) bad(`${r.output} does not match its recorded sha256`);
+    else if (r.rejects && !existsSync(join(dir, r.rejects))) bad(`${r.rejects} is missing`);
+    else if (r.lists && !existsSync(join(dir, r.lists))) bad(`${r.lists} is missing`);
+    else {
+      done.push(r);
+      worldSizes.add(r.worldSize);
+      for (const f of [r.output, r.rejects, r.lists]) if (f) named.add(f);
+    }
+  }
+
+  // Strays: shard files no verified record names. A reader globbing data/*.parquet would count them.
+  const tmp: string[] = [];
+  for (const sub of ['data', 'rejects', 'lists']) {
+    for (const f of await listFiles(join(dir, sub))) {
+      const rel = `${sub}/${f}`;
+      if (f.endsWith('.tmp')) tmp.push(rel);
+      else if (!named.has(rel) && !missing.some((m) => m.index !== null && rel.includes(`-${String(m.index).padStart(5, '0')}-of-`))) {
+        problems.push({ index: null, input: null, problem: `${rel} is not part of this run (another plan's or split's shard?); remove it` });
+      }
+    }
+  }
+  for (const f of await listFiles(join(dir, 'completions'))) if (f.endsWith('.tmp')) tmp.push(`completions/${f}`);
+  for (const f of await listFiles(dir)) if (f.endsWith('.tmp')) tmp.push(f);
+
+  // Which rank owns a missing part, when every finished part was written under one world size.
+  if (worldSizes.size === 1) {
+    const [n] = worldSizes;
+    for (let k = 0; k < missing.length; k++) {
+      const m = missing[k];
+      if (m.index !== null) missing[k] = { ...m, problem: `${m.problem}; rank ${m.index % n} of ${n}` };
+    }
+  }
+  return { info, done, missing, problems, tmp };
+}
+
+/** The one-line-per-part account of what is missing, for stderr. */
+export function describeProblems(check: MergeCheck, limit = 20): string[] {
+  const all = [...check.missing, ...check.problems];
+  const lines = all.slice(0, limit).map((m) => (m.index !== null ? `  part ${m.index} (${m.input ?? 'input unknown'}): ${m.problem}` : `  ${m.problem}`));
+  if (all.length > limit) lines.push(`  ... and ${all.length - limit} more`);
+  return lines;
+}
+
+/** Runs the check and, when complete, writes manifest.json and README.md (OutputFolder.finish). */
+export async function mergeOutput(dir: string, log: Logger): Promise<Manifest> {
+  const check = await checkOutput(dir);
+  const { info } = check;
+  if (check.missing.length || check.problems.length) {
+    for (const line of describeProblems(check)) log.error(line.trimStart());
+    const what = [check.missing.length ? `${check.missing.length} of ${info.parts} part(s) not done` : '', check.problems.length ? `${check.problems.length} stray file(s)` : '']
+      .filter(Boolean)
+      .join(', ');
+    throw new UserError(`${dir} is incomplete: ${what}; run the missing ranks again (same command), then merge`);
+  }
+  const folder = new OutputFolder(dir);
+  // Temporary files are leftovers of killed runs: every part is done, so nothing is writing them.
+  for (const f of check.tmp) await rm(join(dir, f), { force: true });
+  const split = typeof info.settings.split === 'string' ? info.settings.split : 'train';
+  const manifest = await folder.finish(info, check.done, [], split, versions());
+  const t = manifest.totals;
+  log.info(`merge: ${info.parts} part(s) complete, each done once; ${t.rowsOut} rows out, ${t.rowsRejected} rejected, ${t.rowsFlipped} flipped; wrote manifest.json and README.md`, { out: dir, config: info.configHash });
+  return manifest;
+}
+
+type Args = { dir: string; logLevel: LogLevel; logFormat: 'text' | 'json' };
+
+export const mergeCommand: CommandModule<object, Args> = {
+  command: 'merge <dir>',
+  describe: 'Check that every part of a sharded run was done exactly once, then write manifest.json and the dataset card',
+  builder: (y) =>
+    y
+      .positional('dir', { type: 'string', demandOption: true, describe: 'Output folder (the --out of the ranks)' })
+      .example('$0 merge out/', 'After all Slurm array tasks or Indexed Job pods finished') as never,
+  handler: async (args) => {
+    await mergeOutput(args.dir, new Logger(args.logLevel, args.logFormat));
+  },
+};
