@@ -105,7 +105,7 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
     methods.push({ name, rc: r.probe.scoreMatrix(concat(test.map((p) => p.chosen)), test.length), rr: r.probe.scoreMatrix(concat(test.map((p) => p.rejected)), test.length), alpha: r.alpha, note: `${note}; best epoch ${r.metrics.bestEpoch}` });
     return r;
   };
-  const withMod = probeOf(mod.labels, 'probe (pairs + moderation)', 'default recipe');
+  const withMod = probeOf(mod.labels, 'probe (pairs + moderation)', 'moderation texts added (logistic loss)');
   probeOf([], 'probe (pairs only)', 'moderation texts left out');
 
   // Baseline 1: response length in characters, with the direction that fits the training pairs.
