@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { pairOutputRow, pairOutputSchema, rejectSchema, tableFromRows } from '../../schemas/output.js';
+import type { PairRecord } from '../../schemas/records.js';
+import { DuckDb, quoteLiteral } from '../../src/runtime/DuckDb.js';
+import { ParquetWriter } from '../../src/runtime/ParquetWriter.js';
+import { hhRows, tempDir } from '../helpers/badInputs.js';
+
+const pairs = (from: number, n: number) =>
+  hhRows()
+    .slice(from, from + n)
+    .map((r, i): PairRecord => ({ kind: 'pair', sourceFile: 'hh', sourceRow: from + i, pairId: `p${from + i}`, prompt: 'P', chosen: r.chosen, rejected: r.rejected, chosenSafe: null, rejectedSafe: null, category: null, passThrough: {} }));
+const table = (from: number, n: number) => tableFromRows(pairOutputSchema, pairs(from, n).map(pairOutputRow));
+const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+async function writeShardFile(path: string, chunks: number[], rowGroupRows: number): Promise<void> {
+  const w = new ParquetWriter(path, pairOutputSchema, { compression: 'zstd', rowGroupRows, metadata: { producer: 'test' } });
+  let from = 0;
+  for (const n of chunks) {
+    await w.write(table(from, n));
+    from += n;
+  }
+  assert.equal(w.rows, from);
+  await w.close();
+}
+
+test('writes row groups of rowGroupRows across writes, under .tmp until close; same rows, same bytes', async () => {
+  const dir = await tempDir('pw');
+  const a = join(dir, 'a.parquet');
+  const w = new ParquetWriter(a, pairOutputSchema, { compression: 'zstd', rowGroupRows: 100 });
+  await w.write(table(0, 130));
+  assert.equal(existsSync(a), false); // nobody sees a partial shard
+  await w.write(table(130, 120));
+  await w.close();
+  assert.equal(existsSync(a), true);
+  assert.equal(existsSync(`${a}.tmp`), false);
+  await using db = await DuckDb.open({ threads: 1 });
+  const groups = await db.all(`SELECT row_group_id AS g, any_value(row_group_num_rows) AS n FROM parquet_metadata(${quoteLiteral(a)}) GROUP BY g ORDER BY g`);
+  assert.deepEqual(groups.map((g) => g.n), [100n, 100n, 50n]);
+  const rows = await db.all(`SELECT source_row, chosen FROM read_parquet(${quoteLiteral(a)}) ORDER BY source_row`);
+  assert.equal(rows.length, 250);
+  assert.ok(rows.every((r, i) => r.source_row === BigInt(i) && r.chosen === hhRows()[i].chosen));
+  const [{ codec }] = await db.all(`SELECT DISTINCT compression AS codec FROM parquet_metadata(${quoteLiteral(a)})`);
+  assert.equal(codec, 'ZSTD');
+  // The same rows written in other chunk sizes give the same bytes (row groups depend on rowGroupRows alone).
+  await writeShardFile(join(dir, 'b.parquet'), [250], 100);
+  await writeShardFile(join(dir, 'c.parquet'), [250], 100);
+  await writeShardFile(join(dir, 'd.parquet'), [1, 99, 150], 100);
+  assert.equal(sha(join(dir, 'b.parquet')), sha(join(dir, 'c.parquet')));
+  assert.equal(sha(join(dir, 'b.parquet')), sha(join(dir, 'd.parquet')));
+  const [{ v }] = await db.all(`SELECT decode(value) AS v FROM parquet_kv_metadata(${quoteLiteral(join(dir, 'b.parquet'))}) WHERE decode(key) = 'producer'`);
+  assert.equal(v, 'test');
+});
+
+test('a writer with no rows writes a schema-only file DuckDB reads as empty', async () => {
+  const dir = await tempDir('pw-empty');
+  const f = join(dir, 'e.parquet');
+  const w = new ParquetWriter(f, rejectSchema, { compression: 'snappy', rowGroupRows: 10 });
+  await w.write(tableFromRows(rejectSchema, []));
+  await w.close();
+  await using db = await DuckDb.open({ threads: 1 });
+  const cols = await db.all(`SELECT column_name AS c, column_type AS t FROM (DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(f)}))`);
+  assert.deepEqual(cols.map((c) => c.c), ['source_file', 'source_row', 'reason', 'raw']);
+  const [{ n }] = await db.all(`SELECT count(*) AS n FROM read_parquet(${quoteLiteral(f)})`);
+  assert.equal(n, 0n);
+});
+
+test('abort removes the temporary file and leaves no shard; write after close is refused', async () => {
+  const dir = await tempDir('pw-abort');
+  const f = join(dir, 'x.parquet');
+  const w = new ParquetWriter(f, pairOutputSchema, { compression: 'zstd', rowGroupRows: 50 });
+  await w.write(table(0, 200));
+  await w.abort();
+  assert.equal(existsSync(`${f}.tmp`), false);
+  assert.equal(existsSync(f), false);
+  const v = new ParquetWriter(join(dir, 'y.parquet'), pairOutputSchema, { compression: 'none', rowGroupRows: 50 });
+  await v.write(table(0, 3));
+  await v.close();
+  await assert.rejects(v.write(table(0, 3)), /write after close/);
+});

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { UsageError } from '../../src/runtime/errors.js';
+import { displayPath, expandInputs, parquetRowGroups, partsForRank, planParts, sniffFormat } from '../../src/runtime/inputs.js';
+import { hhParquetTable, hhRows, tempDir, writeJsonl, writeParquetFile } from '../helpers/badInputs.js';
+
+test('expandInputs: files, folders (recursive, data files only) and globs, de-duplicated, in code-unit order', async () => {
+  const dir = await tempDir('inputs');
+  mkdirSync(join(dir, 'sub', 'deep'), { recursive: true });
+  for (const f of ['b.jsonl', 'B.jsonl', 'a.parquet', 'sub/c.jsonl.gz', 'sub/deep/d.ndjson', 'notes.txt', 'sub/e.csv']) writeFileSync(join(dir, f), '');
+  const got = await expandInputs([dir, join(dir, 'b.jsonl'), join(dir, 'sub', '*.gz')]);
+  assert.deepEqual(got, ['B.jsonl', 'a.parquet', 'b.jsonl', 'sub/c.jsonl.gz', 'sub/deep/d.ndjson'].map((f) => join(dir, f)));
+  assert.deepEqual(await expandInputs([join(dir, '*.jsonl')]), [join(dir, 'B.jsonl'), join(dir, 'b.jsonl')]);
+  // A file named explicitly is taken whatever its extension.
+  assert.deepEqual(await expandInputs([join(dir, 'notes.txt')]), [join(dir, 'notes.txt')]);
+});
+
+test('expandInputs: usage errors name the input', async () => {
+  const dir = await tempDir('inputs-err');
+  mkdirSync(join(dir, 'empty'));
+  await assert.rejects(expandInputs([]), (e) => e instanceof UsageError && /no inputs/.test(e.message));
+  await assert.rejects(expandInputs([join(dir, 'nope.jsonl')]), (e) => e instanceof UsageError && e.message === `input not found: ${join(dir, 'nope.jsonl')}`);
+  await assert.rejects(expandInputs([join(dir, 'empty')]), (e) => e instanceof UsageError && /input folder has no .parquet\/.jsonl\(.gz\) files/.test(e.message));
+  await assert.rejects(expandInputs([join(dir, '*.parquet')]), (e) => e instanceof UsageError && /glob matches no files/.test(e.message));
+});
+
+test('sniffFormat and parquetRowGroups: by name, by magic bytes, and unreadable files', async () => {
+  const dir = await tempDir('sniff');
+  writeParquetFile(join(dir, 'rows.data'), hhParquetTable(hhRows().slice(0, 10)), 4);
+  writeJsonl(join(dir, 'x.jsonl'), [{ a: 1 }]);
+  writeFileSync(join(dir, 'bad.parquet'), 'not parquet');
+  assert.equal(await sniffFormat(join(dir, 'rows.data')), 'parquet');
+  assert.equal(await sniffFormat(join(dir, 'x.jsonl')), 'jsonl');
+  assert.equal(await sniffFormat(join(dir, 'bad.parquet')), 'parquet');
+  assert.deepEqual(await parquetRowGroups(join(dir, 'rows.data')), [4, 4, 2]);
+  assert.ok((await parquetRowGroups(join(dir, 'bad.parquet'))) instanceof Error);
+});
+
+test('planParts: JSONL whole, Parquet split at row-group boundaries, unreadable Parquet one part; ranks share the plan disjointly', async () => {
+  const dir = await tempDir('plan');
+  const hh = hhRows();
+  writeParquetFile(join(dir, 'a.parquet'), hhParquetTable(hh.slice(0, 1000)), 300); // groups 300 300 300 100
+  writeParquetFile(join(dir, 'b.parquet'), hhParquetTable(hh.slice(0, 50)), 300);
+  writeJsonl(join(dir, 'c.jsonl'), hh.slice(0, 5));
+  writeFileSync(join(dir, 'd.parquet'), 'garbage');
+  const files = await expandInputs([dir]);
+  const parts = await planParts(files, { partRows: 650 });
+  assert.deepEqual(
+    parts.map((p) => [p.index, p.count, p.file.slice(dir.length + 1), p.format, p.rowGroups, p.firstRow]),
+    [
+      [0, 5, 'a.parquet', 'parquet', [0, 2], 0],
+      [1, 5, 'a.parquet', 'parquet', [2, 4], 600],
+      [2, 5, 'b.parquet', 'parquet', null, 0],
+      [3, 5, 'c.jsonl', 'jsonl', null, 0],
+      [4, 5, 'd.parquet', 'parquet', null, 0],
+    ],
+  );
+  // A limit larger than the file keeps it whole; a limit smaller than one group still takes whole groups.
+  assert.deepEqual((await planParts([join(dir, 'a.parquet')], { partRows: 10_000 })).map((p) => p.rowGroups), [null]);
+  assert.deepEqual((await planParts([join(dir, 'a.parquet')], { partRows: 1 })).map((p) => [p.rowGroups, p.firstRow]), [[[0, 1], 0], [[1, 2], 300], [[2, 3], 600], [[3, 4], 900]]);
+  // The same plan on every rank; rank r takes r, r + n, ...
+  const r0 = partsForRank(parts, 0, 2).map((p) => p.index);
+  const r1 = partsForRank(parts, 1, 2).map((p) => p.index);
+  assert.deepEqual(r0, parts.filter((p) => p.index % 2 === 0).map((p) => p.index));
+  assert.deepEqual([...r0, ...r1].sort(), parts.map((p) => p.index));
+  assert.deepEqual(partsForRank(parts, 0, 1), parts);
+});
+
+test('displayPath: relative to the working folder with / separators, absolute outside it', () => {
+  assert.equal(displayPath(join(process.cwd(), 'x', 'y.jsonl')), 'x/y.jsonl');
+  assert.equal(displayPath(process.cwd()), process.cwd());
+});

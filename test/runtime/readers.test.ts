@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import type { PartRef } from '../../schemas/records.js';
+import { InputFileError } from '../../src/runtime/errors.js';
+import { displayPath } from '../../src/runtime/inputs.js';
+import { readPartRows, toPlain, type ReadItem } from '../../src/runtime/readers.js';
+import { hhParquetTable, hhRows, tempDir, writeParquetFile } from '../helpers/badInputs.js';
+
+const jsonl = (file: string): PartRef => ({ index: 0, count: 1, file, format: 'jsonl', rowGroups: null, firstRow: 0 });
+const parquet = (file: string, rowGroups: [number, number] | null = null, firstRow = 0): PartRef => ({ index: 0, count: 1, file, format: 'parquet', rowGroups, firstRow });
+
+async function readAll(part: PartRef, batchRows = 1000, maxRowBytes = 1 << 24): Promise<ReadItem[][]> {
+  const out: ReadItem[][] = [];
+  for await (const b of readPartRows(part, { batchRows, maxRowBytes })) out.push(b);
+  return out;
+}
+
+test('JSONL: batches of batchRows, source rows are line numbers, blank lines skipped, gzip by magic bytes', async () => {
+  const dir = await tempDir('readers-jsonl');
+  const hh = hhRows().slice(0, 7);
+  const text = hh.map((r, i) => JSON.stringify(r) + (i === 2 ? '\n\n  ' : '')).join('\n'); // a blank and a spaces-only line, no final newline
+  writeFileSync(join(dir, 'a.jsonl'), text);
+  writeFileSync(join(dir, 'a.jsonl.gz'), gzipSync(text));
+  writeFileSync(join(dir, 'gz-without-extension.jsonl'), gzipSync(text));
+  for (const f of ['a.jsonl', 'a.jsonl.gz', 'gz-without-extension.jsonl']) {
+    const batches = await readAll(jsonl(join(dir, f)), 3);
+    assert.deepEqual(batches.map((b) => b.length), [3, 3, 1], f);
+    const items = batches.flat();
+    assert.deepEqual(items.map((it) => it.sourceRow), [0, 1, 2, 5, 6, 7, 8], f);
+    assert.ok(items.every((it) => it.kind === 'raw' && it.sourceFile === displayPath(join(dir, f))));
+    assert.deepEqual(items.map((it) => (it.kind === 'raw' ? it.row : null)), hh, f);
+  }
+  assert.deepEqual(await readAll(jsonl(join(dir, 'a.jsonl'))).then((b) => b.length), 1);
+});
+
+test('JSONL: invalid UTF-8, invalid JSON, non-objects and too-long lines become rejects in place', async () => {
+  const dir = await tempDir('readers-bad');
+  const file = join(dir, 'bad.jsonl');
+  writeFileSync(
+    file,
+    Buffer.concat([
+      Buffer.from('{"a": 1}\n'),
+      Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d, 0x0a]), // {"a":"\xff\xfe"}
+      Buffer.from('{"a": \n'),
+      Buffer.from('[1, 2]\n'),
+      Buffer.from('"text"\n'),
+      Buffer.from(`{"a": "${'x'.repeat(5000)}"}\n`),
+      Buffer.from('{"a": 2}'),
+    ]),
+  );
+  const items = (await readAll(jsonl(file), 100, 1024)).flat();
+  assert.deepEqual(
+    items.map((it) => [it.sourceRow, it.kind === 'reject' ? it.reason : 'raw']),
+    [[0, 'raw'], [1, 'invalid UTF-8'], [2, 'invalid JSON'], [3, 'not a JSON object'], [4, 'not a JSON object'], [5, 'row too large'], [6, 'raw']],
+  );
+  const tooLong = items[5];
+  assert.ok(tooLong.kind === 'reject' && tooLong.raw === '(5009 bytes; limit 1024)', JSON.stringify(tooLong));
+  // The reject keeps a preview of the bad bytes.
+  assert.ok(items[1].kind === 'reject' && items[1].raw.startsWith('{"a":"'));
+});
+
+test('JSONL: an empty file has no batches; a corrupt gzip fails the part with an error naming the file', async () => {
+  const dir = await tempDir('readers-empty');
+  writeFileSync(join(dir, 'empty.jsonl'), '');
+  assert.deepEqual(await readAll(jsonl(join(dir, 'empty.jsonl'))), []);
+  const gz = gzipSync(Buffer.from(hhRows().slice(0, 50).map((r) => JSON.stringify(r)).join('\n')));
+  writeFileSync(join(dir, 'cut.jsonl.gz'), gz.subarray(0, gz.length >> 1));
+  await assert.rejects(readAll(jsonl(join(dir, 'cut.jsonl.gz'))), (e) => e instanceof InputFileError && e.message.startsWith(`${displayPath(join(dir, 'cut.jsonl.gz'))}: read failed`));
+});
+
+test('Parquet: reads only the part\'s row groups, numbering rows from firstRow; values become plain JS', async () => {
+  const dir = await tempDir('readers-parquet');
+  const hh = hhRows().slice(0, 25);
+  const file = join(dir, 'hh.parquet');
+  writeParquetFile(file, hhParquetTable(hh), 10); // groups 10 10 5
+  const all = (await readAll(parquet(file), 4)).flat();
+  assert.equal(all.length, 25);
+  all.forEach((it, i) => {
+    assert.equal(it.kind, 'raw');
+    assert.equal(it.sourceRow, i);
+    assert.deepEqual(it.kind === 'raw' && it.row, { chosen: hh[i].chosen, rejected: hh[i].rejected, subset: 'harmless-base', n: BigInt(i) });
+  });
+  const tail = await readAll(parquet(file, [1, 3], 10), 4);
+  assert.ok(tail.every((b) => b.length <= 4));
+  assert.deepEqual(tail.flat().map((it) => it.sourceRow), Array.from({ length: 15 }, (_, i) => 10 + i));
+  assert.deepEqual(tail.flat().map((it) => it.kind === 'raw' && it.row.n), Array.from({ length: 15 }, (_, i) => BigInt(10 + i)));
+});
+
+test('Parquet: truncated, not Parquet, and empty files fail with an InputFileError naming the file', async () => {
+  const dir = await tempDir('readers-parquet-bad');
+  const good = join(dir, 'good.parquet');
+  writeParquetFile(good, hhParquetTable(hhRows().slice(0, 20)), 5);
+  const bytes = readFileSync(good);
+  writeFileSync(join(dir, 'truncated.parquet'), bytes.subarray(0, bytes.length - 100));
+  writeFileSync(join(dir, 'text.parquet'), '{"chosen": "x"}\n');
+  writeFileSync(join(dir, 'empty.parquet'), '');
+  for (const f of ['truncated.parquet', 'text.parquet', 'empty.parquet']) {
+    await assert.rejects(readAll(parquet(join(dir, f))), (e) => e instanceof InputFileError && e.message.startsWith(`${displayPath(join(dir, f))}: not a readable Parquet file`), f);
+  }
+});
+
+test('Parquet: lists and structs become arrays and objects', async () => {
+  const { Field, List, Struct, Utf8 } = await import('apache-arrow');
+  const { arrowTable } = await import('../helpers/badInputs.js');
+  const dir = await tempDir('readers-nested');
+  const msg = new Struct([new Field('role', new Utf8()), new Field('content', new Utf8())]);
+  const chosen = [[{ role: 'user', content: 'q' }, { role: 'assistant', content: 'a' }]];
+  writeParquetFile(join(dir, 'conv.parquet'), arrowTable({ chosen: { type: new List(new Field('item', msg, true)), values: chosen }, tags: { type: new List(new Field('item', new Utf8(), true)), values: [['x', null]] } }));
+  const [[it]] = await readAll(parquet(join(dir, 'conv.parquet')));
+  assert.deepEqual(it.kind === 'raw' && it.row, { chosen: chosen[0], tags: ['x', null] });
+  assert.equal(toPlain(undefined), null);
+});
