@@ -38,7 +38,7 @@ export interface QueryResult<V> {
 
 export function cleanDuckDbMessage(message: string): string {
   // DuckDB's messages end with a "LINE 1: ..." excerpt and a caret line; they do not fit one line.
-  const cut = message.split(/\n\s*\nLINE \d+:|\nLINE \d+:/)[0];
+  const cut = message.replace(/^Failed to extract statements: /, '').split(/\n\s*\nLINE \d+:|\nLINE \d+:/)[0];
   return cut.replace(/\s*\n\s*/g, ' ').trim();
 }
 
@@ -60,6 +60,8 @@ export function quoteLiteral(value: string): string {
 
 export class DuckDb implements AsyncDisposable {
   private closed = false;
+  /** Queries in flight: closing under one crashes the native side (bad_weak_ptr, then SIGSEGV). */
+  private readonly pending = new Set<Promise<unknown>>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -83,18 +85,23 @@ export class DuckDb implements AsyncDisposable {
     }
   }
 
-  private get conn(): DuckDBConnection {
+  /** Runs one call on the connection, tracked so that dispose can wait for it. */
+  private async use<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     if (this.closed) throw new DuckDbError('the database is closed');
-    return this.connection;
+    const p = fn(this.connection);
+    this.pending.add(p);
+    try {
+      return await p;
+    } catch (e) {
+      throw wrap(e);
+    } finally {
+      this.pending.delete(p);
+    }
   }
 
   /** Runs a statement and drops its result (DDL, COPY). */
   async exec(sql: string, params?: SqlParams): Promise<void> {
-    try {
-      await this.conn.run(sql, params as Record<string, DuckDBValue> | undefined);
-    } catch (e) {
-      throw wrap(e);
-    }
+    await this.use((c) => c.run(sql, params as Record<string, DuckDBValue> | undefined));
   }
 
   /** Creates (or replaces) a view. */
@@ -104,17 +111,13 @@ export class DuckDb implements AsyncDisposable {
 
   /** How many statements the text holds (the `sql` command takes exactly one). */
   async statementCount(sql: string): Promise<number> {
-    try {
-      return (await this.conn.extractStatements(sql)).count;
-    } catch (e) {
-      throw wrap(e);
-    }
+    return this.use(async (c) => (await c.extractStatements(sql)).count);
   }
 
   /** The named parameters a single statement uses, in order of first use (`$min` gives 'min'). */
   async parameterNames(sql: string): Promise<string[]> {
-    try {
-      const prepared = await this.conn.prepare(sql);
+    return this.use(async (c) => {
+      const prepared = await c.prepare(sql);
       try {
         const names: string[] = [];
         for (let i = 1; i <= prepared.parameterCount; i++) names.push(prepared.parameterName(i));
@@ -122,9 +125,7 @@ export class DuckDb implements AsyncDisposable {
       } finally {
         prepared.destroySync();
       }
-    } catch (e) {
-      throw wrap(e);
-    }
+    });
   }
 
   /**
@@ -132,37 +133,32 @@ export class DuckDb implements AsyncDisposable {
    * huge result is never materialised. Values are converted to JSON-safe values (BIGINT as string).
    */
   async readJson(sql: string, params?: SqlParams, maxRows = Number.POSITIVE_INFINITY): Promise<QueryResult<Json>> {
-    try {
+    return this.use(async (c) => {
       const reader = Number.isFinite(maxRows)
-        ? await this.conn.streamAndReadUntil(sql, maxRows, params as Record<string, DuckDBValue> | undefined)
-        : await this.conn.streamAndReadAll(sql, params as Record<string, DuckDBValue> | undefined);
+        ? await c.streamAndReadUntil(sql, maxRows, params as Record<string, DuckDBValue> | undefined)
+        : await c.streamAndReadAll(sql, params as Record<string, DuckDBValue> | undefined);
       const columns = reader.columnNames();
       const types = reader.columnTypes().map((t) => t.toString());
       const rows = reader.getRowsJson();
       return { columns, types, rows: rows.slice(0, Number.isFinite(maxRows) ? maxRows : rows.length), complete: reader.done && rows.length <= maxRows };
-    } catch (e) {
-      throw wrap(e);
-    }
+    });
   }
 
   /** Runs a query whose result is small (aggregates) and returns JS values (BIGINT as bigint). */
   async all(sql: string, params?: SqlParams): Promise<Record<string, JS>[]> {
-    try {
-      const reader = await this.conn.runAndReadAll(sql, params as Record<string, DuckDBValue> | undefined);
-      return reader.getRowObjectsJS();
-    } catch (e) {
-      throw wrap(e);
-    }
+    return this.use(async (c) => (await c.runAndReadAll(sql, params as Record<string, DuckDBValue> | undefined)).getRowObjectsJS());
   }
 
-  close(): void {
+  /** Closes once every query in flight has settled. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.allSettled([...this.pending]);
     this.connection.closeSync();
     this.instance.closeSync();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
+    await this.close();
   }
 }

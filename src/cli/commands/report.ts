@@ -10,7 +10,7 @@ import { UsageError, UserError } from '../../runtime/errors.js';
 
 interface ReportArgs {
   dir: string;
-  out: string;
+  out?: string;
   points: number;
   flips: number;
   'text-chars': number;
@@ -23,12 +23,15 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   builder: (y: Argv<object>) =>
     y
       .positional('dir', { type: 'string', demandOption: true, describe: 'Output folder of rerank' })
-      .option('out', { type: 'string', demandOption: true, describe: 'The HTML file to write' })
+      .option('out', { type: 'string', describe: 'The HTML file to write (required)' })
       .option('points', { type: 'number', default: 4000, describe: 'Most pairs drawn in the reward scatter (deterministic sample)' })
       .option('flips', { type: 'number', default: 20, describe: 'Most confident flips shown with their texts' })
       .option('text-chars', { type: 'number', default: 1200, describe: 'Characters shown per text' })
       .option('top', { type: 'number', default: 25, describe: 'Sources, categories and reasons charted, largest first (0: all)' }) as unknown as Argv<ReportArgs>,
   handler: async (argv) => {
+    // Checked here, not with demandOption: a usage failure must stop before the handler runs.
+    if (!argv.out) throw new UsageError('report needs --out FILE');
+    const outFile = argv.out;
     for (const [flag, v] of [['--points', argv.points], ['--flips', argv.flips], ['--text-chars', argv['text-chars']], ['--top', argv.top]] as const) {
       if (!Number.isInteger(v) || v < 0) throw new UsageError(`${flag} ${v}: expected a non-negative integer`);
     }
@@ -39,13 +42,13 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       buildReport(db, { title: basename(resolve(argv.dir)), points: argv.points, flips: argv.flips, textChars: argv['text-chars'], top: argv.top }),
     );
     // Written under a temporary name and renamed, so a reader never sees half a page.
-    const tmp = `${argv.out}.tmp-${process.pid}`;
+    const tmp = `${outFile}.tmp-${process.pid}`;
     try {
       writeFileSync(tmp, html);
-      renameSync(tmp, argv.out);
+      renameSync(tmp, outFile);
     } catch (e) {
-      throw new UserError(`${argv.out}: cannot write the report (${(e as Error).message})`, { cause: e });
+      throw new UserError(`${outFile}: cannot write the report (${(e as Error).message})`, { cause: e });
     }
-    process.stderr.write(`wrote ${argv.out}\n`);
+    process.stderr.write(`wrote ${outFile}\n`);
   },
 };
