@@ -123,7 +123,11 @@ export function writeShard(options: WriteShardOptions): OperatorFunction<RecordB
           await pairs.write(tableFromRows(pairs.schema, pairRows));
         }
         if (listRows.length) {
-          lists ??= new ParquetWriter(join(outDir, 'lists', name), schemaFor(listOutputSchema, listColumns!), writerOptions);
+          if (!lists) {
+            // Made on the first list only: most outputs have none, and get no empty lists/ folder.
+            await mkdir(join(outDir, 'lists'), { recursive: true });
+            lists = new ParquetWriter(join(outDir, 'lists', name), schemaFor(listOutputSchema, listColumns!), writerOptions);
+          }
           await lists.write(tableFromRows(lists.schema, listRows));
         }
         if (rejectRows.length) await rejects.write(tableFromRows(rejectSchema, rejectRows));
