@@ -77,7 +77,7 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
   const workers = Math.min(io.workers ?? 1, mine.length);
   if (todo.length > 0 && workers > 1) {
     // The workers do the parts (each cleans its own stale files); this process only waits and merges.
-    const w = await runWorkers({ workers, rank: io.rank, worldSize: io.worldSize, threadsFlag: spec.threadsFlag, threads: spec.threads || undefined }, process.argv.slice(2), log);
+    const w = await runWorkers({ workers, rank: io.rank, worldSize: io.worldSize, threadsFlag: spec.threadsFlag, threads: spec.threads || undefined, todo: todo.map((p) => p.index) }, process.argv.slice(2), log);
     interrupted = w.interrupted;
     for (const c of w.crashed) log.error(`worker ${c.worker} (rank ${c.rank}) ${c.signal ? `was killed by ${c.signal}` : `exited with code ${c.code}`}; its unfinished parts are redone when the same command runs again`);
     workersFailed = w.crashed.length;
@@ -105,7 +105,11 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
     // temporary files of the shard in progress.
     await new Promise<void>((resolve, reject) => {
       let stopping = false;
-      const sub = run$.subscribe({ complete: () => finish(resolve), error: (e) => finish(() => reject(asUserError(e, io.outDir))) });
+      const sub = run$.subscribe({
+        complete: () => finish(resolve),
+        // A failed run (disk full) leaves none of its temporary files, a completion record's included.
+        error: (e) => void removeUncommitted(folder, todo, io.split, true).catch(() => undefined).finally(() => finish(() => reject(asUserError(e, io.outDir)))),
+      });
       const stopListening = onStopRequest((why) => {
         if (stopping) return;
         stopping = interrupted = true;
@@ -142,14 +146,14 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
 
 /**
  * Removes what a killed run may have left of parts that are not complete: temporary files, and
- * shards renamed into place whose completion record was never written. Only this rank's parts, so
- * workers sharing the folder never touch each other's files in progress.
+ * (unless `tmpOnly`) shards renamed into place whose completion record was never written. Only this
+ * rank's parts, so workers sharing the folder never touch each other's files in progress.
  */
-async function removeUncommitted(folder: OutputFolder, parts: readonly PartRef[], split: string): Promise<void> {
+async function removeUncommitted(folder: OutputFolder, parts: readonly PartRef[], split: string, tmpOnly = false): Promise<void> {
   const files: string[] = [];
   for (const p of parts) {
     const name = shardName(split, p);
-    for (const d of ['data', 'rejects', 'lists']) files.push(`${d}/${name}.tmp`, `${d}/${name}`);
+    for (const d of ['data', 'rejects', 'lists']) files.push(`${d}/${name}.tmp`, ...(tmpOnly ? [] : [`${d}/${name}`]));
     files.push(`completions/${String(p.index).padStart(5, '0')}.json.tmp`);
   }
   await folder.remove(files);

@@ -31,6 +31,9 @@ export function onStopRequest(onStop: (reason: string) => void): () => void {
   process.on('SIGTERM', onSignal);
   const ipc = typeof process.send === 'function';
   if (ipc) {
+    // A worker's stderr is a pipe to its parent: when the parent dies, writing a log line must not
+    // crash the worker (EPIPE) before it has stopped cleanly.
+    if (process.stderr.listenerCount('error') === 0) process.stderr.on('error', () => undefined);
     process.on('message', onMessage);
     process.on('disconnect', onDisconnect);
     (process.channel as { unref?: () => void } | undefined)?.unref?.();
@@ -74,12 +77,19 @@ export interface WorkerPlan {
   readonly threadsFlag?: string;
   /** Threads to split between the workers (default: the machine's cores). */
   readonly threads?: number;
+  /** Part indices left to do on this machine: a worker with none of them is not started. */
+  readonly todo?: readonly number[];
+}
+
+/** The global rank of worker `i`: the machine's parts are exactly the union of its workers'. */
+export function workerRank(plan: Pick<WorkerPlan, 'rank' | 'worldSize'>, i: number): number {
+  return plan.rank + i * plan.worldSize;
 }
 
 /** The CLI arguments of worker `i`: the parent's own, with rank, world size and threads set. */
 export function workerArgv(argv: readonly string[], plan: WorkerPlan, i: number, cores = availableParallelism()): string[] {
   const strip = ['workers', 'rank', 'world-size', ...(plan.threadsFlag ? [plan.threadsFlag] : [])];
-  const args = [...stripFlags(argv, strip), '--rank', String(plan.rank + i * plan.worldSize), '--world-size', String(plan.worldSize * plan.workers)];
+  const args = [...stripFlags(argv, strip), '--rank', String(workerRank(plan, i)), '--world-size', String(plan.worldSize * plan.workers)];
   if (plan.threadsFlag) args.push(`--${plan.threadsFlag}`, String(Math.max(1, Math.floor((plan.threads ?? cores) / plan.workers))));
   return args;
 }
@@ -127,9 +137,12 @@ export async function runWorkers(plan: WorkerPlan, argv: readonly string[], log:
     for (const c of children) if (c.proc.connected) c.proc.send(STOP_MESSAGE, () => undefined);
   });
   try {
+    const world = plan.worldSize * plan.workers;
     for (let i = 0; i < plan.workers; i++) {
+      const rank = workerRank(plan, i);
+      // After a crash, only the workers that have parts left are started again.
+      if (plan.todo && !plan.todo.some((p) => p % world === rank)) continue;
       const args = workerArgv(argv, plan, i);
-      const rank = plan.rank + i * plan.worldSize;
       const proc = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], {
         stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
         env: process.env,
@@ -147,7 +160,8 @@ export async function runWorkers(plan: WorkerPlan, argv: readonly string[], log:
       });
       children.push({ proc, worker: i, rank, exit });
     }
-    log.info(`started ${plan.workers} worker process(es)`, { pids: children.map((c) => c.proc.pid).join(',') });
+    const idle = plan.workers - children.length;
+    log.info(`started ${children.length} worker process(es)${idle ? ` (${idle} more have nothing left to do)` : ''}`, { pids: children.map((c) => c.proc.pid).join(',') });
     const exits = await Promise.all(children.map((c) => c.exit));
     // 130 is a worker's own "stopped at a clean point"; anything else non-zero is a failure.
     const crashed = exits.filter((e) => e.code !== 0 && !(interrupted && (e.code === 130 || e.signal !== null)));

@@ -92,7 +92,8 @@ export class OutputFolder {
       } catch {
         continue;
       }
-      if (r.configHash === configHash && r.status === 'done' && r.index === Number(f.slice(0, 5)) && existsSync(this.path(r.output!))) done.set(r.index, r);
+      const present = [r.output, r.rejects, r.lists].every((o) => !o || existsSync(this.path(o)));
+      if (r.configHash === configHash && r.status === 'done' && r.index === Number(f.slice(0, 5)) && r.output && present) done.set(r.index, r);
     }
     return done;
   }

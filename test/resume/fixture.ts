@@ -93,6 +93,8 @@ export interface SpawnedCli {
   readonly pid: number;
   readonly done: Promise<CliRun>;
   kill(signal: NodeJS.Signals): void;
+  /** stderr so far. */
+  stderr(): string;
 }
 
 /** Starts `prefrank args...` as a child process; `shell` wraps it in `sh -c` (e.g. for ulimit). */
@@ -109,7 +111,7 @@ export function startCli(args: readonly string[], options: { env?: NodeJS.Proces
     proc.once('error', reject);
     proc.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
-  return { pid: proc.pid!, done, kill: (s) => void proc.kill(s) };
+  return { pid: proc.pid!, done, kill: (s) => void proc.kill(s), stderr: () => stderr };
 }
 
 export function runCli(args: readonly string[], options: Parameters<typeof startCli>[1] = {}): Promise<CliRun> {
@@ -155,6 +157,28 @@ export async function waitFor(pred: () => boolean, ms: number, what: string): Pr
   }
 }
 
+/** Whether a process is alive (signal 0 probes without signalling). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A completion record's fields, or null while it is not there. */
+export function record(out: string, index: number): { rank: number; worldSize: number } | null {
+  const f = join(out, 'completions', `${String(index).padStart(5, '0')}.json`);
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as { rank: number; worldSize: number }) : null;
+}
+
+/** manifest.json without the fields that say which rank wrote a shard (they differ by design). */
+export function manifestSansRanks(out: string): unknown {
+  const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { shards: Record<string, unknown>[] };
+  return { ...m, shards: m.shards.map(({ rank: _r, worldSize: _w, ...rest }) => rest) };
+}
+
 /** Completion records present, by index. */
 export function completions(out: string): number[] {
   const d = join(out, 'completions');
@@ -162,7 +186,7 @@ export function completions(out: string): number[] {
 }
 
 /** The tests' input: 8 parts (6 JSON lines files, a Parquet file of 4 row groups split in two). */
-export const testSpec: InputSpec = { jsonlFiles: 6, rowsPerFile: 300, parquetGroups: 4, rowsPerGroup: 150, words: 20, seed: 11 };
+export const testSpec: InputSpec = { jsonlFiles: 6, rowsPerFile: 200, parquetGroups: 4, rowsPerGroup: 100, words: 16, seed: 11 };
 
 /** The convert command line the tests run over `input` into `out`. */
 export function convertArgs(input: string, out: string, spec: InputSpec = testSpec, extra: readonly string[] = []): string[] {

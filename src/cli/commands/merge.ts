@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { Manifest, ShardResult } from '../../../schemas/manifest.js';
@@ -30,7 +30,11 @@ export interface MergeCheck {
   readonly problems: MergeProblem[];
   /** Leftover temporary files (removed by a successful merge). */
   readonly tmp: string[];
+  /** Completion records that failed the check (merge moves them aside, so a rerun redoes the part). */
+  readonly invalid: string[];
 }
+
+const pad = (n: number) => String(n).padStart(5, '0');
 
 async function sha256(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -65,6 +69,7 @@ export async function checkOutput(dir: string): Promise<MergeCheck> {
   const missing: MergeProblem[] = [];
   const problems: MergeProblem[] = [];
   const named = new Set<string>();
+  const invalid: string[] = [];
   const worldSizes = new Set<number>();
 
   for (let i = 0; i < info.parts; i++) {
@@ -78,9 +83,13 @@ export async function checkOutput(dir: string): Promise<MergeCheck> {
       r = JSON.parse(await readFile(file, 'utf8')) as ShardResult;
     } catch {
       missing.push({ index: i, input: inputOf(i), problem: 'completion record cannot be parsed' });
+      invalid.push(file);
       continue;
     }
-    const bad = (problem: string) => missing.push({ index: i, input: inputOf(i), problem });
+    const bad = (problem: string) => {
+      missing.push({ index: i, input: inputOf(i), problem });
+      invalid.push(file);
+    };
     if (r.index !== i) bad(`completion record names part ${r.index}`);
     else if (r.configHash !== info.configHash) bad(`done with other settings (config ${r.configHash}, folder ${info.configHash})`);
     else if (r.status !== 'done' || !r.output) bad(`status ${r.status}`);
@@ -102,7 +111,8 @@ export async function checkOutput(dir: string): Promise<MergeCheck> {
     for (const f of await listFiles(join(dir, sub))) {
       const rel = `${sub}/${f}`;
       if (f.endsWith('.tmp')) tmp.push(rel);
-      else if (!named.has(rel) && !missing.some((m) => m.index !== null && rel.includes(`-${String(m.index).padStart(5, '0')}-of-`))) {
+      // A missing part's own (uncommitted) shard is not a stray: it is redone and replaced.
+      else if (!named.has(rel) && !missing.some((m) => m.index !== null && f.endsWith(`-${pad(m.index)}-of-${pad(info!.parts)}.parquet`))) {
         problems.push({ index: null, input: null, problem: `${rel} is not part of this run (another plan's or split's shard?); remove it` });
       }
     }
@@ -118,7 +128,7 @@ export async function checkOutput(dir: string): Promise<MergeCheck> {
       if (m.index !== null) missing[k] = { ...m, problem: `${m.problem}; rank ${m.index % n} of ${n}` };
     }
   }
-  return { info, done, missing, problems, tmp };
+  return { info, done, missing, problems, tmp, invalid };
 }
 
 /** The one-line-per-part account of what is missing, for stderr. */
@@ -135,6 +145,10 @@ export async function mergeOutput(dir: string, log: Logger): Promise<Manifest> {
   const { info } = check;
   if (check.missing.length || check.problems.length) {
     for (const line of describeProblems(check)) log.error(line.trimStart());
+    // A record whose shard is gone or changed would make the rerun skip its part: set it aside
+    // (kept as evidence, no longer a record), so that the same command redoes the part.
+    for (const f of check.invalid) await rename(f, `${f}.invalid`);
+    if (check.invalid.length) log.warn(`${check.invalid.length} completion record(s) that failed the check were renamed to *.json.invalid; their parts are redone by the next run`);
     const what = [check.missing.length ? `${check.missing.length} of ${info.parts} part(s) not done` : '', check.problems.length ? `${check.problems.length} stray file(s)` : '']
       .filter(Boolean)
       .join(', ');
