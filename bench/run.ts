@@ -5,7 +5,9 @@
 import { cpus, totalmem } from 'node:os';
 import { formatTable, writeResults, type Bench } from './harness.js';
 
-const modules: Record<string, () => Promise<{ benches: Bench[] }>> = {};
+const modules: Record<string, () => Promise<{ benches: Bench[] }>> = {
+  convert: () => import('./convert.bench.js'),
+};
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
