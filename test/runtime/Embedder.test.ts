@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Embedder } from '../../src/runtime/Embedder.js';
+import { bucketByTokens, Embedder } from '../../src/runtime/Embedder.js';
 import { openOrtSession, shortReason, webgpuPrecheck } from '../../src/runtime/openOrtSession.js';
 import { sharedPath } from '../../src/runtime/paths.js';
 
@@ -22,6 +22,17 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 describe('Embedder batching and padding', () => {
+  it('bucketByTokens: every text once, sorted by length, within the budget, a long one alone', () => {
+    const lengths = [5, 90, 7, 7, 30, 6, 120, 31, 5, 8];
+    const groups = bucketByTokens(lengths, 64);
+    assert.deepEqual(groups.flat().sort((a, b) => a - b), lengths.map((_, i) => i));
+    assert.deepEqual(groups.flat().map((i) => lengths[i]), [...lengths].sort((a, b) => a - b));
+    for (const g of groups) assert.ok(g.length === 1 || g.length * Math.max(...g.map((i) => lengths[i])) <= 64, JSON.stringify(g));
+    assert.deepEqual(groups.slice(-2), [[1], [6]]); // 90 and 120 exceed the budget: alone
+    assert.deepEqual(bucketByTokens(lengths, 64), groups);
+    assert.deepEqual(bucketByTokens([], 64), []);
+  });
+
   for (const name of ['bert-tiny', 'llama-tiny']) {
     it(`${name}: batched features equal one-by-one features (max abs diff <= 1e-4)`, async () => {
       await using batched = await Embedder.open({ model: fixture(name), device: 'cpu', cacheMiB: 0, batchTokens: 40 });
