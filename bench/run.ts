@@ -7,6 +7,7 @@ import { formatTable, writeResults, type Bench } from './harness.js';
 
 const modules: Record<string, () => Promise<{ benches: Bench[] }>> = {
   convert: () => import('./convert.bench.js'),
+  embed: () => import('./embed.bench.js'),
 };
 
 async function main(): Promise<void> {
