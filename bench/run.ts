@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { formatTable, writeResults, type Bench } from './harness.js';
 
 const modules: Record<string, () => Promise<{ benches: Bench[] }>> = {
+  analysis: () => import('./analysis.bench.js'),
   convert: () => import('./convert.bench.js'),
   embed: () => import('./embed.bench.js'),
 };

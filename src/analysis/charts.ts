@@ -111,7 +111,7 @@ export function flipRateSpec(title: string, rows: readonly RateRow[]): TopLevelS
     height: { step: 18 },
     data: { values: rows.map((r) => ({ ...r, label: `${r.flippedPct.toFixed(1)}% of ${r.pairs}` })) },
     encoding: {
-      y: { field: 'key', type: 'nominal', sort: null, title: null, axis: { labelLimit: 200 } },
+      y: { field: 'key', type: 'nominal', sort: null, title: null, axis: { labelLimit: 320 } },
       x: { field: 'flippedPct', type: 'quantitative', title: 'flipped %', scale: { domain: [0, Math.max(1, ...rows.map((r) => r.flippedPct)) * 1.25] } },
     },
     layer: [
@@ -128,7 +128,7 @@ export function rejectsSpec(rows: readonly { reason: string; count: number }[]):
     height: { step: 18 },
     data: { values: rows },
     encoding: {
-      y: { field: 'reason', type: 'nominal', sort: null, title: null, axis: { labelLimit: 300 } },
+      y: { field: 'reason', type: 'nominal', sort: null, title: null, axis: { labelLimit: 320 } },
       x: { field: 'count', type: 'quantitative', title: 'rows' },
     },
     layer: [
