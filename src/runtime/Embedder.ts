@@ -8,8 +8,7 @@
  * batches under a token budget (rows x padded length), so padding stays small.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import type { Embedding } from '../../schemas/records.js';
@@ -181,24 +180,20 @@ export class Embedder {
     const inputs = classifyInputs(plan.model.graph!.input as ValueInfoProto[], modelPath, modelSignature(plan.model));
     const tapped = encodeModelProto(plan.model);
 
-    // A model whose weights sit in external files is opened from a temporary folder beside links to
-    // them, since onnxruntime-node resolves external data relative to the model file.
-    const external = [...new Set((plan.model.graph!.initializer ?? []).filter((t) => t.dataLocation === 1).map((t) => (t.externalData ?? []).find((e) => e.key === 'location')?.value ?? ''))];
-    let tmp: string | null = null;
-    let source: Uint8Array | string = tapped;
-    if (external.length > 0) {
-      tmp = mkdtempSync(join(tmpdir(), 'prefrank-model-'));
-      for (const loc of external) symlinkSync(resolve(dirname(modelPath), loc), join(tmp, loc));
-      writeFileSync(join(tmp, 'model.onnx'), tapped);
-      source = join(tmp, 'model.onnx');
-    }
+    // A model whose weights sit in external files (models over 2 GB) is opened from memory with
+    // onnxruntime told where those files are: they stay where they are, unread by us.
+    const external = (plan.model.graph!.initializer ?? []).some((t) => t.dataLocation === 1);
     let opened;
     try {
-      opened = await openOrtSession(source, { device: options.device ?? 'auto', intraOpThreads: options.intraOpThreads, interOpThreads: options.interOpThreads, log });
+      opened = await openOrtSession(tapped, {
+        device: options.device ?? 'auto',
+        intraOpThreads: options.intraOpThreads,
+        interOpThreads: options.interOpThreads,
+        log,
+        externalDataFolder: external ? dirname(modelPath) : undefined,
+      });
     } catch (err) {
       throw new UserError(`cannot open ${modelPath} in onnxruntime: ${(err as Error).message.split('\n')[0]}`, { cause: err });
-    } finally {
-      if (tmp) rmSync(tmp, { recursive: true, force: true });
     }
 
     const maxTokens = options.maxTokens ?? Math.min(DEFAULTS.maxTokens, tokenizer.modelMaxLength ?? Infinity);

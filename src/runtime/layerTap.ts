@@ -53,14 +53,17 @@ export interface TapPlan {
   readonly model: ModelProto;
 }
 
-/** Layer-scope patterns of common exporters. The first group is the scope prefix, the second N. */
+/**
+ * Layer-scope patterns of common exporters. The first group is the scope prefix, the second N.
+ * Lazy prefixes, so a nested list inside a layer never wins over the layer list itself.
+ */
 const SCOPE_PATTERNS: readonly RegExp[] = [
-  /^(.*\/model\/layers\.)(\d+)\//, // Llama, Qwen2, Mistral, Phi-3, Gemma (torch.onnx / optimum)
-  /^(.*\/encoder\/layer\.)(\d+)\//, // BERT, RoBERTa, MiniLM
-  /^(.*\/model\/decoder\/layers\.)(\d+)\//, // OPT, BART decoder
-  /^(.*\/transformer\/h\.)(\d+)\//, // GPT-2, GPT-J, Falcon
-  /^(.*\/gpt_neox\/layers\.)(\d+)\//, // GPT-NeoX, Pythia
-  /^(.*\/transformer\/blocks\.)(\d+)\//, // MPT
+  // Llama, Qwen2, Mistral, Phi-3, Gemma: /model/layers.N/ (…ForCausalLM) or /layers.N/ (the base
+  // model, as optimum's feature-extraction export has it); OPT /model/decoder/layers.N/; GPT-NeoX
+  /^(.*?\/layers\.)(\d+)\//,
+  /^(.*?\/encoder\/layer\.)(\d+)\//, // BERT, RoBERTa, MiniLM
+  /^(.*?\/h\.)(\d+)\//, // GPT-2, GPT-J, Falcon
+  /^(.*?\/blocks\.)(\d+)\//, // MPT
 ];
 
 const HIDDEN_STATES_OUTPUT = /^(?:all_)?hidden_states[._](\d+)$/;

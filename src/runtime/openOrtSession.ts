@@ -20,6 +20,8 @@ export interface OrtSessionOptions {
   readonly log: (message: string) => void;
   /** Extra options for a provider (tests use it to force a failure). */
   readonly providerOptions?: Partial<Record<ConcreteDevice, Record<string, unknown>>>;
+  /** Folder of the model's external data files, when the model bytes refer to some. */
+  readonly externalDataFolder?: string;
   /** Check for the Vulkan loader before trying WebGPU (default true; tests turn it off to reach onnxruntime's own failure). */
   readonly precheck?: boolean;
 }
@@ -94,6 +96,7 @@ export async function openOrtSession(model: Uint8Array | string, options: OrtSes
       // A provider we only probe would print its own failure at error level; the fallback line
       // below says it once, in our words. The final attempt keeps error logging.
       logSeverityLevel: last ? 3 : 4,
+      ...(options.externalDataFolder ? { extra: { session: { model_external_initializers_file_folder_path: options.externalDataFolder } } } : {}),
     };
     try {
       const session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -86,6 +86,13 @@ describe('layer tap on the shared fixtures', () => {
     });
   }
 
+  it('finds base-model layer names too (/layers.N/, as optimum feature-extraction exports name them)', () => {
+    const m = decodeModel(readFileSync(fixture('llama-tiny')));
+    for (const n of m.graph!.node!) n.name = n.name!.replace(/^\/model\//, '/');
+    const plan = applyLayerTap(m, { layers: null }, 'llama-base');
+    assert.deepEqual(plan.tapped, [0, 1, 2].map((n) => `/model/layers.${n}/Add_1_output_0`)); // tensor names unchanged
+  });
+
   it('--layers picks layers, negative from the end, and prunes the layers after the last one', async () => {
     await using all = await Embedder.open({ model: fixture('llama-tiny'), device: 'cpu' });
     await using some = await Embedder.open({ model: fixture('llama-tiny'), device: 'cpu', layers: [-1, 0] });
@@ -110,6 +117,27 @@ describe('layer tap on generated models', () => {
     assert.equal(e.tapKind, 'hidden-states');
     assert.equal(e.numLayers, 3); // embedding output + 2 blocks, as transformers counts them
     assert.equal(e.width, 8);
+    const [x] = await e.embedTexts(['the people said']);
+    const ref = m.reference(Array.from(e.tokenizer.encode('the people said', 512).ids));
+    for (let l = 0; l < 3; l++) assert.ok(maxAbsDiff(x.features.subarray(l * 8, (l + 1) * 8), ref[l]) <= 1e-5);
+  });
+
+  it('opens a model whose weights are in an external data file', async () => {
+    const m = hiddenStatesModel(8, 2);
+    const model = decodeModel(m.bytes);
+    const E = model.graph!.initializer!.find((t) => t.name === 'E')!;
+    const dir = join(tmp, 'external');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'model.onnx.data'), E.rawData!);
+    E.externalData = [
+      { key: 'location', value: 'model.onnx.data' },
+      { key: 'offset', value: '0' },
+      { key: 'length', value: String(E.rawData!.length) },
+    ];
+    E.dataLocation = 1;
+    E.rawData = new Uint8Array(0);
+    const path = writeModelDir(dir, encodeModelProto(model), tokenizerJson());
+    await using e = await Embedder.open({ model: path, device: 'cpu' });
     const [x] = await e.embedTexts(['the people said']);
     const ref = m.reference(Array.from(e.tokenizer.encode('the people said', 512).ids));
     for (let l = 0; l < 3; l++) assert.ok(maxAbsDiff(x.features.subarray(l * 8, (l + 1) * 8), ref[l]) <= 1e-5);
