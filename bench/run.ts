@@ -9,6 +9,7 @@ const modules: Record<string, () => Promise<{ benches: Bench[] }>> = {
   analysis: () => import('./analysis.bench.js'),
   convert: () => import('./convert.bench.js'),
   embed: () => import('./embed.bench.js'),
+  workers: () => import('./workers.bench.js'),
 };
 
 async function main(): Promise<void> {

@@ -70,6 +70,7 @@ export async function makeInputs(dir: string, spec: InputSpec = smallSpec): Prom
     for (let r = 0; r < spec.rowsPerFile; r++) lines.push(JSON.stringify(row(rand, n++, spec.words)));
     writeFileSync(join(dir, `part-${String(f).padStart(2, '0')}.jsonl`), lines.join('\n') + '\n');
   }
+  if (spec.parquetGroups === 0) return dir;
   const schema = new Schema([new Field('prompt', new Utf8()), new Field('chosen', new Utf8()), new Field('rejected', new Utf8()), new Field('id', new Utf8()), new Field('turns', new Int32())]);
   const writer = new ParquetWriter(join(dir, 'zz-big.parquet'), schema, { compression: 'snappy', rowGroupRows: spec.rowsPerGroup });
   for (let g = 0; g < spec.parquetGroups; g++) {
