@@ -1,0 +1,48 @@
+// The analysis views on a real `rerank` output folder (the embedded sample, default model and probe).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildReport } from '../../src/analysis/report.js';
+import { computeStats } from '../../src/analysis/stats.js';
+import { createOutputViews, openOutputFolder } from '../../src/analysis/views.js';
+import { DuckDb } from '../../src/runtime/DuckDb.js';
+import { dataPath, projectRoot } from '../../src/runtime/paths.js';
+import type { Manifest } from '../../schemas/manifest.js';
+
+let tmp: string;
+let out: string;
+before(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'prefrank-real-'));
+  out = join(tmp, 'out');
+  await promisify(execFile)(process.execPath, [join(projectRoot(), 'dist', 'src', 'cli', 'main.js'), 'rerank', dataPath('sample'), '--out', out, '--log-level', 'error'], {
+    cwd: projectRoot(),
+    maxBuffer: 64 * 2 ** 20,
+  });
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('views, stats and report agree with the manifest of a real rerank run', async () => {
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+  await using db = await DuckDb.open();
+  await createOutputViews(db, openOutputFolder(out));
+  const [r] = await db.all(`SELECT (SELECT count(*) FROM pairs) AS pairs, (SELECT count(*) FROM rejects) AS rejects,
+    (SELECT count(*) FROM shards) AS shards, (SELECT count(*) FROM pairs WHERE flipped) AS flipped,
+    (SELECT min(confidence) FROM pairs) AS cmin, (SELECT count(*) FROM pairs WHERE reward_chosen < reward_rejected) AS misordered`);
+  assert.equal(Number(r.pairs), manifest.totals.rowsOut);
+  assert.equal(Number(r.rejects), manifest.totals.rowsRejected);
+  assert.equal(Number(r.shards), manifest.shards.length);
+  assert.equal(Number(r.flipped), manifest.totals.rowsFlipped);
+  assert.ok(Number(r.pairs) > 0);
+  // Under the default swap policy every pair leaves with chosen ahead: confidence >= 0.5.
+  assert.ok(Number(r.cmin) >= 0.5);
+  assert.equal(Number(r.misordered), 0);
+  const s = await computeStats(db);
+  assert.equal(s.pairs + s.rejects, manifest.totals.rowsIn);
+  const html = await buildReport(db, { title: 'sample', points: 500, flips: 3 });
+  assert.equal((html.match(/<svg/g) ?? []).length, 5);
+  assert.doesNotMatch(html, /<script/i);
+});
