@@ -20,7 +20,6 @@ import { statsCommand } from './commands/stats.js';
 const commands: CommandModule<any, any>[] = [convertCommand, rerankCommand, embedCommand, mergeCommand, probeCommand, sqlCommand, statsCommand, reportCommand];
 
 export async function main(argv: string[]): Promise<number> {
-  let exitCode = 0;
   const parser = yargs(argv)
     .scriptName('prefrank')
     .usage('$0 <command> [options]\n\nRe-rank LLM preference pairs with a reward read from the model\'s own hidden states.')
@@ -52,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`prefrank: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
     return 1;
   }
-  return exitCode || (process.exitCode as number | undefined) || 0;
+  return (process.exitCode as number | undefined) || 0;
 }
 
 main(hideBin(process.argv)).then((code) => {

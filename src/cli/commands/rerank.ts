@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { rerank } from '../../../pipelines/rerank.js';
@@ -94,6 +95,8 @@ export const rerankCommand: CommandModule<object, Args> = {
 
 /** The run's summary: on stderr for people, one JSON line on stdout for scripts. */
 async function printSummary(outDir: string, seconds: number, stats: Stats, log: Logger): Promise<void> {
+  // Every part that completed has a data shard (possibly empty); when all parts failed there is none.
+  if (!(await readdir(resolve(outDir, 'data')).catch(() => [] as string[])).some((f) => f.endsWith('.parquet'))) return;
   await using db = await DuckDb.open();
   const glob = resolve(outDir, 'data', '*.parquet').replace(/'/g, "''");
   const [row] = await db.all(
