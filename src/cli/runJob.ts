@@ -17,7 +17,7 @@ import { Progress } from '../runtime/Progress.js';
 import type { Stats } from '../runtime/Stats.js';
 import { versions } from '../runtime/versions.js';
 import { shardName } from '../../operators/writeShard.js';
-import { onStopRequest, runWorkers } from './workers.js';
+import { isWorkerProcess, onStopRequest, runWorkers } from './workers.js';
 
 export interface JobSpec {
   readonly command: string;
@@ -128,11 +128,12 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
 
   const allDone = await folder.completed(configHash);
   const failedIdx = new Set(failed.map((f) => f.index));
-  const complete = !interrupted && parts.every((p) => allDone.has(p.index) || failedIdx.has(p.index));
+  // A --workers worker leaves the manifest, the summary and the hints to its parent.
+  const worker = isWorkerProcess();
+  const complete = !interrupted && !worker && parts.every((p) => allDone.has(p.index) || failedIdx.has(p.index));
   if (complete) {
     await folder.finish(info, [...allDone.values()], failed, io.split, versions());
-  } else if (!interrupted && typeof process.send !== 'function') {
-    // (A --workers worker has a parent process that merges; it needs no hint.)
+  } else if (!interrupted && !worker && allDone.size < parts.length) {
     log.info(`${parts.length - allDone.size} shard(s) are left to other ranks; run 'prefrank merge ${io.outDir}' when all are done`);
   }
   if (workersFailed) process.exitCode = 1;
@@ -141,7 +142,9 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
     log.error(`${failed.length} input file(s) could not be read (listed in manifest.json); the other shards are complete`);
   }
   if (interrupted) process.exitCode = 130;
-  return { results, failed, complete, interrupted, seconds: (Date.now() - t0) / 1000, rowsThisRun: stats.get('streamPart.rows'), folder };
+  // With --workers the rows were counted in the workers; their completion records have them.
+  const rowsThisRun = workers > 1 ? results.reduce((s, r) => s + r.stats.rowsIn, 0) : stats.get('streamPart.rows');
+  return { results, failed, complete, interrupted, seconds: (Date.now() - t0) / 1000, rowsThisRun, folder };
 }
 
 /**

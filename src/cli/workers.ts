@@ -16,6 +16,14 @@ import type { Logger } from '../runtime/Logger.js';
 /** The IPC message a parent sends to ask a worker to stop at a clean point. */
 export const STOP_MESSAGE = 'prefrank:stop';
 
+/** Set in a worker's environment by its parent: `i/k`. */
+export const WORKER_ENV = 'PREFRANK_WORKER';
+
+/** Whether this process is a --workers worker (its parent writes the manifest and summary). */
+export function isWorkerProcess(env: NodeJS.ProcessEnv = process.env): boolean {
+  return typeof process.send === 'function' && Boolean(env[WORKER_ENV]);
+}
+
 /**
  * Calls `onStop(reason)` on SIGINT, SIGTERM, a stop message from a parent process, or the loss of
  * the parent (its IPC channel closes). Returns the function that removes the listeners. The IPC
@@ -145,7 +153,7 @@ export async function runWorkers(plan: WorkerPlan, argv: readonly string[], log:
       const args = workerArgv(argv, plan, i);
       const proc = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], {
         stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-        env: process.env,
+        env: { ...process.env, [WORKER_ENV]: `${i}/${plan.workers}` },
       });
       const lines = createInterface({ input: proc.stderr!, crlfDelay: Infinity });
       lines.on('line', (l) => process.stderr.write(prefixLine(l, i) + '\n'));
