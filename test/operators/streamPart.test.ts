@@ -4,7 +4,7 @@
  * flow-control window that keeps memory flat under a slow stage.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { concatMap, firstValueFrom, identity, lastValueFrom, map, pipe, tap, toArray, type OperatorFunction } from 'rxjs';
@@ -122,4 +122,5 @@ test('memory: with a slow stage, batches in flight never exceed the window (200k
   writeJsonl(join(dir, 'small.jsonl'), rows.slice(0, 20_000));
   const free = await maxInFlight(join(dir, 'small.jsonl'), 'jsonl', 1_000_000, 200);
   assert.ok(free.max > 10, `without a window only ${free.max} were in flight`);
+  rmSync(dir, { recursive: true, force: true }); // ~40 MB of fixtures
 });
