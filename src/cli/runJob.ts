@@ -4,7 +4,7 @@
  * writes the manifest and dataset card once every part is done. Stops cleanly on SIGINT/SIGTERM.
  */
 import { resolve } from 'node:path';
-import { lastValueFrom, toArray, type Observable, tap } from 'rxjs';
+import { toArray, type Observable, type Subscription, tap } from 'rxjs';
 import type { ShardResult } from '../../schemas/manifest.js';
 import type { PartRef } from '../../schemas/records.js';
 import type { IoConfig } from '../runtime/Config.js';
@@ -105,24 +105,26 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
     // temporary files of the shard in progress.
     await new Promise<void>((resolve, reject) => {
       let stopping = false;
-      const sub = run$.subscribe({
-        complete: () => finish(resolve),
-        // A failed run (disk full) leaves none of its temporary files, a completion record's included.
-        error: (e) => void removeUncommitted(folder, todo, io.split, true).catch(() => undefined).finally(() => finish(() => reject(asUserError(e, io.outDir)))),
-      });
-      const stopListening = onStopRequest((why) => {
-        if (stopping) return;
-        stopping = interrupted = true;
-        log.warn(`${why}: stopping at a clean point; completed shards are kept. Run the same command again to resume.`);
-        sub.unsubscribe();
-        // Teardown removes temporary files asynchronously; give it a moment before returning.
-        setTimeout(() => finish(resolve), 300);
-      });
+      // Declared before subscribing: a pipeline may complete or error during subscribe().
+      let sub: Subscription | undefined;
       const finish = (k: () => void) => {
         stopListening();
         progress.stop();
         k();
       };
+      const stopListening = onStopRequest((why) => {
+        if (stopping) return;
+        stopping = interrupted = true;
+        log.warn(`${why}: stopping at a clean point; completed shards are kept. Run the same command again to resume.`);
+        sub?.unsubscribe();
+        // Teardown removes temporary files asynchronously; give it a moment before returning.
+        setTimeout(() => finish(resolve), 300);
+      });
+      sub = run$.subscribe({
+        complete: () => finish(resolve),
+        // A failed run (disk full) leaves none of its temporary files, a completion record's included.
+        error: (e) => void removeUncommitted(folder, todo, io.split, true).catch(() => undefined).finally(() => finish(() => reject(asUserError(e, io.outDir)))),
+      });
     });
   }
 
