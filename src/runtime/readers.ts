@@ -95,11 +95,16 @@ async function* byteLines(chunks: AsyncIterable<Buffer>, maxBytes: number): Asyn
         parts = [];
         size = 0;
       } else if (piece.length > 0) {
-        parts.push(Buffer.from(piece));
+        // A piece that ends the line is used in place; one that continues into the next chunk is
+        // copied, since the view would outlive this iteration.
+        parts.push(nl === -1 ? Buffer.from(piece) : piece);
         size += piece.length;
       }
       if (nl === -1) break;
-      yield overflow > 0 ? { tooLong: overflow } : Buffer.concat(parts, size);
+      // A line wholly inside this chunk is handed out as a view, not copied (the common case).
+      if (overflow > 0) yield { tooLong: overflow };
+      else if (parts.length === 1 && parts[0] === piece) yield piece;
+      else yield Buffer.concat(parts, size);
       parts = [];
       size = 0;
       overflow = 0;
