@@ -135,7 +135,7 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
   const complete = !interrupted && !worker && parts.every((p) => allDone.has(p.index) || failedIdx.has(p.index));
   if (complete) {
     await folder.finish(info, [...allDone.values()], failed, io.split, versions());
-  } else if (!interrupted && !worker && allDone.size < parts.length) {
+  } else if (!interrupted && !worker && !workersFailed && allDone.size < parts.length) {
     log.info(`${parts.length - allDone.size} shard(s) are left to other ranks; run 'prefrank merge ${io.outDir}' when all are done`);
   }
   if (workersFailed) process.exitCode = 1;
