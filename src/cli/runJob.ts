@@ -3,6 +3,7 @@
  * already complete under the same settings, runs this rank's share through the pipeline, and
  * writes the manifest and dataset card once every part is done. Stops cleanly on SIGINT/SIGTERM.
  */
+import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { toArray, type Observable, type Subscription, tap } from 'rxjs';
 import type { ShardResult } from '../../schemas/manifest.js';
@@ -135,6 +136,9 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
   const complete = !interrupted && !worker && parts.every((p) => allDone.has(p.index) || failedIdx.has(p.index));
   if (complete) {
     await folder.finish(info, [...allDone.values()], failed, io.split, versions());
+    // run.json/manifest.json temporaries of a killed run. Only in a run of one rank: with several,
+    // another rank (on another machine, so its pid means nothing here) may be writing one now.
+    if (io.worldSize === 1) await folder.remove((await readdir(io.outDir)).filter((f) => /^(run\.json|manifest\.json|README\.md)\.\d+\.tmp$/.test(f)));
   } else if (!interrupted && !worker && !workersFailed && allDone.size < parts.length) {
     log.info(`${parts.length - allDone.size} shard(s) are left to other ranks; run 'prefrank merge ${io.outDir}' when all are done`);
   }
