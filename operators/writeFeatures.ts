@@ -1,25 +1,13 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import { FEATURE_METADATA_KEY, featureSchema, featureTable, type FeatureRow, type FeatureShardMetadata } from '../schemas/features.js';
-import type { PartStats, ShardResult } from '../schemas/manifest.js';
-import { rejectOutputRow, rejectSchema, tableFromRows } from '../schemas/output.js';
-import type { Embedding, Item, PartRef, RecordBatch, RejectRecord } from '../schemas/records.js';
-import { InputFileError, oneLine } from '../src/runtime/errors.js';
-import { displayPath } from '../src/runtime/inputs.js';
+import type { ShardResult } from '../schemas/manifest.js';
+import type { Embedding, Item, ListRecord, PairRecord, RecordBatch } from '../schemas/records.js';
 import { ParquetWriter } from '../src/runtime/ParquetWriter.js';
-import type { Stats } from '../src/runtime/Stats.js';
-import { shardName } from './writeShard.js';
+import { shardName, sinkPart, type PartSink, type PartTally, type ShardTarget } from './sinkPart.js';
 
-export interface WriteFeaturesOptions {
-  readonly part: PartRef;
-  readonly outDir: string;
-  readonly split: string;
-  readonly rank: number;
-  readonly worldSize: number;
-  readonly configHash: string;
+export interface WriteFeaturesOptions extends ShardTarget {
   readonly compression: 'zstd' | 'snappy' | 'none';
   /** Upper bound of rows per row group; lowered so that a row group stays under about 64 MiB. */
   readonly rowGroupRows: number;
@@ -28,7 +16,6 @@ export interface WriteFeaturesOptions {
   readonly width: number;
   /** Footer metadata: how the features were made (model and tokenizer hashes, template). */
   readonly metadata: Omit<FeatureShardMetadata, 'layers' | 'width'>;
-  readonly stats: Stats;
 }
 
 const ROW_GROUP_BYTES = 64 * 2 ** 20;
@@ -66,114 +53,39 @@ export function writeFeatures(options: WriteFeaturesOptions): OperatorFunction<R
     return e;
   };
 
-  return (source) =>
-    new Observable<ShardResult>((subscriber) => {
-      const features = new ParquetWriter(join(outDir, 'features', name), featureSchema, { ...writerOptions, metadata });
-      const rejects = new ParquetWriter(join(outDir, 'rejects', name), rejectSchema, writerOptions);
-      const counts = { rowsIn: 0, rowsOut: 0, rowsRejected: 0, rowsFlipped: 0, rowsTruncated: 0 };
-      const byReason: Record<string, number> = {};
-      let lastRow = -1;
-      let chain: Promise<void> = Promise.resolve();
-      let finished = false;
-
-      const writeBatch = async (batch: RecordBatch<Item>) => {
+  const open = (): PartSink => {
+    const features = new ParquetWriter(join(outDir, 'features', name), featureSchema, { ...writerOptions, metadata });
+    const ready = mkdir(join(outDir, 'features'), { recursive: true });
+    return {
+      async write(records: readonly (PairRecord | ListRecord)[], tally: PartTally) {
         const rows: FeatureRow[] = [];
-        const rejectRows: Record<string, unknown>[] = [];
-        for (const it of batch.items) {
-          if (it.sourceRow !== lastRow) {
-            counts.rowsIn++;
-            lastRow = it.sourceRow;
-          }
+        for (const it of records) {
           const base = { sourceFile: it.sourceFile, sourceRow: it.sourceRow };
           if (it.kind === 'pair') {
             const where = `pair ${it.pairId} (${it.sourceFile} row ${it.sourceRow})`;
             const c = check(it.embChosen, where);
             const r = check(it.embRejected, where);
             rows.push({ ...base, pairId: it.pairId, role: 'chosen', responseIndex: null, embedding: c }, { ...base, pairId: it.pairId, role: 'rejected', responseIndex: null, embedding: r });
-            if (c.truncated || r.truncated) counts.rowsTruncated++;
-            counts.rowsOut++;
-          } else if (it.kind === 'list') {
+            if (c.truncated || r.truncated) tally.rowsTruncated++;
+          } else {
             const where = `list ${it.listId} (${it.sourceFile} row ${it.sourceRow})`;
             if (it.embeddings?.length !== it.responses.length) throw new Error(`writeFeatures: ${where} has ${it.embeddings?.length ?? 0} embeddings for ${it.responses.length} responses; embedPairs must run first`);
             it.embeddings.forEach((e, k) => rows.push({ ...base, pairId: it.listId, role: 'candidate', responseIndex: k, embedding: check(e, where) }));
-            if (it.embeddings.some((e) => e.truncated)) counts.rowsTruncated++;
-            counts.rowsOut++;
-          } else if (it.kind === 'reject') {
-            rejectRows.push(rejectOutputRow(it as RejectRecord));
-            counts.rowsRejected++;
-            const key = (it as RejectRecord).reason.replace(/:.*$/, '');
-            byReason[key] = (byReason[key] ?? 0) + 1;
-          } else {
-            throw new Error(`writeFeatures: unexpected ${it.kind} record at ${it.sourceFile}:${it.sourceRow} (an adapter stage is missing)`);
+            if (it.embeddings.some((e) => e.truncated)) tally.rowsTruncated++;
           }
+          tally.rowsOut++;
         }
-        if (rows.length) await features.write(featureTable(rows));
-        if (rejectRows.length) await rejects.write(tableFromRows(rejectSchema, rejectRows));
-        stats.count('writeFeatures.rows', rows.length);
-      };
-
-      const abortAll = async () => {
-        await Promise.all([features.abort(), rejects.abort()]);
-      };
-      const result = (status: 'done' | 'failed', error: string | null, sha: string | null): ShardResult => {
-        const st: PartStats = { ...counts, rejectsByReason: Object.fromEntries(Object.entries(byReason).sort(([a], [b]) => (a < b ? -1 : 1))) };
-        return {
-          index: part.index,
-          count: part.count,
-          input: { file: displayPath(part.file), rowGroups: part.rowGroups },
-          status,
-          error,
-          output: status === 'done' ? `features/${name}` : null,
-          rejects: status === 'done' ? `rejects/${name}` : null,
-          outputSha256: sha,
-          stats: st,
-          confidenceHistogram: new Array<number>(10).fill(0),
-          rank: options.rank,
-          worldSize: options.worldSize,
-          configHash: options.configHash,
-        };
-      };
-
-      const ready = Promise.all(['features', 'rejects'].map((d) => mkdir(join(outDir, d), { recursive: true })));
-      const sub = source.subscribe({
-        next: (batch) => {
-          chain = chain.then(() => ready).then(() => writeBatch(batch));
-          chain.catch((err) => subscriber.error(err));
-        },
-        error: (err) => {
-          chain = chain
-            .catch(() => undefined)
-            .then(abortAll)
-            .then(() => {
-              finished = true;
-              if (err instanceof InputFileError) {
-                stats.count('writeFeatures.failedParts');
-                subscriber.next(result('failed', oneLine(err), null));
-                subscriber.complete();
-              } else subscriber.error(err);
-            }, (e) => subscriber.error(e));
-        },
-        complete: () => {
-          chain = chain
-            .then(() => ready)
-            .then(async () => {
-              await Promise.all([features.close(), rejects.close()]);
-              finished = true;
-              subscriber.next(result('done', null, await sha256(features.path)));
-              subscriber.complete();
-            })
-            .catch((err) => abortAll().finally(() => subscriber.error(err)));
-        },
-      });
-      return () => {
-        sub.unsubscribe();
-        if (!finished) void chain.finally(abortAll);
-      };
-    });
-}
-
-async function sha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
+        await ready;
+        await features.write(featureTable(rows));
+        stats.count('writeFeatures.featureRows', rows.length);
+      },
+      async close() {
+        await ready;
+        await features.close();
+        return { output: `features/${name}` };
+      },
+      abort: () => features.abort(),
+    };
+  };
+  return sinkPart({ ...options, write: writerOptions, name: 'writeFeatures', open });
 }

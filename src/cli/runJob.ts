@@ -17,7 +17,7 @@ import { OutputFolder, type RunInfo } from '../runtime/OutputFolder.js';
 import { Progress } from '../runtime/Progress.js';
 import type { Stats } from '../runtime/Stats.js';
 import { versions } from '../runtime/versions.js';
-import { shardName } from '../../operators/writeShard.js';
+import { shardName } from '../../operators/sinkPart.js';
 import { isWorkerProcess, onStopRequest, runWorkers } from './workers.js';
 
 export interface JobSpec {

@@ -46,7 +46,7 @@ describe('writeFeatures', () => {
     assert.equal(r.output, 'features/train-00000-of-00001.parquet');
     assert.deepEqual({ ...r.stats }, { rowsIn: 4, rowsOut: 3, rowsRejected: 1, rowsFlipped: 0, rowsTruncated: 1, rejectsByReason: { 'missing column': 1 } });
     assert.equal(r.outputSha256, sha(join(out, r.output!)));
-    assert.equal(stats.get('writeFeatures.rows'), 7);
+    assert.equal(stats.get('writeFeatures.featureRows'), 7);
 
     await using db = await DuckDb.open();
     const rows = await db.all(`SELECT pair_id, role, response_index, source_row::INT AS source_row, tokens, truncated, features FROM read_parquet('${join(out, r.output!)}')`);

@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { ShardResult } from '../schemas/manifest.js';
+import { rejectOutputRow, rejectSchema, tableFromRows } from '../schemas/output.js';
+import type { ListRecord, PairRecord, PartRef, RecordBatch, Item, RejectRecord } from '../schemas/records.js';
+import { InputFileError, oneLine } from '../src/runtime/errors.js';
+import { displayPath } from '../src/runtime/inputs.js';
+import { ParquetWriter, type ParquetWriterOptions } from '../src/runtime/ParquetWriter.js';
+import type { Stats } from '../src/runtime/Stats.js';
+
+/** `{split}-{i:05d}-of-{n:05d}.parquet`, the Hugging Face datasets naming. */
+export function shardName(split: string, part: PartRef): string {
+  return `${split}-${String(part.index).padStart(5, '0')}-of-${String(part.count).padStart(5, '0')}.parquet`;
+}
+
+/** The counts of one part, as the writers see its records go by. */
+export class PartTally {
+  rowsIn = 0;
+  rowsOut = 0;
+  rowsRejected = 0;
+  rowsFlipped = 0;
+  rowsTruncated = 0;
+  readonly rejectsByReason: Record<string, number> = {};
+  /** Confidence histogram, 10 bins over [0, 1]. */
+  readonly histogram = new Array<number>(10).fill(0);
+  private lastRow = -1;
+
+  /** Input rows: records arrive in source order, and a list's pairs share their row. */
+  see(sourceRow: number): void {
+    if (sourceRow !== this.lastRow) {
+      this.rowsIn++;
+      this.lastRow = sourceRow;
+    }
+  }
+
+  /** The reason up to its first ':' (the detail names a column or a number). */
+  reject(r: RejectRecord): string {
+    this.rowsRejected++;
+    const key = r.reason.replace(/:.*$/, '');
+    this.rejectsByReason[key] = (this.rejectsByReason[key] ?? 0) + 1;
+    return key;
+  }
+
+  confidence(c: number): void {
+    this.histogram[Math.min(9, Math.max(0, Math.floor(c * 10)))]++;
+  }
+}
+
+/** What a part's writer does with its records; sinkPart runs the life cycle around it. */
+export interface PartSink {
+  /** Writes one batch's records (rejects are written by sinkPart). Counts into the tally. */
+  write(records: readonly (PairRecord | ListRecord)[], tally: PartTally): Promise<void>;
+  /** Finishes and renames its files into place; returns the main file, relative to the folder. */
+  close(): Promise<{ output: string; extra?: Partial<ShardResult> }>;
+  /** Stops and removes its temporary files. */
+  abort(): Promise<void>;
+}
+
+/** Which shard a writer writes, where, and under which run. */
+export interface ShardTarget {
+  readonly part: PartRef;
+  readonly outDir: string;
+  readonly split: string;
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly configHash: string;
+  readonly stats: Stats;
+}
+
+export interface SinkPartOptions extends ShardTarget {
+  /** Options of the rejects file. */
+  readonly write: ParquetWriterOptions;
+  /** Prefix of the stats counters, the calling operator's name. */
+  readonly name: string;
+  /** Opens the part's sink (called on subscribe). */
+  readonly open: () => PartSink;
+}
+
+/**
+ * The life cycle every shard writer shares: records go to the sink, rejects to
+ * `rejects/{shard}`, batch by batch and in order; on completion the files are renamed into place
+ * and one ShardResult is emitted with the counts and the main file's sha256.
+ *
+ * An unreadable input (InputFileError from the reader) removes the temporary files and emits a
+ * "failed" result, so the run goes on with the next part; any other error removes them and errors.
+ * Unsubscribing removes them too.
+ *
+ * ```
+ * in:  [P X P] [P P] |
+ * out: ------------- R|     R = { status: "done", stats: { rowsIn: 5, rowsOut: 4, rowsRejected: 1 } }
+ * ```
+ * @see writeShard, writeFeatures
+ */
+export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch<Item>, ShardResult> {
+  const { part, outDir, stats, name } = options;
+  const file = shardName(options.split, part);
+  return (source) =>
+    new Observable<ShardResult>((subscriber) => {
+      const sink = options.open();
+      const rejects = new ParquetWriter(join(outDir, 'rejects', file), rejectSchema, options.write);
+      const tally = new PartTally();
+      let chain: Promise<void> = mkdir(dirname(rejects.path), { recursive: true }).then(() => undefined);
+      let finished = false;
+
+      const writeBatch = async (batch: RecordBatch<Item>) => {
+        const records: (PairRecord | ListRecord)[] = [];
+        const rejectRows: Record<string, unknown>[] = [];
+        for (const it of batch.items) {
+          tally.see(it.sourceRow);
+          if (it.kind === 'pair' || it.kind === 'list') records.push(it);
+          else if (it.kind === 'reject') {
+            rejectRows.push(rejectOutputRow(it));
+            stats.count(`${name}.rejected.${tally.reject(it)}`);
+          } else throw new Error(`${name}: unexpected ${it.kind} record at ${it.sourceFile}:${it.sourceRow} (an adapter stage is missing)`);
+        }
+        if (records.length) await sink.write(records, tally);
+        if (rejectRows.length) await rejects.write(tableFromRows(rejectSchema, rejectRows));
+        stats.count(`${name}.rows`, batch.items.length);
+      };
+      const abortAll = async (): Promise<void> => {
+        await Promise.all([sink.abort(), rejects.abort()]);
+      };
+      const result = (status: 'done' | 'failed', error: string | null, output: string | null, sha: string | null, extra: Partial<ShardResult> = {}): ShardResult => ({
+        index: part.index,
+        count: part.count,
+        input: { file: displayPath(part.file), rowGroups: part.rowGroups },
+        status,
+        error,
+        output,
+        rejects: status === 'done' ? `rejects/${file}` : null,
+        ...extra,
+        outputSha256: sha,
+        stats: {
+          rowsIn: tally.rowsIn,
+          rowsOut: tally.rowsOut,
+          rowsRejected: tally.rowsRejected,
+          rowsFlipped: tally.rowsFlipped,
+          rowsTruncated: tally.rowsTruncated,
+          rejectsByReason: Object.fromEntries(Object.entries(tally.rejectsByReason).sort(([a], [b]) => (a < b ? -1 : 1))),
+        },
+        confidenceHistogram: [...tally.histogram],
+        rank: options.rank,
+        worldSize: options.worldSize,
+        configHash: options.configHash,
+      });
+
+      const sub = source.subscribe({
+        next: (batch) => {
+          chain = chain.then(() => writeBatch(batch));
+          chain.catch((err) => subscriber.error(err));
+        },
+        error: (err) => {
+          chain = chain
+            .catch(() => undefined)
+            .then(abortAll)
+            .then(
+              () => {
+                finished = true;
+                if (err instanceof InputFileError) {
+                  stats.count(`${name}.failedParts`);
+                  subscriber.next(result('failed', oneLine(err), null, null));
+                  subscriber.complete();
+                } else subscriber.error(err);
+              },
+              (e) => subscriber.error(e),
+            );
+        },
+        complete: () => {
+          chain = chain
+            .then(async () => {
+              const [{ output, extra }] = await Promise.all([sink.close(), rejects.close()]);
+              finished = true;
+              subscriber.next(result('done', null, output, await sha256(join(outDir, output)), extra));
+              subscriber.complete();
+            })
+            .catch((err) => abortAll().finally(() => subscriber.error(err)));
+        },
+      });
+      return () => {
+        sub.unsubscribe();
+        if (!finished) void chain.finally(abortAll);
+      };
+    });
+}
+
+async function sha256(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
