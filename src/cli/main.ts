@@ -7,17 +7,29 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { CommandModule } from 'yargs';
 import { oneLine, UsageError, UserError } from '../runtime/errors.js';
-import { convertCommand } from './commands/convert.js';
-import { embedCommand } from './commands/embed.js';
-import { mergeCommand } from './commands/merge.js';
-import { probeCommand } from './commands/probe.js';
-import { rerankCommand } from './commands/rerank.js';
-import { reportCommand } from './commands/report.js';
-import { sqlCommand } from './commands/sql.js';
-import { statsCommand } from './commands/stats.js';
+type AnyCommand = CommandModule<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const commands: CommandModule<any, any>[] = [convertCommand, rerankCommand, embedCommand, mergeCommand, probeCommand, sqlCommand, statsCommand, reportCommand];
+/**
+ * Commands by name, loaded on demand: a command's module pulls in what it needs (onnxruntime,
+ * DuckDB, Vega, parquet-wasm), and loading all of them costs a second or more at every start.
+ */
+const commands: Record<string, () => Promise<AnyCommand>> = {
+  convert: async () => (await import('./commands/convert.js')).convertCommand,
+  rerank: async () => (await import('./commands/rerank.js')).rerankCommand,
+  embed: async () => (await import('./commands/embed.js')).embedCommand,
+  merge: async () => (await import('./commands/merge.js')).mergeCommand,
+  probe: async () => (await import('./commands/probe.js')).probeCommand,
+  sql: async () => (await import('./commands/sql.js')).sqlCommand,
+  stats: async () => (await import('./commands/stats.js')).statsCommand,
+  report: async () => (await import('./commands/report.js')).reportCommand,
+};
+
+/** The named command only; every command when none is named or the name is unknown (help, suggestions). */
+async function loadCommands(argv: readonly string[]): Promise<AnyCommand[]> {
+  const first = argv.find((a) => !a.startsWith('-'));
+  const names = first !== undefined && first in commands ? [first] : Object.keys(commands);
+  return Promise.all(names.map((n) => commands[n]()));
+}
 
 export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
@@ -39,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
       // handler with the invalid arguments (e.g. no --out).
       throw new UsageError(`${msg.replace(/\s*\n\s*/g, ' ')} (run 'prefrank --help' for usage)`);
     });
-  for (const c of commands) parser.command(c);
+  for (const c of await loadCommands(argv)) parser.command(c);
   try {
     // A handler that finishes with partial failure (an unreadable input file) sets process.exitCode.
     await parser.parseAsync();
