@@ -111,9 +111,9 @@ export const benches: Bench[] = [
   },
   {
     name: 'workers-rerank',
-    description: `rerank (default model and probe), 3200 pairs in 8 JSON lines files: --workers 1 vs 2 on ${availableParallelism()} cores`,
+    description: `rerank (default model and probe), 8000 pairs in 8 JSON lines files: --workers 1 vs 2 on ${availableParallelism()} cores`,
     run: () =>
-      compare('rerank', { jsonlFiles: 8, rowsPerFile: 400, parquetGroups: 0, rowsPerGroup: 0, words: 30, seed: 5 }, [
+      compare('rerank', { jsonlFiles: 8, rowsPerFile: 1000, parquetGroups: 0, rowsPerGroup: 0, words: 30, seed: 5 }, [
         { label: '1', args: ['--workers', '1', '--threads', '2', ...FORCE] },
         { label: '2', args: ['--workers', '2', '--threads', '1', ...FORCE] },
         { label: '2, threads 0', args: ['--workers', '2', '--threads', '0', ...FORCE] },
