@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""The Python peer of bench/gpu.ts (issue 7): PyTorch on CUDA running the same models on the same
+inputs, texts/s, and how far its outputs are from prefrank's CPU features.
+
+bench/gpu.ts --peer-dir DIR writes, per model, its weights as safetensors (Hugging Face BertModel
+names and layouts) and, per (model, length), the token ids of the texts it ran and the CPU features
+(last token, every layer) of the first few. This script loads them into transformers' BertModel
+(BertConfig from the same shape, no pooler), runs every text in batches of --batch-tokens tokens,
+fp32 with TF32 off (what prefrank computes) and, unless --no-fp16, the same model in fp16, and
+writes one row per (model, length, precision). With --ours gpu.json it adds prefrank's WebGPU and
+CPU rates and the ratios.
+
+    python3 bench/gpu_peer.py --dir DIR --out gpu_peer.json [--ours gpu.json] [--batch-tokens 16384]
+        [--repeats 3] [--peak-tflops 67] [--no-fp16]
+    python3 bench/gpu_peer.py --dir DIR --numpy-check     # no torch needed: checks the exported
+        # weights and ids against prefrank's CPU features with a NumPy forward pass (tests use it)
+
+Needs numpy; the timed part needs torch with CUDA and transformers. Without them it writes a row
+saying so and exits 0, so the GPU check goes on.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+
+def load_safetensors(path):
+    """safetensors by hand (the safetensors package may be absent): 8-byte header length, JSON, data."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] != "F32":
+            raise ValueError(f"{path}: tensor {name} has dtype {info['dtype']}, expected F32")
+        b, e = info["data_offsets"]
+        out[name] = np.frombuffer(data, dtype="<f4", count=(e - b) // 4, offset=base + b).reshape(info["shape"])
+    return out
+
+
+def write(path, doc):
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+
+
+def flops_per_text(cfg, T):
+    """As bench/gpu.ts: 2 x matmul parameters per token x T, plus 4 T^2 w per layer of attention."""
+    L, w, f = cfg["num_hidden_layers"], cfg["hidden_size"], cfg["intermediate_size"]
+    return L * (2 * T * (4 * w * w + 2 * w * f) + 4 * T * T * w)
+
+
+def numpy_forward(sd, cfg, ids):
+    """BertModel's forward in float64 NumPy (torch conventions: Linear weight [out, in]); returns
+    [texts, layers, width], the last token of each layer's output (hidden_states[1:])."""
+    eps = cfg["layer_norm_eps"]
+    h = cfg["num_attention_heads"]
+    w = cfg["hidden_size"]
+    d = w // h
+    g = lambda k: sd[k].astype(np.float64)
+    erf = np.vectorize(math.erf)
+
+    def ln(x, p):
+        m = x.mean(-1, keepdims=True)
+        v = ((x - m) ** 2).mean(-1, keepdims=True)
+        return (x - m) / np.sqrt(v + eps) * g(p + ".weight") + g(p + ".bias")
+
+    def lin(x, p):
+        return x @ g(p + ".weight").T + g(p + ".bias")
+
+    ids = np.asarray(ids)
+    b, T = ids.shape
+    x = g("embeddings.word_embeddings.weight")[ids] + g("embeddings.position_embeddings.weight")[np.arange(T)][None] + g("embeddings.token_type_embeddings.weight")[0]
+    x = ln(x, "embeddings.LayerNorm")
+    outs = []
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{l}"
+        split = lambda t: t.reshape(b, T, h, d).transpose(0, 2, 1, 3)
+        q, k, v = (split(lin(x, f"{p}.attention.self.{n}")) for n in ("query", "key", "value"))
+        s = q @ k.transpose(0, 1, 3, 2) / math.sqrt(d)
+        s = np.exp(s - s.max(-1, keepdims=True))
+        s /= s.sum(-1, keepdims=True)
+        ctx = (s @ v).transpose(0, 2, 1, 3).reshape(b, T, w)
+        a = ln(lin(ctx, f"{p}.attention.output.dense") + x, f"{p}.attention.output.LayerNorm")
+        i = lin(a, f"{p}.intermediate.dense")
+        i = 0.5 * i * (1 + erf(i / math.sqrt(2)))
+        x = ln(lin(i, f"{p}.output.dense") + a, f"{p}.output.LayerNorm")
+        outs.append(x[:, -1, :])
+    return np.stack(outs, 1)
+
+
+def reference(case):
+    r = case["reference"]
+    return np.asarray(r["features"], dtype=np.float32).reshape(r["texts"], r["layers"], r["width"])
+
+
+def numpy_check(args, inputs):
+    worst = 0.0
+    rows = []
+    for case in inputs["cases"]:
+        m = inputs["models"][case["model"]]
+        sd = load_safetensors(os.path.join(args.dir, m["weights"]))
+        ref = reference(case)
+        ours = numpy_forward(sd, m["config"], case["ids"][: ref.shape[0]])
+        diff = float(np.abs(ours - ref).max())
+        worst = max(worst, diff)
+        rows.append({"model": case["model"], "tokens": case["tokens"], "texts": ref.shape[0], "max_abs_diff_numpy_vs_prefrank_cpu": diff})
+        print(f"{case['model']} {case['tokens']} tokens: numpy vs prefrank cpu max abs diff {diff:.3g}", flush=True)
+    write(args.out, {"name": "gpu_peer_numpy_check", "rows": rows})
+    return 0 if worst <= 1e-3 else 1
+
+
+def ours_rates(path):
+    """prefrank's rows from gpu.json, keyed by (model, tokens, device)."""
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        doc = json.load(f)
+    out = {}
+    for r in doc.get("rows", []):
+        if r.get("status") == "ok":
+            key = (r["model"], r["tokens_per_text"], r["device"])
+            # Several GPU batch budgets: keep the fastest stage.
+            if key not in out or r["stage_texts_per_s"] > out[key]["stage_texts_per_s"]:
+                out[key] = r
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dir", required=True, help="the --peer-dir bench/gpu.ts wrote")
+    ap.add_argument("--out", help="result JSON")
+    ap.add_argument("--ours", help="bench/gpu.ts's JSON, for the ratios")
+    ap.add_argument("--batch-tokens", type=int, help="token budget of a batch (default: the largest GPU budget gpu.ts used)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--peak-tflops", type=float, help="the card's fp32 peak (default: what gpu.ts used)")
+    ap.add_argument("--no-fp16", action="store_true")
+    ap.add_argument("--numpy-check", action="store_true")
+    args = ap.parse_args()
+    with open(os.path.join(args.dir, "inputs.json")) as f:
+        inputs = json.load(f)
+    if args.numpy_check:
+        return numpy_check(args, inputs)
+
+    budget = args.batch_tokens or max(inputs["batch_tokens"])
+    peak = args.peak_tflops or inputs["peak_tflops"]
+    doc = {"name": "gpu_peer", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "batch_tokens": budget, "peak_tflops": peak, "rows": []}
+    try:
+        import torch
+        import transformers
+        from transformers import BertConfig, BertModel
+    except Exception as e:  # noqa: BLE001 - any import failure means no peer here
+        doc["status"] = f"unavailable: {str(e).splitlines()[0]}"
+        write(args.out, doc)
+        print(doc["status"], flush=True)
+        return 0
+    if not torch.cuda.is_available():
+        doc["status"] = "unavailable: torch.cuda.is_available() is False"
+        write(args.out, doc)
+        print(doc["status"], flush=True)
+        return 0
+    # fp32 as prefrank computes it: no TF32 in matmuls (cuDNN is not used by BERT).
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    dev = torch.device("cuda")
+    doc.update(status="ok", torch=torch.__version__, transformers=transformers.__version__, gpu=torch.cuda.get_device_name(0))
+    print(f"peer: torch {torch.__version__}, transformers {transformers.__version__}, {doc['gpu']}, batch budget {budget} tokens", flush=True)
+    ours = ours_rates(args.ours)
+
+    for name, m in inputs["models"].items():
+        cases = [c for c in inputs["cases"] if c["model"] == name]
+        if not cases:
+            continue
+        cfg = m["config"]
+        t0 = time.perf_counter()
+        sd = {k: torch.from_numpy(v.copy()) for k, v in load_safetensors(os.path.join(args.dir, m["weights"])).items()}
+        model = BertModel(BertConfig(**cfg), add_pooling_layer=False)
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        bad = [k for k in missing if not k.endswith(("position_ids", "token_type_ids"))]
+        if bad or unexpected:
+            raise SystemExit(f"{name}: weights do not fit BertModel: missing {bad}, unexpected {list(unexpected)}")
+        model = model.to(dev).eval()
+        attn = getattr(model.config, "_attn_implementation", None)
+        print(f"  {name}: loaded in {time.perf_counter() - t0:.1f} s (attention: {attn})", flush=True)
+        for precision in ["fp32"] + ([] if args.no_fp16 else ["fp16"]):
+            if precision == "fp16":
+                model = model.half()
+            for case in cases:
+                T = case["tokens"]
+                ids = torch.tensor(case["ids"], dtype=torch.long, device=dev)
+                n = ids.shape[0]
+                rows = max(1, budget // T)
+                mask = torch.ones((min(rows, n), T), dtype=torch.long, device=dev)
+                types = torch.zeros_like(mask)
+
+                def run(batch):
+                    b = batch.shape[0]
+                    out = model(input_ids=batch, attention_mask=mask[:b], token_type_ids=types[:b], output_hidden_states=True)
+                    # The same work as prefrank's layer tap: the last token of every layer, to the host.
+                    return torch.stack(out.hidden_states[1:], 1)[:, :, -1, :].float().cpu()
+
+                with torch.inference_mode():
+                    run(ids[:rows])  # warm-up (kernel selection, allocator)
+                    torch.cuda.synchronize()
+                    times = []
+                    feats = None
+                    for _ in range(args.repeats):
+                        t = time.perf_counter()
+                        feats = [run(ids[i : i + rows]) for i in range(0, n, rows)]
+                        torch.cuda.synchronize()
+                        times.append(time.perf_counter() - t)
+                sec = statistics.median(times)
+                ref = reference(case)
+                got = torch.cat(feats)[: ref.shape[0]].numpy()
+                tps = n / sec
+                flop = flops_per_text(cfg, T)
+                row = {
+                    "model": name, "tokens_per_text": T, "precision": precision, "texts": n, "rows_per_batch": rows,
+                    "seconds": sec, "texts_per_s": tps, "tokens_per_s": tps * T, "tflops": flop * tps / 1e12,
+                    "frac_peak_fp32": flop * tps / (peak * 1e12),
+                    "max_abs_diff_vs_prefrank_cpu": float(np.abs(got - ref).max()), "diff_texts": int(ref.shape[0]),
+                }
+                for dev_name in ("webgpu", "cpu"):
+                    r = ours.get((name, T, dev_name))
+                    if r:
+                        row[f"prefrank_{dev_name}_stage_texts_per_s"] = r["stage_texts_per_s"]
+                        row[f"prefrank_{dev_name}_bare_texts_per_s"] = r["bare_texts_per_s"]
+                        row[f"torch_over_prefrank_{dev_name}_stage"] = tps / r["stage_texts_per_s"]
+                doc["rows"].append(row)
+                write(args.out, doc)
+                extra = f", {row['torch_over_prefrank_webgpu_stage']:.1f}x prefrank webgpu" if "torch_over_prefrank_webgpu_stage" in row else ""
+                print(f"  {name} {T} tokens {precision}: {tps:.1f} texts/s, {row['tflops']:.2f} TFLOP/s ({100 * row['frac_peak_fp32']:.1f}% of fp32 peak), "
+                      f"max diff vs prefrank cpu {row['max_abs_diff_vs_prefrank_cpu']:.2g}{extra}", flush=True)
+        del model
+        torch.cuda.empty_cache()
+    write(args.out, doc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The GPU check of issue 7, in one command for the lent GPU machine (see ../shared/gpu/README.md).
+#
+# Here, first:   npm run build && ../shared/gpu/prepare.sh        (builds .device/, git-ignored)
+# Then the device tool, from the project root:
+#   command: bash scripts/gpuCheck.sh      carry: [".device"]      timeout_s: 480
+#
+# It unpacks Node and node_modules once (.device/device-run.sh), then runs
+#   1. node dist/bench/gpu.js   -> $OUT/gpu.json, gpu.log, profile-webgpu_*.json (CPU vs WebGPU,
+#      MiniLM-shaped and base-sized BERT, 128 and 512 tokens; CUDA probed and reported)
+#   2. python3 bench/gpu_peer.py -> $OUT/gpu_peer.json, gpu_peer.log (PyTorch CUDA, same models
+#      and token ids; skipped with a note when torch is absent)
+# within about six minutes: the Node bench stops starting rows after GPU_DEADLINE_S seconds and
+# every step has a hard timeout; both JSON files are rewritten after each row, so what was measured
+# comes back even when a step is cut short. Without the device tool, $OUT defaults to out/gpu.
+# Extra arguments go to the node bench; `bash scripts/gpuCheck.sh --inner --quick --models tiny`
+# runs the steps here without .device (how it was checked on a CPU-only machine).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ "${1:-}" != --inner ]; then
+  if [ ! -f .device/device-run.sh ]; then
+    echo "gpuCheck: no .device/ here: run 'npm run build && ../shared/gpu/prepare.sh' first and carry .device" >&2
+    exit 2
+  fi
+  echo "[gpuCheck $(date -u +%T)] unpacking node and node_modules (.device/device-run.sh)" >&2
+  exec bash .device/device-run.sh bash scripts/gpuCheck.sh --inner "$@"
+fi
+shift # --inner; the rest goes to the node bench (e.g. --gpu-batch-tokens 16384,65536)
+
+OUT=${OUT:-out/gpu}
+mkdir -p "$OUT"
+log() { echo "[gpuCheck $(date -u +%T), ${SECONDS}s] $*" >&2; }
+[ -f dist/bench/gpu.js ] || { log "dist/bench/gpu.js missing: build before prepare.sh"; exit 2; }
+
+nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || log "nvidia-smi failed (no GPU?)"
+name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+# fp32 (non-tensor) peak TFLOP/s by card, from NVIDIA's data sheets; 67 when unknown.
+case "$name" in
+  *H100*PCIe*) peak=51 ;;
+  *H100*NVL*|*H200*NVL*) peak=60 ;;
+  *H100*|*H200*) peak=67 ;;
+  *A100*) peak=19.5 ;;
+  *) peak=67 ;;
+esac
+log "gpu: ${name:-none}; fp32 peak taken as ${peak} TFLOP/s; $(nproc) cpus"
+
+peer=/tmp/prefrank-gpu-peer
+rm -rf "$peer"
+log "node bench (about 3 minutes)"
+timeout -k 10 "${GPU_NODE_TIMEOUT_S:-270}" node dist/bench/gpu.js --out "$OUT/gpu.json" --peer-dir "$peer" \
+  --devices cpu,webgpu,cuda --peak-tflops "$peak" --deadline-s "${GPU_DEADLINE_S:-200}" --profile "$@" 2>&1 | tee "$OUT/gpu.log"
+rc=${PIPESTATUS[0]}
+log "node bench exit $rc"
+
+if python3 -c 'import torch, transformers' 2>/dev/null; then
+  if [ -f "$peer/inputs.json" ]; then
+    log "python peer (PyTorch CUDA, fp32 then fp16)"
+    timeout -k 10 "${GPU_PEER_TIMEOUT_S:-100}" python3 bench/gpu_peer.py --dir "$peer" --out "$OUT/gpu_peer.json" --ours "$OUT/gpu.json" 2>&1 | tee "$OUT/gpu_peer.log"
+    log "python peer exit ${PIPESTATUS[0]}"
+  else
+    log "python peer skipped: the node bench wrote no $peer/inputs.json"
+  fi
+else
+  log "python peer skipped: python3 has no torch/transformers"
+  echo '{"name": "gpu_peer", "status": "unavailable: python3 has no torch/transformers", "rows": []}' > "$OUT/gpu_peer.json"
+fi
+log "done; results in $OUT"
+exit "$rc"
