@@ -487,6 +487,11 @@ export async function runGpuBench(o: GpuBenchOptions, log: (m: string) => void =
     save();
 
     const peer: Record<string, unknown> = { models: {}, cases: [] as unknown[] };
+    // Rewritten after each CPU row, so a run cut short still leaves the peer what was finished.
+    const savePeer = () => {
+      if (o.peerDir) writeFileSync(join(o.peerDir, 'inputs.json'), JSON.stringify({ ...peer, batch_tokens: o.gpuBatchTokens, peak_tflops: o.peakTflops }));
+    };
+    const profileTargets: { name: string; modelPath: string }[] = [];
     for (const name of o.models) {
       const shape: BertShape = { ...SHAPES[name], vocab, maxPositions: maxLen };
       const tb = performance.now();
@@ -591,6 +596,7 @@ export async function runGpuBench(o: GpuBenchOptions, log: (m: string) => void =
                       ids: textsFor(T, Math.max(n, textsPerRow(o, name, o.devices.find((d) => d !== 'cpu') ?? 'webgpu', T, Math.max(...o.gpuBatchTokens)))).map((t) => Array.from(tok.encode(t, maxLen).ids)),
                       reference: { texts: k, layers: shape.layers, width: shape.width, features: m.features.slice(0, k).map((f) => Array.from(f)) },
                     });
+                    savePeer();
                   }
                 } else {
                   const ref = cpuFeatures.get(T);
@@ -613,11 +619,16 @@ export async function runGpuBench(o: GpuBenchOptions, log: (m: string) => void =
           }
         }
       }
-      if (o.profile && elapsed() <= o.deadlineS) {
-        // Profile where the goal is set: the longest texts, on each available accelerator.
-        // Where no accelerator is available (as on CPU-only machines) the CPU is profiled, so the path is exercised.
-        const accel = o.devices.filter((x) => x !== 'cpu' && devices[x] === 'available');
+      profileTargets.push({ name, modelPath });
+    }
+    if (o.profile) {
+      // Last, so that a provider that crashes under the profiler cannot cost any measured row.
+      // Profiled where the goal is set: the longest texts, on each available accelerator (the
+      // CPU where there is none, as on CPU-only machines, so the path is exercised there too).
+      const accel = o.devices.filter((x) => x !== 'cpu' && devices[x] === 'available');
+      for (const { name, modelPath } of profileTargets) {
         for (const d of accel.length ? accel : (['cpu'] as ConcreteDevice[])) {
+          if (elapsed() > o.deadlineS) break;
           try {
             const p = await profileRun(modelPath, d, o.threads, maxLen, Math.max(1, Math.floor(Math.max(...o.gpuBatchTokens) / maxLen)), vocab, o.out ? dirname(o.out) : work);
             (result.profiles as unknown[]).push({ model: name, ...p });
@@ -628,11 +639,7 @@ export async function runGpuBench(o: GpuBenchOptions, log: (m: string) => void =
           save();
         }
       }
-      rmSync(modelPath, { force: true });
-      // After each model, so a run cut short still leaves the peer the models it finished.
-      if (o.peerDir) writeFileSync(join(o.peerDir, 'inputs.json'), JSON.stringify({ ...peer, batch_tokens: o.gpuBatchTokens, peak_tflops: o.peakTflops }));
     }
-
     // The goal: WebGPU at least 10x the CPU on the 12 x 768 model at 512 tokens.
     const goalRow = rows.find((r) => r.model === 'base' && r.device === 'webgpu' && r.tokens_per_text === 512 && r.status === 'ok');
     result.goal = goalRow

@@ -11,7 +11,7 @@ writes one row per (model, length, precision). With --ours gpu.json it adds pref
 CPU rates and the ratios.
 
     python3 bench/gpu_peer.py --dir DIR --out gpu_peer.json [--ours gpu.json] [--batch-tokens 16384]
-        [--repeats 3] [--peak-tflops 67] [--no-fp16]
+        [--repeats 5] [--peak-tflops 67] [--no-fp16]
     python3 bench/gpu_peer.py --dir DIR --numpy-check     # no torch needed: checks the exported
         # weights and ids against prefrank's CPU features with a NumPy forward pass (tests use it)
 
@@ -143,7 +143,7 @@ def main():
     ap.add_argument("--out", help="result JSON")
     ap.add_argument("--ours", help="bench/gpu.ts's JSON, for the ratios")
     ap.add_argument("--batch-tokens", type=int, help="token budget of a batch (default: the largest GPU budget gpu.ts used)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--peak-tflops", type=float, help="the card's fp32 peak (default: what gpu.ts used)")
     ap.add_argument("--no-fp16", action="store_true")
     ap.add_argument("--numpy-check", action="store_true")
