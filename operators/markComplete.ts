@@ -13,9 +13,11 @@ export function completionPath(outDir: string, index: number): string {
 }
 
 /**
- * Records a part as complete, after its shard is in place: `completions/{index:05d}.json` holds
+ * Records a part as finished, after its shard is in place: `completions/{index:05d}.json` holds
  * the ShardResult, written under a temporary name and renamed (atomic on one filesystem), so a
- * crash leaves either no record or a whole one. Failed parts get no record: a rerun retries them.
+ * crash leaves either no record or a whole one. A part whose input could not be read gets a
+ * "failed" record: the manifest accounts for it (whichever process or machine ran it), and a rerun
+ * retries it, since only "done" parts are skipped.
  *
  * ```
  * in:  R0 R1 |
@@ -26,7 +28,6 @@ export function completionPath(outDir: string, index: number): string {
 export function markComplete(options: MarkCompleteOptions): OperatorFunction<ShardResult, ShardResult> {
   const dir = join(options.outDir, 'completions');
   return concatMap(async (result) => {
-    if (result.status !== 'done') return result;
     await mkdir(dir, { recursive: true });
     const file = completionPath(options.outDir, result.index);
     await writeFile(`${file}.tmp`, JSON.stringify(result, null, 2) + '\n');

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Observable, type OperatorFunction } from 'rxjs';
@@ -7,6 +5,7 @@ import type { ShardResult } from '../schemas/manifest.js';
 import { rejectOutputRow, rejectSchema, tableFromRows } from '../schemas/output.js';
 import type { ListRecord, PairRecord, PartRef, RecordBatch, Item, RejectRecord } from '../schemas/records.js';
 import { InputFileError, oneLine } from '../src/runtime/errors.js';
+import { sha256File } from '../src/runtime/hash.js';
 import { displayPath } from '../src/runtime/inputs.js';
 import { ParquetWriter, type ParquetWriterOptions } from '../src/runtime/ParquetWriter.js';
 import type { Stats } from '../src/runtime/Stats.js';
@@ -173,7 +172,7 @@ export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch
             .then(async () => {
               const [{ output, extra }] = await Promise.all([sink.close(), rejects.close()]);
               finished = true;
-              subscriber.next(result('done', null, output, await sha256(join(outDir, output)), extra));
+              subscriber.next(result('done', null, output, await sha256File(join(outDir, output)), extra));
               subscriber.complete();
             })
             .catch((err) => abortAll().finally(() => subscriber.error(err)));
@@ -186,8 +185,3 @@ export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch
     });
 }
 
-async function sha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}

@@ -130,20 +130,26 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
   }
 
   const allDone = await folder.completed(configHash);
+  // Parts whose input could not be read, by this process or by its workers (their records say
+  // so). A worker reports only its own.
+  const worker = isWorkerProcess();
+  if (!worker) for (const [i, r] of await folder.failedParts(configHash)) if (!allDone.has(i) && !failed.some((f) => f.index === i)) failed.push(r);
+  failed.sort((a, b) => a.index - b.index);
   const failedIdx = new Set(failed.map((f) => f.index));
   // A --workers worker leaves the manifest, the summary and the hints to its parent.
-  const worker = isWorkerProcess();
   const complete = !interrupted && !worker && parts.every((p) => allDone.has(p.index) || failedIdx.has(p.index));
   if (complete) {
     await folder.finish(info, [...allDone.values()], failed, io.split, versions());
     // run.json/manifest.json temporaries of a killed run. Only in a run of one rank: with several,
     // another rank (on another machine, so its pid means nothing here) may be writing one now.
     if (io.worldSize === 1) await folder.remove((await readdir(io.outDir)).filter((f) => /^(run\.json|manifest\.json|README\.md)\.\d+\.tmp$/.test(f)));
-  } else if (!interrupted && !worker && !workersFailed && allDone.size < parts.length) {
-    log.info(`${parts.length - allDone.size} shard(s) are left to other ranks; run 'prefrank merge ${io.outDir}' when all are done`);
+  } else if (!interrupted && !worker && !workersFailed && allDone.size + failedIdx.size < parts.length) {
+    log.info(`${parts.length - allDone.size - failedIdx.size} shard(s) are left to other ranks; run 'prefrank merge ${io.outDir}' when all are done`);
   }
   if (workersFailed) process.exitCode = 1;
-  if (failed.length) {
+  // A worker's unreadable inputs are in its records; its parent reports them and sets the exit code
+  // (a worker exit code of 1 would read as a crash).
+  if (failed.length && !worker) {
     process.exitCode = 1;
     log.error(`${failed.length} input file(s) could not be read (listed in manifest.json); the other shards are complete`);
   }

@@ -78,11 +78,20 @@ export class OutputFolder {
     return JSON.parse(await readFile(this.path('run.json'), 'utf8')) as RunInfo;
   }
 
-  /** Completion records written under `configHash`, by part index. */
+  /** Completion records of parts done under `configHash` (their shards present), by part index. */
   async completed(configHash: string): Promise<Map<number, ShardResult>> {
+    return this.records(configHash, 'done');
+  }
+
+  /** Records of parts whose input could not be read under `configHash`, by part index. */
+  async failedParts(configHash: string): Promise<Map<number, ShardResult>> {
+    return this.records(configHash, 'failed');
+  }
+
+  private async records(configHash: string, status: ShardResult['status']): Promise<Map<number, ShardResult>> {
     const dir = this.path('completions');
-    const done = new Map<number, ShardResult>();
-    if (!existsSync(dir)) return done;
+    const found = new Map<number, ShardResult>();
+    if (!existsSync(dir)) return found;
     for (const f of (await readdir(dir)).filter((n) => /^\d{5}\.json$/.test(n)).sort()) {
       // A record that cannot be parsed (a crash of the machine before the page cache was flushed)
       // counts as not done: the part is redone, never trusted.
@@ -92,10 +101,11 @@ export class OutputFolder {
       } catch {
         continue;
       }
+      if (r.configHash !== configHash || r.status !== status || r.index !== Number(f.slice(0, 5))) continue;
       const present = [r.output, r.rejects, r.lists].every((o) => !o || existsSync(this.path(o)));
-      if (r.configHash === configHash && r.status === 'done' && r.index === Number(f.slice(0, 5)) && r.output && present) done.set(r.index, r);
+      if (status === 'failed' || (r.output && present)) found.set(r.index, r);
     }
-    return done;
+    return found;
   }
 
   /** Removes files (relative paths) if present; a folder that cannot be written is a UserError. */

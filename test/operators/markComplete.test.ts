@@ -19,11 +19,12 @@ test('empty: nothing written', async () => {
   assert.equal(existsSync(join(out, 'completions')), false);
 });
 
-test('one and many: each done result is recorded whole, in order; failed parts get no record', async () => {
+test('one and many: each result is recorded whole, in order; a failed part gets a failed record', async () => {
   const out = await tempDir('mc-many');
   const rs = [result(0), result(1, 'failed'), result(2)];
   assert.deepEqual(await lastValueFrom(of(...rs).pipe(markComplete({ outDir: out }), toArray())), rs);
-  assert.deepEqual(readdirSync(join(out, 'completions')).sort(), ['00000.json', '00002.json']);
+  assert.deepEqual(readdirSync(join(out, 'completions')).sort(), ['00000.json', '00001.json', '00002.json']);
+  assert.equal(JSON.parse(readFileSync(completionPath(out, 1), 'utf8')).status, 'failed');
   assert.equal(completionPath(out, 2), join(out, 'completions', '00002.json'));
   assert.deepEqual(JSON.parse(readFileSync(completionPath(out, 2), 'utf8')), rs[2]);
 });

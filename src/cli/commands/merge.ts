@@ -3,13 +3,13 @@
  * --rank/--world-size by hand) are done, checks that every input part was done exactly once and
  * writes the final manifest.json and dataset card. Nothing is written unless the check passes.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { Manifest, ShardResult } from '../../../schemas/manifest.js';
 import { UserError } from '../../runtime/errors.js';
+import { sha256File } from '../../runtime/hash.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
 import { OutputFolder, type RunInfo } from '../../runtime/OutputFolder.js';
 import { versions } from '../../runtime/versions.js';
@@ -26,6 +26,8 @@ export interface MergeCheck {
   readonly info: RunInfo;
   /** Verified completion records, by index. */
   readonly done: ShardResult[];
+  /** Parts whose input could not be read ("failed" records): accounted for, listed in the manifest. */
+  readonly failed: ShardResult[];
   readonly missing: MergeProblem[];
   readonly problems: MergeProblem[];
   /** Leftover temporary files (removed by a successful merge). */
@@ -36,11 +38,6 @@ export interface MergeCheck {
 
 const pad = (n: number) => String(n).padStart(5, '0');
 
-async function sha256(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 async function listFiles(dir: string): Promise<string[]> {
   return existsSync(dir) ? (await readdir(dir)).sort() : [];
@@ -66,6 +63,7 @@ export async function checkOutput(dir: string): Promise<MergeCheck> {
   // The plan lists one entry per part (file, or file#groups), in part order.
   const inputOf = (i: number) => plan[i] ?? null;
   const done: ShardResult[] = [];
+  const failed: ShardResult[] = [];
   const missing: MergeProblem[] = [];
   const problems: MergeProblem[] = [];
   const named = new Set<string>();
@@ -92,10 +90,11 @@ export async function checkOutput(dir: string): Promise<MergeCheck> {
     };
     if (r.index !== i) bad(`completion record names part ${r.index}`);
     else if (r.configHash !== info.configHash) bad(`done with other settings (config ${r.configHash}, folder ${info.configHash})`);
+    else if (r.status === 'failed') failed.push(r);
     else if (r.status !== 'done' || !r.output) bad(`status ${r.status}`);
     else if (r.count !== info.parts) bad(`done under a plan of ${r.count} parts, folder has ${info.parts}`);
     else if (!existsSync(join(dir, r.output))) bad(`${r.output} is missing`);
-    else if (r.outputSha256 && (await sha256(join(dir, r.output))) !== r.outputSha256) bad(`${r.output} does not match its recorded sha256`);
+    else if (r.outputSha256 && (await sha256File(join(dir, r.output))) !== r.outputSha256) bad(`${r.output} does not match its recorded sha256`);
     else if (r.rejects && !existsSync(join(dir, r.rejects))) bad(`${r.rejects} is missing`);
     else if (r.lists && !existsSync(join(dir, r.lists))) bad(`${r.lists} is missing`);
     else {
@@ -128,7 +127,7 @@ export async function checkOutput(dir: string): Promise<MergeCheck> {
       if (m.index !== null) missing[k] = { ...m, problem: `${m.problem}; rank ${m.index % n} of ${n}` };
     }
   }
-  return { info, done, missing, problems, tmp, invalid };
+  return { info, done, failed, missing, problems, tmp, invalid };
 }
 
 /** The one-line-per-part account of what is missing, for stderr. */
@@ -158,9 +157,14 @@ export async function mergeOutput(dir: string, log: Logger): Promise<Manifest> {
   // Temporary files are leftovers of killed runs: every part is done, so nothing is writing them.
   for (const f of check.tmp) await rm(join(dir, f), { force: true });
   const split = typeof info.settings.split === 'string' ? info.settings.split : 'train';
-  const manifest = await folder.finish(info, check.done, [], split, versions());
+  const manifest = await folder.finish(info, check.done, check.failed, split, versions());
   const t = manifest.totals;
-  log.info(`merge: ${info.parts} part(s) complete, each done once; ${t.rowsOut} rows out, ${t.rowsRejected} rejected, ${t.rowsFlipped} flipped; wrote manifest.json and README.md`, { out: dir, config: info.configHash });
+  log.info(`merge: ${info.parts} part(s) complete, each done once${check.failed.length ? ` (${check.failed.length} of them failed: unreadable input)` : ''}; ${t.rowsOut} rows out, ${t.rowsRejected} rejected, ${t.rowsFlipped} flipped; wrote manifest.json and README.md`, { out: dir, config: info.configHash });
+  if (check.failed.length) {
+    for (const f of check.failed) log.error(`part ${f.index} failed: ${f.error}`);
+    // The manifest lists them; the exit code says the dataset lacks those inputs' rows.
+    process.exitCode = 1;
+  }
   return manifest;
 }
 

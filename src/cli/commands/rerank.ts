@@ -1,11 +1,13 @@
-import { readdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { rerank } from '../../../pipelines/rerank.js';
 import { parsePairsSpec } from '../../../operators/pairsFromLists.js';
 import { checkProbeCompatibility, featureSourceOf, loadProbe, resolveAlpha } from '../../probe/artifact.js';
 import { ioSettings } from '../../runtime/Config.js';
 import { DuckDb } from '../../runtime/DuckDb.js';
+import { sha256File } from '../../runtime/hash.js';
+import type { Manifest } from '../../../schemas/manifest.js';
 import { Embedder } from '../../runtime/Embedder.js';
 import { UsageError } from '../../runtime/errors.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
@@ -60,18 +62,21 @@ export const rerankCommand: CommandModule<object, Args> = {
     const alpha = resolveAlpha(alphaArg, meta);
 
     const stats = new Stats();
-    await using embedder = await Embedder.open(embedderOptions(args, (m) => log.info(m)));
-    const diffs = checkProbeCompatibility(meta, featureSourceOf(embedder, args.model), { force: args.force, probeDir: args.probe });
-    for (const d of diffs) log.warn(`--force: probe mismatch: ${d}`);
-
+    const embedOptions = embedderOptions(args, (m) => log.info(m));
+    // The settings hash the model and tokenizer files without opening a session: with --workers
+    // this process only waits for its workers, and an onnxruntime session costs seconds and memory.
+    const [modelSha256, tokenizerSha256] = await Promise.all([
+      sha256File(embedOptions.model),
+      sha256File(embedOptions.tokenizer ?? join(dirname(embedOptions.model), 'tokenizer.json')),
+    ]);
     const settings = {
       command: 'rerank',
       ...ioSettings(io),
-      modelSha256: embedder.modelSha256,
-      tokenizerSha256: embedder.tokenizerSha256,
+      modelSha256,
+      tokenizerSha256,
       probeSha256,
-      layers: embedder.layers,
-      template: embedder.template,
+      layers: args.layers,
+      template: args.chatTemplate ? 'chat-template' : embedOptions.template,
       maxTokens: args.maxTokens ?? null,
       batchTokens: args.batchTokens,
       device: args.device,
@@ -81,20 +86,34 @@ export const rerankCommand: CommandModule<object, Args> = {
       minMargin: args.minMargin,
       pairs: args.pairs,
     };
-    const out = await runJob({
-      command: 'rerank',
-      io,
-      settings,
-      log,
-      stats,
-      pipeline: (parts, configHash) => rerank(parts, { io, alpha, policy: args.policy, threshold: args.threshold, minMargin: args.minMargin, pairs }, { embedder, probe, stats, configHash }),
-    });
-    if (out.complete && !out.interrupted) await printSummary(io.outDir, out.seconds, stats, log);
+    let embedder: Embedder | null = null;
+    try {
+      const out = await runJob({
+        command: 'rerank',
+        io,
+        settings,
+        log,
+        stats,
+        threadsFlag: 'threads',
+        threads: args.threads,
+        // Opened only by the process that embeds, once it knows there is work left.
+        before: async () => {
+          embedder = await Embedder.open(embedOptions);
+          const diffs = checkProbeCompatibility(meta, featureSourceOf(embedder, args.model), { force: args.force, probeDir: args.probe });
+          for (const d of diffs) log.warn(`--force: probe mismatch: ${d}`);
+        },
+        pipeline: (parts, configHash) =>
+          rerank(parts, { io, alpha, policy: args.policy, threshold: args.threshold, minMargin: args.minMargin, pairs }, { embedder: embedder!, probe, stats, configHash }),
+      });
+      if (out.complete && !out.interrupted) await printSummary(io.outDir, out.seconds, out.rowsThisRun, log);
+    } finally {
+      await (embedder as Embedder | null)?.close();
+    }
   },
 };
 
 /** The run's summary: on stderr for people, one JSON line on stdout for scripts. */
-async function printSummary(outDir: string, seconds: number, stats: Stats, log: Logger): Promise<void> {
+async function printSummary(outDir: string, seconds: number, rowsThisRun: number, log: Logger): Promise<void> {
   // Every part that completed has a data shard (possibly empty); when all parts failed there is none.
   if (!(await readdir(resolve(outDir, 'data')).catch(() => [] as string[])).some((f) => f.endsWith('.parquet'))) return;
   await using db = await DuckDb.open();
@@ -107,19 +126,21 @@ async function printSummary(outDir: string, seconds: number, stats: Stats, log: 
   const pairs = Number(row.pairs);
   const flipped = Number(row.flipped ?? 0);
   const q = ((row.q as number[] | null) ?? []).map((x) => Number(Number(x).toFixed(4)));
-  const scored = stats.get('scorePairs.pairs') + stats.get('scorePairs.lists');
+  // From the manifest, not this process's counters: with --workers the work was done elsewhere.
+  const manifest = JSON.parse(await readFile(resolve(outDir, 'manifest.json'), 'utf8')) as Manifest;
   const summary = {
     out: outDir,
     pairs,
     flipped,
     flippedPct: pairs ? Number(((100 * flipped) / pairs).toFixed(2)) : 0,
     confidenceQuantiles: { p05: q[0] ?? null, p25: q[1] ?? null, p50: q[2] ?? null, p75: q[3] ?? null, p95: q[4] ?? null },
-    rejected: stats.get('writeShard.rows') - stats.get('relabelPairs.pairs'),
+    rejected: manifest.totals.rowsRejected,
     seconds: Number(seconds.toFixed(2)),
-    pairsPerSecond: Number((scored / Math.max(seconds, 1e-9)).toFixed(1)),
+    /** Input rows processed by this run (not those of shards already complete) per second. */
+    rowsPerSecond: Number((rowsThisRun / Math.max(seconds, 1e-9)).toFixed(1)),
   };
   log.info(
-    `rerank: ${pairs} pairs written, ${flipped} flipped (${summary.flippedPct}%), confidence p05/p50/p95 ${summary.confidenceQuantiles.p05}/${summary.confidenceQuantiles.p50}/${summary.confidenceQuantiles.p95}, ${summary.pairsPerSecond} pairs/s this run`,
+    `rerank: ${pairs} pairs written, ${flipped} flipped (${summary.flippedPct}%), confidence p05/p50/p95 ${summary.confidenceQuantiles.p05}/${summary.confidenceQuantiles.p50}/${summary.confidenceQuantiles.p95}, ${summary.rowsPerSecond} rows/s this run`,
   );
   process.stdout.write(JSON.stringify(summary) + '\n');
 }
