@@ -5,6 +5,7 @@
  * the output `last_hidden_state`, so transformers.js' feature-extraction runs it too.
  */
 import { DataType, encodeModel, int64s, node, tensor, valueInfo, type NodeProto, type TensorProto } from '../src/runtime/onnxBuild.js';
+import { weights } from '../test/helpers/random.js';
 
 export interface BertShape {
   readonly layers: number;
@@ -17,19 +18,6 @@ export interface BertShape {
 
 export const MINI_LM: BertShape = { layers: 6, width: 384, heads: 12, ffn: 1536, vocab: 1000, maxPositions: 128 };
 
-function random(n: number, seed: number, scale: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
 
 /** The model bytes and a transformers-style config.json for it. */
 export function buildBertModel(shape: BertShape = MINI_LM): { bytes: Uint8Array; config: Record<string, unknown> } {
@@ -39,7 +27,7 @@ export function buildBertModel(shape: BertShape = MINI_LM): { bytes: Uint8Array;
   const inits: TensorProto[] = [];
   let seed = 1;
   const weight = (name: string, dims: number[], scale = 0.05) => {
-    inits.push(tensor(name, dims, random(dims.reduce((a, b) => a * b, 1), seed++, scale)));
+    inits.push(tensor(name, dims, weights(dims.reduce((a, b) => a * b, 1), seed++, scale)));
     return name;
   };
   const fill = (name: string, dims: number[], v: number) => {

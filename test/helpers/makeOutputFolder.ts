@@ -15,6 +15,7 @@ import { Bool, Field, Float32, Int32, Int64, makeData, RecordBatch, Schema, Stru
 import { Compression, Table as WasmTable, writeParquet, WriterPropertiesBuilder } from 'parquet-wasm/node';
 import { pairOutputSchema, rejectSchema, withPassThrough } from '../../schemas/output.js';
 import type { Manifest, PartStats, ShardResult } from '../../schemas/manifest.js';
+import { prng } from './random.js';
 
 export interface MakeOutputFolderOptions {
   readonly dir: string;
@@ -59,17 +60,6 @@ const WORDS = (
   'important careful avoid share provide describe list summary simple short long first second finally also'
 ).split(' ');
 
-/** mulberry32: a small seeded PRNG, so the same seed gives the same folder. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gauss(r: () => number): number {
   const u = Math.max(r(), 1e-12);
@@ -106,7 +96,7 @@ export function makeOutputFolder(options: MakeOutputFolderOptions): MadeOutputFo
   const rowGroupRows = options.rowGroupRows ?? Math.max(1, rowsPerShard);
   mkdirSync(join(dir, 'data'), { recursive: true });
   mkdirSync(join(dir, 'rejects'), { recursive: true });
-  const r = rng(seed);
+  const r = prng(seed);
   const alpha = 1;
   const results: ShardResult[] = [];
   const totals = emptyStats();

@@ -7,23 +7,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataType, encodeModel, int64s, node, tensor, valueInfo } from '../../src/runtime/onnxBuild.js';
+import { weights } from './random.js';
+
+export { weights };
 
 export const VOCAB = 1000;
 
-/** Deterministic weights in [-0.5, 0.5). */
-export function weights(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 
 function matVec(x: Float32Array, w: Float32Array, width: number): Float32Array {
   // x [width] @ w [width, width]

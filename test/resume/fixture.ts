@@ -14,18 +14,9 @@ import { Schema, Field, Utf8, Int32 } from 'apache-arrow';
 import { tableFromRows } from '../../schemas/output.js';
 import { ParquetWriter } from '../../src/runtime/ParquetWriter.js';
 import { projectRoot } from '../../src/runtime/paths.js';
+import { prng } from '../helpers/random.js';
 
-/** mulberry32: a small seeded PRNG, so the generated input is the same on every machine. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 const WORDS = 'the a model answer question safe harmful help refuse explain data pair prompt reply user assistant kind polite rude weather code bake bread river mountain policy rule small large quick slow'.split(' ');
 
