@@ -1,6 +1,6 @@
-import { map, type OperatorFunction } from 'rxjs';
-import { adaptRow, formats, type AdaptOptions } from '../schemas/adapters.js';
-import type { Item, ListRecord, PairRecord, RecordBatch, RejectRecord } from '../schemas/records.js';
+import { defer, map, type OperatorFunction } from 'rxjs';
+import { adaptRow, detectFormat, formats, type AdaptOptions, type Format } from '../schemas/adapters.js';
+import type { Item, ListRecord, PairRecord, RawRow, RecordBatch, RejectRecord } from '../schemas/records.js';
 import type { ReadItem } from '../src/runtime/readers.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
@@ -12,6 +12,11 @@ export interface AdaptRowsOptions extends AdaptOptions {
  * Turns raw rows into canonical pairs or lists (see schemas/adapters.ts); a row that fits no
  * layout becomes a reject with its reason. Rejects from the reader pass through.
  *
+ * With `format: 'auto'` each row's layout is detected from its columns. A row that fits none is
+ * read in the layout of the part's first row that did fit, so that its reason names the missing
+ * column ("missing column: rejected") rather than "unknown format"; that memory is per
+ * subscription (one part).
+ *
  * ```
  * raw:     [r0 r1 r2]     (r1 has no `rejected`)
  * adapted: [P0 X1 P2]     X1 = reject "missing column: rejected"
@@ -21,9 +26,21 @@ export interface AdaptRowsOptions extends AdaptOptions {
 export function adaptRows(options: AdaptRowsOptions): OperatorFunction<RecordBatch<ReadItem>, RecordBatch<Item>> {
   const { stats, ...adapt } = options;
   if (!formats.includes(adapt.format)) throw new RangeError(`adaptRows: unknown format ${adapt.format}`);
-  return map((batch) => {
-    const items: (PairRecord | ListRecord | RejectRecord)[] = batch.items.map((it) => (it.kind === 'raw' ? adaptRow(it, adapt) : it));
-    for (const it of items) stats.count(`adaptRows.${it.kind}`);
-    return { ...batch, items };
-  });
+  return (source) =>
+    defer(() => {
+      let partFormat: Format | null = null;
+      const adaptOne = (it: RawRow) => {
+        if (adapt.format !== 'auto') return adaptRow(it, adapt);
+        const own = detectFormat(it.row);
+        partFormat ??= own;
+        return adaptRow(it, { ...adapt, format: own ?? partFormat ?? 'auto' });
+      };
+      return source.pipe(
+        map((batch) => {
+          const items: (PairRecord | ListRecord | RejectRecord)[] = batch.items.map((it) => (it.kind === 'raw' ? adaptOne(it) : it));
+          for (const it of items) stats.count(`adaptRows.${it.kind}`);
+          return { ...batch, items };
+        }),
+      );
+    });
 }

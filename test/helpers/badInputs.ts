@@ -131,7 +131,7 @@ export function makeBadCorpus(root: string): CorpusFile[] {
       1: 'null text: chosen',
       2: 'wrong type: chosen is number, expected a string',
       3: 'chosen equals rejected',
-      4: 'unknown format: columns chosen',
+      4: 'missing column: rejected',
       5: 'invalid JSON',
       6: 'not a JSON object',
       8: 'duplicate id: dup-1',

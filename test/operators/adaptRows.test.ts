@@ -40,7 +40,7 @@ test('a bad row turns into a reject in its place; reader rejects pass through', 
         ...b,
         items: [
           adapt(good(0)),
-          { kind: 'reject', sourceFile: 'in.jsonl', sourceRow: 1, reason: 'unknown format: columns chosen', raw: JSON.stringify({ chosen: hh[1].chosen }) },
+          { kind: 'reject', sourceFile: 'in.jsonl', sourceRow: 1, reason: 'missing column: rejected', raw: JSON.stringify({ chosen: hh[1].chosen }) },
           readerReject,
           { kind: 'reject', sourceFile: 'in.jsonl', sourceRow: 3, reason: 'wrong type: chosen is number, expected a string', raw: '{"chosen":7,"rejected":"x"}' },
         ],
@@ -49,6 +49,26 @@ test('a bad row turns into a reject in its place; reader rejects pass through', 
   });
   assert.equal(stats.get('adaptRows.pair'), 1);
   assert.equal(stats.get('adaptRows.reject'), 3);
+});
+
+test('auto: a row that fits no layout is read in the part\'s layout; with none seen yet it is an unknown format', () => {
+  const stats = new Stats();
+  const first = raw(0, { chosen: hh[0].chosen });
+  scheduler().run(({ cold, expectObservable }) => {
+    const b = batch(0, [first, good(1), raw(2, { rejected: hh[2].rejected })]);
+    expectObservable(cold('a|', { a: b }).pipe(adaptRows({ format: 'auto', pkuChoice: 'safer', stats }))).toBe('a|', {
+      a: {
+        ...b,
+        items: [
+          { kind: 'reject', sourceFile: 'in.jsonl', sourceRow: 0, reason: 'unknown format: columns chosen', raw: JSON.stringify({ chosen: hh[0].chosen }) },
+          adapt(good(1)),
+          { kind: 'reject', sourceFile: 'in.jsonl', sourceRow: 2, reason: 'missing column: chosen', raw: JSON.stringify({ rejected: hh[2].rejected }) },
+        ],
+      },
+    });
+  });
+  assert.equal(stats.get('adaptRows.pair'), 1);
+  assert.equal(stats.get('adaptRows.reject'), 2);
 });
 
 test('source error passes through; early unsubscribe unsubscribes the source', () => {
