@@ -7,8 +7,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { formats, type Format } from '../../../schemas/adapters.js';
-import { checkProbeCompatibility, featureSourceOf, loadProbe, prefrankVersion, resolveAlpha, saveProbe } from '../../probe/artifact.js';
+import { checkProbeCompatibility, featureSourceOf, loadProbe, prefrankVersion, resolveAlpha, saveProbe, type FeatureSource } from '../../probe/artifact.js';
 import { embedRecords, readRecords, type FeatureSet } from '../../probe/featureData.js';
+import { featureShardFiles, readFeatureShards } from '../../probe/featureShards.js';
 import { accuracyByGroup, auroc, pairLogLikelihood, pairReliability, pairwiseAccuracy } from '../../probe/metrics.js';
 import { resolveTrainOptions, trainProbe } from '../../probe/trainProbe.js';
 import { Embedder } from '../../runtime/Embedder.js';
@@ -136,21 +137,39 @@ const trainCommand: CommandModule<object, TrainArgs> = {
     };
     // Flags are checked before the model opens: a typo should not cost an embedding pass.
     asUsage(() => resolveTrainOptions({ ...trainOptions, layers: 1, width: 1 }));
-    const { features, embedder, modelName, files } = await loadFeatures(args, log);
+    // Feature shards from `prefrank embed` train without a model; other inputs are embedded here.
+    const shardFiles = await featureShardFiles(args.inputs);
+    let features: FeatureSet;
+    let source: FeatureSource;
+    let files: readonly string[];
+    let close = async () => {};
+    if (shardFiles) {
+      const shards = await readFeatureShards(shardFiles);
+      ({ features, source } = shards);
+      files = shardFiles;
+      log.info(`read ${features.pairs.length} pairs from ${files.length} feature shard(s)`, shards.candidates ? { unusedCandidates: shards.candidates } : {});
+    } else {
+      const loaded = await loadFeatures(args, log);
+      ({ features, files } = loaded);
+      source = featureSourceOf(loaded.embedder, loaded.modelName);
+      close = () => loaded.embedder.close();
+    }
     try {
       if (features.pairs.length === 0 && features.labels.length === 0) throw new UserError('probe train: the inputs gave no pairs and no labelled responses to train on');
       const result = trainProbe(features.pairs, features.labels, {
         ...trainOptions,
-        layers: embedder.layers.length,
-        width: embedder.width,
+        layers: source.layers.length,
+        width: source.width,
         onEpoch: (e) => log.debug(`epoch ${e.epoch}`, { trainLoss: e.trainLoss, heldOutAccuracy: e.heldOutAccuracy }),
       });
-      const perFile = new Map<string, { pairs: number; labels: number }>(files.map((f) => [basename(f), { pairs: 0, labels: 0 }]));
-      for (const p of features.pairs) perFile.get(basename(p.sourceFile))!.pairs++;
-      for (const l of features.labels) perFile.get(basename(l.sourceFile))!.labels++;
+      // Per original input file (for feature shards, the files that were embedded).
+      const perFile = new Map<string, { pairs: number; labels: number }>(shardFiles ? [] : files.map((f) => [basename(f), { pairs: 0, labels: 0 }]));
+      const count = (file: string) => perFile.get(basename(file)) ?? perFile.set(basename(file), { pairs: 0, labels: 0 }).get(basename(file))!;
+      for (const p of features.pairs) count(p.sourceFile).pairs++;
+      for (const l of features.labels) count(l.sourceFile).labels++;
       const meta = saveProbe(args.out, result.probe, {
         prefrank: prefrankVersion(),
-        features: featureSourceOf(embedder, modelName),
+        features: source,
         alpha: result.alpha,
         alphaSource: result.alphaSource,
         training: {
@@ -178,7 +197,7 @@ const trainCommand: CommandModule<object, TrainArgs> = {
         ]) + '\n',
       );
     } finally {
-      await embedder.close();
+      await close();
     }
   },
 };
