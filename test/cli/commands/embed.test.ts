@@ -1,28 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { DuckDb } from '../../../src/runtime/DuckDb.js';
-import { projectRoot, sharedPath } from '../../../src/runtime/paths.js';
+import { sharedPath } from '../../../src/runtime/paths.js';
+import { runCli } from '../../helpers/badInputs.js';
 
-const run = promisify(execFile);
-const MAIN = join(projectRoot(), 'dist', 'src', 'cli', 'main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'prefrank-cli-embed-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(args);
 
 const input = join(tmp, 'pairs.jsonl');
 writeFileSync(

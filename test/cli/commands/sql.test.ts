@@ -1,25 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { projectRoot } from '../../../src/runtime/paths.js';
 import { makeOutputFolder, type MadeOutputFolder } from '../../helpers/makeOutputFolder.js';
+import { runCli } from '../../helpers/badInputs.js';
 
-const run = promisify(execFile);
-const MAIN = join(projectRoot(), 'dist', 'src', 'cli', 'main.js');
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(args);
 
 let tmp: string;
 let made: MadeOutputFolder;

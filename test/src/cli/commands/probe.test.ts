@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, test } from 'node:test';
-import { projectRoot } from '../../../../src/runtime/paths.js';
+import { runCli } from '../../../helpers/badInputs.js';
 
-const run = promisify(execFile);
-const cli = join(projectRoot(), 'dist', 'src', 'cli', 'main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'prefrank-probe-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function prefrank(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args, '--device', 'cpu'], { cwd: tmp });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const prefrank = (...args: string[]) => runCli([...args, '--device', 'cpu'], tmp);
 
 // Safe answers are refusals, unsafe ones comply: a signal a word-vector probe can pick up.
 const rows: string[] = [];
