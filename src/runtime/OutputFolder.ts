@@ -47,7 +47,9 @@ export class OutputFolder {
 
   /**
    * Makes the folder ready for a run with `info`: a folder written with other settings is refused
-   * (naming what differs) unless `overwrite`, which clears it first.
+   * (naming what differs) unless `overwrite`, which clears it first. A folder that has files but is
+   * no prefrank output (no run.json) is always refused: clearing it, or writing README.md into it,
+   * could destroy someone's work (think `--out .`).
    */
   async prepare(info: RunInfo, overwrite: boolean): Promise<void> {
     try {
@@ -56,13 +58,16 @@ export class OutputFolder {
       throw new UserError(`cannot create output folder ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
     const previous = await this.runInfo();
+    // Entries another rank starting at the same moment may already have made are not foreign.
+    const ours = /^(data|rejects|lists|features|completions|stats|run\.json\.\d+\.tmp)$/;
+    if (!previous && (await readdir(this.dir)).some((f) => !ours.test(f))) {
+      throw new UserError(`${this.dir} is not empty and is not a prefrank output folder (no run.json); name a new or empty folder with --out`);
+    }
     if (previous && previous.configHash !== info.configHash) {
       if (!overwrite) {
         const diff = diffSettings(previous.settings, info.settings);
         throw new UserError(`${this.dir} was written with other settings (${diff.join('; ') || 'parts: ' + previous.parts + ' -> ' + info.parts}); use another --out, or --overwrite to replace it`);
       }
-      await this.clear();
-    } else if (!previous && overwrite) {
       await this.clear();
     }
     if (!previous || previous.configHash !== info.configHash) await writeAtomic(this.path('run.json'), JSON.stringify(info, null, 2) + '\n');
