@@ -64,7 +64,7 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
   const configHash = hashConfig(settings);
   const info: RunInfo = { configHash, settings, parts: parts.length, command: spec.command };
   const folder = new OutputFolder(io.outDir);
-  await folder.prepare(info, io.overwrite);
+  const { created } = await folder.prepare(info, io.overwrite);
 
   const done = await folder.completed(configHash);
   const mine = partsForRank(parts, io.rank, io.worldSize);
@@ -86,7 +86,14 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
     for (const [i, r] of after) if (!done.has(i)) results.push(r);
   } else if (todo.length > 0) {
     await removeUncommitted(folder, todo, io.split);
-    await spec.before?.();
+    try {
+      await spec.before?.();
+    } catch (err) {
+      // A run that could not start (a probe that does not fit the model) leaves no claim on a
+      // folder it created, so the corrected command is not refused as "other settings".
+      if (created && done.size === 0) await folder.remove(['run.json']);
+      throw err;
+    }
     // A total (and so an ETA) only when every part's row count is known from Parquet metadata.
     const total = todo.every((p) => typeof p.rows === 'number') ? todo.reduce((s, p) => s + (p.rows ?? 0), 0) : null;
     const progress = new Progress(() => stats.get('streamPart.rows'), total, spec.showProgress);

@@ -51,7 +51,7 @@ export class OutputFolder {
    * no prefrank output (no run.json) is always refused: clearing it, or writing README.md into it,
    * could destroy someone's work (think `--out .`).
    */
-  async prepare(info: RunInfo, overwrite: boolean): Promise<void> {
+  async prepare(info: RunInfo, overwrite: boolean): Promise<{ created: boolean }> {
     try {
       await mkdir(this.dir, { recursive: true });
     } catch (err) {
@@ -70,7 +70,9 @@ export class OutputFolder {
       }
       await this.clear();
     }
-    if (!previous || previous.configHash !== info.configHash) await writeAtomic(this.path('run.json'), JSON.stringify(info, null, 2) + '\n');
+    const created = !previous || previous.configHash !== info.configHash;
+    if (created) await writeAtomic(this.path('run.json'), JSON.stringify(info, null, 2) + '\n');
+    return { created };
   }
 
   async clear(): Promise<void> {
