@@ -37,6 +37,8 @@ export function streamPart<B>(options: StreamPartOptions<B>): Observable<B> {
     const rows = readPartRows(part, read);
     const input = new Subject<RecordBatch<ReadItem>>();
     let inFlight = 0;
+    // Row counts of the batches in flight, oldest first: the stages emit one batch per batch, in order.
+    const sizes: number[] = [];
     let index = 0;
     let done = false;
     let pulling = false;
@@ -53,6 +55,7 @@ export function streamPart<B>(options: StreamPartOptions<B>): Observable<B> {
             break;
           }
           inFlight++;
+          sizes.push(next.value.length);
           stats.count('streamPart.batches');
           stats.count('streamPart.rows', next.value.length);
           input.next({ part, index: index++, items: next.value });
@@ -67,6 +70,8 @@ export function streamPart<B>(options: StreamPartOptions<B>): Observable<B> {
     const sub = input.pipe(stages).subscribe({
       next: (b) => {
         inFlight--;
+        // Rows through every stage (progress counts these, not rows read ahead).
+        stats.count('streamPart.rowsDone', sizes.shift() ?? 0);
         subscriber.next(b);
         void pull();
       },

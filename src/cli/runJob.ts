@@ -96,7 +96,7 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
     }
     // A total (and so an ETA) only when every part's row count is known from Parquet metadata.
     const total = todo.every((p) => typeof p.rows === 'number') ? todo.reduce((s, p) => s + (p.rows ?? 0), 0) : null;
-    const progress = new Progress(() => stats.get('streamPart.rows'), total, spec.showProgress);
+    const progress = new Progress(() => stats.get('streamPart.rowsDone'), total, spec.showProgress);
     const run$ = spec.pipeline(todo, configHash).pipe(
       tap((r) => {
         if (r.status === 'done') {
