@@ -7,39 +7,47 @@ import { formats, type Format } from '../../schemas/adapters.js';
 import type { IoConfig } from '../runtime/Config.js';
 import { UsageError } from '../runtime/errors.js';
 
-export function withIoOptions<T>(y: Argv<T>) {
+/** What every command that reads preference data takes (probe train/eval too): inputs, layout, row checks. */
+export function withInputOptions<T>(y: Argv<T>) {
   return y
     .positional('inputs', { type: 'string', array: true, demandOption: true, describe: 'Input files, folders or globs (.parquet, .jsonl, .jsonl.gz)' })
-    .option('out', { type: 'string', demandOption: true, describe: 'Output folder', group: 'Input/output:' })
     .option('format', { choices: formats, default: 'auto' as Format, describe: 'Input layout (auto-detected from the columns)', group: 'Input/output:' })
     .option('pku-choice', { choices: ['safer', 'better'] as const, default: 'safer' as const, describe: 'PKU-SafeRLHF/BeaverTails: chosen by safer_response_id or better_response_id', group: 'Input/output:' })
+    .option('max-row-bytes', { type: 'number', default: 16 * 2 ** 20, describe: 'JSON lines longer than this are rejected unread', group: 'Validation:' })
+    .option('max-text-chars', { type: 'number', default: 1_000_000, describe: 'Texts longer than this are rejected', group: 'Validation:' });
+}
+
+export function withIoOptions<T>(y: Argv<T>) {
+  return withInputOptions(y)
+    .option('out', { type: 'string', demandOption: true, describe: 'Output folder', group: 'Input/output:' })
     .option('split', { type: 'string', default: 'train', describe: 'Split name in shard file names', group: 'Input/output:' })
     .option('compression', { choices: ['zstd', 'snappy', 'none'] as const, default: 'zstd' as const, describe: 'Parquet compression', group: 'Input/output:' })
     .option('row-group-rows', { type: 'number', default: 100_000, describe: 'Rows per Parquet row group (DuckDB scans row groups in parallel)', group: 'Input/output:' })
     .option('batch-rows', { type: 'number', default: 512, describe: 'Rows per in-flight batch', group: 'Input/output:' })
     .option('window', { type: 'number', default: 2, describe: 'Batches in flight per shard (memory vs overlap)', group: 'Input/output:' })
     .option('part-rows', { type: 'number', default: 1_000_000, describe: 'Split Parquet inputs into shards of at most this many rows (whole row groups)', group: 'Input/output:' })
-    .option('max-row-bytes', { type: 'number', default: 16 * 2 ** 20, describe: 'JSON lines longer than this are rejected unread', group: 'Validation:' })
-    .option('max-text-chars', { type: 'number', default: 1_000_000, describe: 'Texts longer than this are rejected', group: 'Validation:' })
     .option('rank', { type: 'number', describe: 'This process\'s rank, 0-based (default: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, or 0)', group: 'Scale-out:' })
     .option('world-size', { type: 'number', describe: 'Number of ranks in the whole run, across machines (default: SLURM_ARRAY_TASK_COUNT, or 1)', group: 'Scale-out:' })
     .option('workers', { type: 'number', default: 1, describe: 'Worker processes on this machine (each a rank of its own; compute threads are split between them)', group: 'Scale-out:' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'Replace an output folder written with other settings', group: 'Input/output:' });
 }
 
-export interface IoArgs {
+export interface InputArgs {
   inputs: string[];
-  out: string;
   format: Format;
   pkuChoice: 'safer' | 'better';
+  maxRowBytes: number;
+  maxTextChars: number;
+}
+
+export interface IoArgs extends InputArgs {
+  out: string;
   split: string;
   compression: 'zstd' | 'snappy' | 'none';
   rowGroupRows: number;
   batchRows: number;
   window: number;
   partRows: number;
-  maxRowBytes: number;
-  maxTextChars: number;
   rank?: number;
   worldSize?: number;
   workers?: number;
@@ -61,15 +69,22 @@ export function rankAndWorld(args: Pick<IoArgs, 'rank' | 'worldSize'>, env: Node
   return { rank, worldSize };
 }
 
+/** The read, adapt and validate slices of the config, each flag checked. */
+export function inputConfig(args: InputArgs, batchRows: number): Pick<IoConfig, 'read' | 'adapt' | 'validate'> {
+  return {
+    read: { batchRows: positiveInt('batch-rows', batchRows), maxRowBytes: positiveInt('max-row-bytes', args.maxRowBytes) },
+    adapt: { format: args.format, pkuChoice: args.pkuChoice },
+    validate: { maxTextChars: positiveInt('max-text-chars', args.maxTextChars) },
+  };
+}
+
 export function ioConfig(args: IoArgs): IoConfig & { readonly workers: number } {
   if (!/^[A-Za-z0-9_.-]+$/.test(args.split)) throw new UsageError(`--split must be letters, digits, '_', '.' or '-', got ${JSON.stringify(args.split)}`);
   return Object.freeze({
     inputs: args.inputs,
     outDir: args.out,
     split: args.split,
-    read: { batchRows: positiveInt('batch-rows', args.batchRows), maxRowBytes: positiveInt('max-row-bytes', args.maxRowBytes) },
-    adapt: { format: args.format, pkuChoice: args.pkuChoice },
-    validate: { maxTextChars: positiveInt('max-text-chars', args.maxTextChars) },
+    ...inputConfig(args, args.batchRows),
     write: { compression: args.compression, rowGroupRows: positiveInt('row-group-rows', args.rowGroupRows) },
     window: positiveInt('window', args.window),
     partRows: positiveInt('part-rows', args.partRows),

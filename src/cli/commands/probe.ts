@@ -5,8 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { Argv, CommandModule } from 'yargs';
-import { formats, type Format } from '../../../schemas/adapters.js';
+import type { CommandModule } from 'yargs';
 import { checkProbeCompatibility, featureSourceOf, loadProbe, prefrankVersion, resolveAlpha, saveProbe, type FeatureSource } from '../../probe/artifact.js';
 import { embedRecords, readRecords, type FeatureSet } from '../../probe/featureData.js';
 import { featureShardFiles, readFeatureShards } from '../../probe/featureShards.js';
@@ -17,23 +16,12 @@ import { UsageError, UserError } from '../../runtime/errors.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
 import { Stats } from '../../runtime/Stats.js';
 import { embedderOptions, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
+import { inputConfig, withInputOptions, type InputArgs as BaseInputArgs } from '../ioOptions.js';
 
-interface InputArgs {
-  inputs: string[];
-  format: Format;
-  pkuChoice: 'safer' | 'better';
-  maxTextChars: number;
+type InputArgs = BaseInputArgs & {
   logLevel: LogLevel;
   logFormat: 'text' | 'json';
-}
-
-function withInputOptions<T>(y: Argv<T>) {
-  return y
-    .positional('inputs', { type: 'string', array: true, demandOption: true, describe: 'Input files, folders or globs (.parquet, .jsonl, .jsonl.gz)' })
-    .option('format', { choices: formats, default: 'auto' as Format, describe: 'Input layout (auto-detected from the columns)', group: 'Input:' })
-    .option('pku-choice', { choices: ['safer', 'better'] as const, default: 'safer' as const, describe: 'PKU-SafeRLHF/BeaverTails: chosen by safer_response_id or better_response_id', group: 'Input:' })
-    .option('max-text-chars', { type: 'number', default: 1_000_000, describe: 'Texts longer than this are rejected', group: 'Input:' });
-}
+};
 
 /** Reads and embeds the inputs; the embedder stays open only as long as needed. */
 async function loadFeatures(
@@ -41,7 +29,8 @@ async function loadFeatures(
   log: Logger,
   check: (embedder: Embedder, modelName: string) => void = () => {},
 ): Promise<{ features: FeatureSet; embedder: Embedder; modelName: string; files: readonly string[] }> {
-  if (!(Number.isInteger(args.maxTextChars) && args.maxTextChars >= 1)) throw new UsageError(`--max-text-chars must be a positive integer, got ${args.maxTextChars}`);
+  // Checked before the model opens: a typo should not cost a model load.
+  const input = inputConfig(args, 512);
   const opts = embedderOptions(args, (m) => log.info(m));
   const modelName = args.model === 'default' ? 'glove-100d' : basename(args.model.replace(/\/model\.onnx$/, ''));
   // The model opens first so that a mismatch is reported before any data is read.
@@ -54,9 +43,7 @@ async function loadFeatures(
   }
   const stats = new Stats();
   const read = await readRecords(args.inputs, {
-    read: { batchRows: 512, maxRowBytes: 16 * 2 ** 20 },
-    adapt: { format: args.format, pkuChoice: args.pkuChoice },
-    validate: { maxTextChars: args.maxTextChars },
+    ...input,
     window: 2,
     partRows: 1_000_000,
     stats,
