@@ -201,8 +201,3 @@ export function asUserError(err: unknown, outDir: string): unknown {
   const where = e.path ? ` (${e.path})` : '';
   return new UserError(`cannot write to output folder ${outDir}: ${writeErrors[e.code]}${where}; completed shards are kept, fix it and run the same command again to resume`, { cause: err });
 }
-
-/** Throws a UserError for a missing required resource with a hint. */
-export function requireFile(path: string, what: string, hint: string): never {
-  throw new UserError(`${what} not found: ${path} (${hint})`);
-}
