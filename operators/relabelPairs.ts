@@ -1,19 +1,16 @@
 import { map, type OperatorFunction } from 'rxjs';
 import { rawPreview } from '../schemas/adapters.js';
 import type { Item, PairRecord, RecordBatch, RejectRecord } from '../schemas/records.js';
-import { sigmoid } from '../src/probe/HybridProbe.js';
+import { checkRelabelRule, labelPosterior, RELABEL_DEFAULTS, shouldSwap, type RelabelRule } from '../src/probe/posterior.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
 export type RelabelPolicy = 'swap' | 'annotate' | 'filter';
+export const RELABEL_POLICIES: readonly RelabelPolicy[] = ['swap', 'annotate', 'filter'];
 
-export interface RelabelPairsOptions {
-  /** Temperature of c = sigmoid(alpha * (r_chosen - r_rejected)); the probe's fitted alpha for `--alpha auto`. */
-  readonly alpha: number;
-  /** swap: re-order when c < threshold. Default 0.5. */
-  readonly threshold?: number;
+export interface RelabelPairsOptions extends RelabelRule {
   /** Default 'swap'. */
   readonly policy?: RelabelPolicy;
-  /** filter: pairs with |c - 0.5| < minMargin become rejects. Default 0. */
+  /** filter: pairs with |c - 0.5| < minMargin become rejects. Default RELABEL_DEFAULTS.minMargin. */
   readonly minMargin?: number;
   readonly stats: Stats;
 }
@@ -21,48 +18,48 @@ export interface RelabelPairsOptions {
 export const LOW_CONFIDENCE = 'low confidence';
 
 /**
- * Turns scored pairs into labelled pairs (DESIGN.md, Method 3): the confidence
- * `c = sigmoid(alpha * (r_chosen - r_rejected))` that the input's order is right, then by policy:
- * - `swap` (default): when c < threshold, chosen/rejected are swapped together with their safety
- *   labels, embeddings and rewards; `confidence` becomes 1 - c and `flipped` is true;
+ * Turns scored pairs into labelled pairs (DESIGN.md, Method 3): the posterior confidence that the
+ * input's order is right, `c = sigmoid(logit(labelPrior) + alpha * (r_chosen - r_rejected))`
+ * (src/probe/posterior.ts), then by policy:
+ * - `swap` (default): when c < 0.5 and c <= maxWrongFlips, chosen/rejected are swapped together with
+ *   their safety labels, embeddings and rewards; `confidence` becomes 1 - c and `flipped` is true.
+ *   A pair with c < 0.5 above the budget is kept with its c (below 0.5: the label is doubtful, and
+ *   conservative DPO's smoothing 1 - c says so);
  * - `annotate`: never swaps, only writes `confidence` (c, which may be below 0.5) and flipped=false;
  * - `filter`: like annotate, but a pair with |c - 0.5| < minMargin becomes a RejectRecord with the
  *   reason "low confidence" (its source file and row kept, `raw` the pair as JSON), so nothing is lost.
  * The confidence is rounded to float32, the output column's type. Lists and rejects pass through.
  *
  * ```
- * in:  [P0 P1 X2]     c(P0) = 0.8, c(P1) = 0.3, X2 a reject
- * out: [P0' P1' X2]   swap: P0' c 0.8; P1' swapped, c 0.7, flipped
+ * in:  [P0 P1 P2 X3]  c(P0) = 0.8, c(P1) = 0.03, c(P2) = 0.3, X3 a reject; maxWrongFlips 0.05
+ * out: [P0' P1' P2' X3]  swap: P0' c 0.8; P1' swapped, c 0.97, flipped; P2' kept, c 0.3
  * ```
- * Counts `relabelPairs.pairs`, `relabelPairs.flipped`, `relabelPairs.lowConfidence`; observes
- * `relabelPairs.confidence`.
+ * Counts `relabelPairs.pairs`, `relabelPairs.flipped`, `relabelPairs.heldBack`,
+ * `relabelPairs.lowConfidence`.
  * @see scorePairs, pairsFromLists
  */
 export function relabelPairs(options: RelabelPairsOptions): OperatorFunction<RecordBatch<Item>, RecordBatch<Item>> {
-  const { alpha, stats } = options;
-  const threshold = options.threshold ?? 0.5;
+  const { alpha, labelPrior, maxWrongFlips, stats } = options;
   const policy = options.policy ?? 'swap';
-  const minMargin = options.minMargin ?? 0;
-  if (!(typeof alpha === 'number' && Number.isFinite(alpha) && alpha >= 0)) throw new RangeError(`relabelPairs: alpha must be a number >= 0, got ${alpha}`);
-  if (!(threshold > 0 && threshold < 1)) throw new RangeError(`relabelPairs: threshold must be in (0, 1), got ${threshold}`);
-  if (!['swap', 'annotate', 'filter'].includes(policy)) throw new RangeError(`relabelPairs: policy must be swap, annotate or filter, got ${policy}`);
-  if (!(minMargin >= 0 && minMargin <= 0.5)) throw new RangeError(`relabelPairs: minMargin must be in [0, 0.5], got ${minMargin}`);
+  const minMargin = options.minMargin ?? RELABEL_DEFAULTS.minMargin;
+  checkRelabelRule(options, (f) => `relabelPairs: ${f}`);
+  if (!RELABEL_POLICIES.includes(policy)) throw new RangeError(`relabelPairs: policy must be ${RELABEL_POLICIES.join(', ')}, got ${policy}`);
+  if (!(minMargin >= 0 && minMargin < 0.5)) throw new RangeError(`relabelPairs: minMargin must be in [0, 0.5), got ${minMargin}`);
   if (!stats) throw new TypeError('relabelPairs: options.stats is required');
 
   const relabel = (p: PairRecord): PairRecord | RejectRecord => {
     if (p.rewardChosen === undefined || p.rewardRejected === undefined)
       throw new Error(`relabelPairs: pair ${p.pairId} (${p.sourceFile} row ${p.sourceRow}) has no rewards; scorePairs must run before relabelPairs`);
-    const c = sigmoid(alpha * (p.rewardChosen - p.rewardRejected));
+    const c = labelPosterior(labelPrior, alpha, p.rewardChosen - p.rewardRejected);
     stats.count('relabelPairs.pairs');
     if (policy === 'filter' && Math.abs(c - 0.5) < minMargin) {
       stats.count('relabelPairs.lowConfidence');
       const raw = rawPreview({ pair_id: p.pairId, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, reward_chosen: p.rewardChosen, reward_rejected: p.rewardRejected, confidence: Math.fround(c) });
       return { kind: 'reject', sourceFile: p.sourceFile, sourceRow: p.sourceRow, reason: LOW_CONFIDENCE, raw };
     }
-    if (policy === 'swap' && c < threshold) {
+    if (policy === 'swap' && shouldSwap(c, maxWrongFlips)) {
       const conf = Math.fround(1 - c);
       stats.count('relabelPairs.flipped');
-      stats.observe('relabelPairs.confidence', conf);
       return {
         ...p,
         chosen: p.rejected,
@@ -78,7 +75,7 @@ export function relabelPairs(options: RelabelPairsOptions): OperatorFunction<Rec
       };
     }
     const conf = Math.fround(c);
-    stats.observe('relabelPairs.confidence', conf);
+    if (policy === 'swap' && c < 0.5) stats.count('relabelPairs.heldBack');
     return { ...p, confidence: conf, flipped: false };
   };
 

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { ShardResult } from '../schemas/manifest.js';
+import type { ExpectedErrors, ShardResult } from '../schemas/manifest.js';
+import { addExpectedErrors, emptyExpectedErrors, roundExpectedErrors } from '../src/probe/posterior.js';
 import { rejectOutputRow, rejectSchema, tableFromRows } from '../schemas/output.js';
 import type { ListRecord, PairRecord, PartRef, RecordBatch, Item, RejectRecord } from '../schemas/records.js';
 import { InputFileError, oneLine } from '../src/runtime/errors.js';
@@ -25,6 +26,8 @@ export class PartTally {
   readonly rejectsByReason: Record<string, number> = {};
   /** Confidence histogram, 10 bins over [0, 1]. */
   readonly histogram = new Array<number>(10).fill(0);
+  /** Sums of posteriors; null until a pair with a confidence is seen. */
+  expected: ExpectedErrors | null = null;
   private lastRow = -1;
 
   /** Input rows: records arrive in source order, and a list's pairs share their row. */
@@ -43,8 +46,9 @@ export class PartTally {
     return key;
   }
 
-  confidence(c: number): void {
+  confidence(c: number, flipped: boolean): void {
     this.histogram[Math.min(9, Math.max(0, Math.floor(c * 10)))]++;
+    addExpectedErrors((this.expected ??= emptyExpectedErrors()), c, flipped);
   }
 }
 
@@ -141,6 +145,7 @@ export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch
           rejectsByReason: Object.fromEntries(Object.entries(tally.rejectsByReason).sort(([a], [b]) => (a < b ? -1 : 1))),
         },
         confidenceHistogram: [...tally.histogram],
+        ...(tally.expected ? { expectedErrors: roundExpectedErrors(tally.expected) } : {}),
         rank: options.rank,
         worldSize: options.worldSize,
         configHash: options.configHash,

@@ -70,7 +70,7 @@ export function writeShard(options: WriteShardOptions): OperatorFunction<RecordB
             pairRows.push(it);
             if (it.flipped) tally.rowsFlipped++;
             if (it.embChosen?.truncated || it.embRejected?.truncated) tally.rowsTruncated++;
-            if (it.confidence !== undefined) tally.confidence(it.confidence);
+            if (it.confidence !== undefined) tally.confidence(it.confidence, it.flipped === true);
           } else listRows.push(it);
         }
         if (pairRows.length) {

@@ -9,6 +9,7 @@ import { scorePairs } from '../operators/scorePairs.js';
 import { streamPart } from '../operators/streamPart.js';
 import { writeShard } from '../operators/writeShard.js';
 import type { HybridProbe } from '../src/probe/HybridProbe.js';
+import type { RelabelRule } from '../src/probe/posterior.js';
 import type { IoConfig } from '../src/runtime/Config.js';
 import type { Embedder } from '../src/runtime/Embedder.js';
 import type { Stats } from '../src/runtime/Stats.js';
@@ -16,9 +17,8 @@ import { canonicalStages } from './readPairs.js';
 
 export interface RerankConfig {
   readonly io: IoConfig;
-  readonly alpha: number;
+  readonly rule: RelabelRule;
   readonly policy: RelabelPolicy;
-  readonly threshold: number;
   readonly minMargin: number;
   readonly pairs: PairsMode;
 }
@@ -49,7 +49,7 @@ export function rerank(parts: readonly PartRef[], config: RerankConfig, runtime:
           embedPairs({ embedder, stats }),
           scorePairs({ probe, stats }),
           pairsFromLists({ pairs: config.pairs, stats }),
-          relabelPairs({ alpha: config.alpha, policy: config.policy, threshold: config.threshold, minMargin: config.minMargin, stats }),
+          relabelPairs({ ...config.rule, policy: config.policy, minMargin: config.minMargin, stats }),
         ),
       }).pipe(writeShard({ ...io.write, part, outDir: io.outDir, split: io.split, rank: io.rank, worldSize: io.worldSize, configHash, stats })),
     ),

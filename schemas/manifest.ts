@@ -10,6 +10,21 @@ export interface PartStats {
   readonly rejectsByReason: Readonly<Record<string, number>>;
 }
 
+/**
+ * Expected label errors of a scored part, sums of posteriors (src/probe/posterior.ts): each output
+ * pair's label is wrong with probability 1 - confidence when the confidence is calibrated.
+ */
+export interface ExpectedErrors {
+  /** Sum over swapped pairs of P(the swap broke a correct pair). */
+  expectedWrongFlips: number;
+  /** Sum over output pairs of P(its label is wrong), after the run. */
+  expectedWrongAfter: number;
+  /** The same for the input's labels, before the run. */
+  expectedWrongBefore: number;
+  /** Pairs whose label is more likely wrong (confidence < 0.5) but kept: no swap within the budget. */
+  heldBack: number;
+}
+
 /** Written as completions/{index:05d}.json once the part's shard is in place. */
 export interface ShardResult {
   readonly index: number;
@@ -28,6 +43,8 @@ export interface ShardResult {
   readonly stats: PartStats;
   /** Confidence histogram, 10 bins over [0, 1] (bin i holds [i/10, (i+1)/10)). */
   readonly confidenceHistogram: readonly number[];
+  /** Present when the part's pairs carry a confidence (rerank). */
+  readonly expectedErrors?: ExpectedErrors;
   /** Which rank wrote it and the config hash it was written under (for resume and merge). */
   readonly rank: number;
   readonly worldSize: number;
@@ -43,6 +60,6 @@ export interface Manifest {
   readonly config: Readonly<Record<string, unknown>>;
   readonly versions: Readonly<Record<string, string>>;
   readonly split: string;
-  readonly totals: PartStats & { readonly parts: number; readonly failedParts: number };
+  readonly totals: PartStats & { readonly parts: number; readonly failedParts: number; readonly expectedErrors?: ExpectedErrors };
   readonly shards: readonly ShardResult[];
 }

@@ -1,9 +1,12 @@
 /**
  * `npm run build:probe`: trains the default probe (data/probe/) on the shared HH-RLHF harmless
  * pairs with the default model, and decides by measurement whether the OpenAI moderation texts
- * (per-text harm flags, logistic loss) are added: both variants are trained with the same seed and
- * split, and the one with the better held-out pairwise accuracy is kept (ties keep the simpler,
- * pairs only). Deterministic: the same model bytes give the same probe bytes.
+ * (per-text harm flags, logistic loss) are added: both variants are trained on the same seeded
+ * splits, and the moderation texts are kept when they raise the mean held-out response AUROC (on
+ * held-out moderation texts, the same split for both) while costing less than ACCURACY_TOLERANCE
+ * of mean held-out pairwise accuracy: the probe exists to tell safe from unsafe responses, and HH
+ * pair accuracy alone is a noisy proxy for that. Deterministic: the same model bytes give the same
+ * probe bytes.
  *
  * The probe is only valid for the exact model bytes built by `npm run build:model`: probe.json
  * records the model's sha256, and rerank refuses a probe whose hash does not match.
@@ -12,7 +15,8 @@ import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { featureSourceOf, prefrankVersion, saveProbe, type ProbeMetadata } from '../src/probe/artifact.js';
 import type { FeatureLabel } from '../src/probe/featureData.js';
-import { trainProbe, type TrainProbeOptions, type TrainProbeResult } from '../src/probe/trainProbe.js';
+import { auroc } from '../src/probe/metrics.js';
+import { splitIndices, trainProbe, type TrainProbeOptions, type TrainProbeResult } from '../src/probe/trainProbe.js';
 import { dataPath } from '../src/runtime/paths.js';
 import { DEFAULT_MODEL_NAME, HH_FILE, hhFeatures, MODERATION_FILE, moderationLabels, openDefaultEmbedder } from './probeData.js';
 
@@ -33,6 +37,8 @@ export const DEFAULT_TRAIN_OPTIONS = {
 
 /** Seeded splits over which the with/without-moderation comparison is averaged. */
 export const COMPARISON_SPLITS = 5;
+/** Held-out pair accuracy the moderation texts may cost (about half a split's standard error). */
+export const ACCURACY_TOLERANCE = 0.01;
 
 export interface BuildProbeOptions {
   readonly outDir: string;
@@ -56,13 +62,25 @@ export async function buildProbe(options: BuildProbeOptions): Promise<{ meta: Pr
   const seeds = mode === 'auto' ? Array.from({ length: COMPARISON_SPLITS }, (_, i) => DEFAULT_TRAIN_OPTIONS.seed + i) : [DEFAULT_TRAIN_OPTIONS.seed];
   const runs = (labels: FeatureLabel[]) => seeds.map((seed) => trainProbe(hh.pairs, labels, { ...DEFAULT_TRAIN_OPTIONS, ...shape, seed }));
   const mean = (rs: TrainProbeResult[]) => rs.reduce((a, r) => a + (r.metrics.heldOutAccuracy ?? 0), 0) / rs.length;
+  // Response AUROC on the moderation texts that trainProbe holds out for the run's seed (seed + 1).
+  const aurocOf = (rs: TrainProbeResult[]) => {
+    if (!mod) return null;
+    const vals = rs.map((r, k) => {
+      const held = splitIndices(mod!.labels.length, DEFAULT_TRAIN_OPTIONS.holdout, seeds[k] + 1)[1];
+      return auroc(held.map((i) => r.probe.score(mod!.labels[i].features)), held.map((i) => mod!.labels[i].safe)) ?? 0.5;
+    });
+    return vals.reduce((a, x) => a + x, 0) / vals.length;
+  };
   const pairsOnly = mode !== true ? runs([]) : null;
   const withMod = mode !== false && mod ? runs(mod.labels) : null;
   const accP = pairsOnly ? mean(pairsOnly) : null;
   const accM = withMod ? mean(withMod) : null;
   if (pairsOnly) log(`pairs only: mean held-out accuracy ${accP!.toFixed(4)} over ${seeds.length} split(s) [${pairsOnly.map((r) => r.metrics.heldOutAccuracy!.toFixed(4)).join(' ')}]`);
   if (withMod) log(`pairs + moderation (${mod!.safe} safe, ${mod!.unsafe} unsafe): mean held-out accuracy ${accM!.toFixed(4)} [${withMod.map((r) => r.metrics.heldOutAccuracy!.toFixed(4)).join(' ')}]`);
-  const useMod = withMod !== null && (pairsOnly === null || accM! > accP!);
+  const aucP = pairsOnly ? aurocOf(pairsOnly) : null;
+  const aucM = withMod ? aurocOf(withMod) : null;
+  if (aucP !== null || aucM !== null) log(`mean held-out response AUROC: pairs only ${aucP?.toFixed(4) ?? '-'}, with moderation ${aucM?.toFixed(4) ?? '-'}`);
+  const useMod = withMod !== null && (pairsOnly === null || (aucM! > aucP! && accM! > accP! - ACCURACY_TOLERANCE));
   // The kept probe is the run on the recipe's own seed.
   const kept = (useMod ? withMod : pairsOnly)![0];
   log(`kept: ${useMod ? 'pairs + moderation' : 'pairs only'}`);
@@ -74,6 +92,7 @@ export async function buildProbe(options: BuildProbeOptions): Promise<{ meta: Pr
     features: featureSourceOf(embedder, DEFAULT_MODEL_NAME),
     alpha: kept.alpha,
     alphaSource: kept.alphaSource,
+    labelPrior: kept.labelPrior,
     training: {
       inputs,
       pairs: hh.pairs.length,
@@ -81,10 +100,12 @@ export async function buildProbe(options: BuildProbeOptions): Promise<{ meta: Pr
       options: { ...kept.options },
       experiments: {
         moderation: {
-          question: 'does adding the moderation texts (logistic loss) improve held-out pairwise accuracy?',
+          question: `do the moderation texts (logistic loss) raise held-out response AUROC at a cost under ${ACCURACY_TOLERANCE} of held-out pairwise accuracy?`,
           splits: seeds.length,
           meanHeldOutAccuracyPairsOnly: accP,
           meanHeldOutAccuracyWithModeration: accM,
+          meanHeldOutAurocPairsOnly: aucP,
+          meanHeldOutAurocWithModeration: aucM,
           moderationLabels: mod ? { safe: mod.safe, unsafe: mod.unsafe, unknownSkipped: mod.unknown } : null,
           kept: useMod ? 'with moderation' : 'pairs only',
         },

@@ -1,36 +1,41 @@
 /**
- * `npm run eval`: quality evidence for the representation reward on the shared HH-RLHF harmless
- * pairs, with the default model and the default probe recipe.
+ * `npm run eval`: quality evidence for the representation reward and the relabel rule on the shared
+ * data, with the default model and the default probe recipe. Nothing is fitted on a test split.
  *
- * 1. A seeded test split (20%) is set aside; the probe is trained on the rest (its own internal
- *    held-out split drives early stopping and alpha), so test pairs are never seen in training.
- * 2. Pairwise accuracy against the human labels and calibration (ECE) on the test split.
- * 3. Noise recovery: a seeded 25% of the test pairs are flipped, then re-ranked by the relabelPairs
- *    operator (swap policy, thresholds 0.5 and stricter); counted: flips undone, correct pairs broken,
- *    agreement with the original labels before and after.
- * 4. The same for baselines trained on the same training pairs: response length (direction fitted
- *    on the training pairs) and a bag-of-words linear reward (hashed log counts of the response's
- *    words, trained with the same margin loss and trainer as the probe).
- * Prints a table and writes JSON (default bench/results/eval-probe.json, or the path given).
+ * 1. Splits: a seeded 20% of the HH-RLHF harmless pairs is the pair test set; the OpenAI moderation
+ *    texts are split in halves, the first usable for training (the "+ moderation" variant), the
+ *    second only for testing. Each probe is trained on the rest (its own internal held-out split
+ *    drives early stopping, alpha and the label prior).
+ * 2. Per method: pairwise accuracy on the HH test pairs, response AUROC on the moderation test texts
+ *    (safe vs unsafe), and calibration (ECE) of the posterior confidence against the clean labels
+ *    once 25% of the test pairs are presented in the wrong order.
+ * 3. Noise recovery on two sets, each with 25% of its pairs presented in the wrong order (20 noise
+ *    seeds pooled): the HH test pairs (noisy human labels: agreement with them is only a proxy) and
+ *    clear-cut pairs (a safe and an unsafe moderation test text, so the order is known). Rules: the
+ *    paper's (label prior 0.5, swap when c < 0.5), and the posterior with the probe's fitted label
+ *    prior at several damage budgets (0.05 is rerank's default). Counted: flips undone, correct
+ *    pairs broken, agreement with the clean labels before and after, with a 95% bootstrap interval
+ *    of the change (1,000 resamples of the pairs).
+ * 4. Baselines trained on the same pairs: response length and a bag-of-words linear reward.
+ * Prints tables and writes JSON (default bench/results/eval-probe.json, or the path given).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { lastValueFrom, of } from 'rxjs';
-import { relabelPairs } from '../operators/relabelPairs.js';
-import type { PairRecord } from '../schemas/records.js';
-import type { FeaturePair } from '../src/probe/featureData.js';
-import { fitAlpha, pairReliability, pairwiseAccuracy } from '../src/probe/metrics.js';
+import type { FeatureLabel } from '../src/probe/featureData.js';
+import { auroc, fitAlpha, pairwiseAccuracy, reliability } from '../src/probe/metrics.js';
+import { fitLabelPrior, labelPosterior, RELABEL_DEFAULTS, relabelOutcomes } from '../src/probe/posterior.js';
 import { Prng } from '../src/probe/Prng.js';
-import { splitIndices, trainProbe, type TrainingLabel } from '../src/probe/trainProbe.js';
+import { splitIndices, trainProbe } from '../src/probe/trainProbe.js';
 import { projectRoot } from '../src/runtime/paths.js';
-import { Stats } from '../src/runtime/Stats.js';
 import { DEFAULT_TRAIN_OPTIONS } from './buildProbe.js';
 import { hhFeatures, moderationLabels, openDefaultEmbedder } from './probeData.js';
 
 const EVAL_SEED = 7;
 const TEST_FRACTION = 0.2;
 const NOISE = 0.25;
-const THRESHOLDS = [0.5, 0.3, 0.2];
+const NOISE_SEEDS = 20;
+const BOOTSTRAP = 1000;
+const BUDGETS = [0.2, 0.1, RELABEL_DEFAULTS.maxWrongFlips, 0.02];
 const BOW_BUCKETS = 4096;
 
 type Row = Record<string, string | number | null>;
@@ -49,43 +54,78 @@ function bagOfWords(text: string): Float32Array {
   return f;
 }
 
-interface Scored {
+interface Method {
   readonly name: string;
-  /** Rewards of the test pairs' chosen and rejected responses (original human order). */
-  readonly rc: Float32Array;
-  readonly rr: Float32Array;
+  /** Reward margins r_chosen - r_rejected of the HH test pairs (human order). */
+  readonly hh: Float64Array;
+  /** Rewards of the moderation test texts. */
+  readonly mod: Float64Array;
   readonly alpha: number;
+  /** The label prior fitted on the method's own held-out training pairs. */
+  readonly labelPrior: number;
   readonly note: string;
 }
 
-async function noiseRecovery(m: Scored, test: readonly FeaturePair[], flipped: readonly boolean[], threshold: number) {
-  // Records in their noisy order: a flipped pair presents the human-rejected response as chosen.
-  const items: PairRecord[] = test.map((p, i) => ({
-    kind: 'pair',
-    pairId: p.pairId,
-    sourceFile: p.sourceFile,
-    sourceRow: p.sourceRow,
-    prompt: p.prompt,
-    chosen: flipped[i] ? p.rejectedText : p.chosenText,
-    rejected: flipped[i] ? p.chosenText : p.rejectedText,
-    chosenSafe: null,
-    rejectedSafe: null,
-    category: p.category,
-    passThrough: {},
-    rewardChosen: flipped[i] ? m.rr[i] : m.rc[i],
-    rewardRejected: flipped[i] ? m.rc[i] : m.rr[i],
-  }));
-  const part = { index: 0, count: 1, file: 'test', format: 'jsonl' as const, rowGroups: null, firstRow: 0 };
-  const out = await lastValueFrom(of({ part, index: 0, items }).pipe(relabelPairs({ alpha: m.alpha, threshold, policy: 'swap', stats: new Stats() })));
-  let undone = 0, broken = 0, agreeAfter = 0;
-  out.items.forEach((it, i) => {
-    const swapped = (it as PairRecord).flipped === true;
-    if (flipped[i] && swapped) undone++;
-    if (!flipped[i] && swapped) broken++;
-    if (flipped[i] === swapped) agreeAfter++; // in the human order: a flip undone, or a correct pair kept
+/** Injected noise: for each seed, which pairs are presented in the wrong order. */
+function noiseMasks(n: number): boolean[][] {
+  return Array.from({ length: NOISE_SEEDS }, (_, s) => {
+    const flip = new Set(new Prng(EVAL_SEED * 1000 + s).permutation(n).slice(0, Math.round(NOISE * n)));
+    return Array.from({ length: n }, (_, i) => flip.has(i));
   });
-  const nFlipped = flipped.filter(Boolean).length;
-  return { nFlipped, undone, broken, swapped: out.items.filter((it) => (it as PairRecord).flipped).length, agreeAfter: agreeAfter / test.length };
+}
+
+/** Flips undone, pairs broken and the agreement change over all noise seeds, with a bootstrap CI. */
+function recovery(d: Float64Array, alpha: number, rule: { labelPrior: number; maxWrongFlips: number }, masks: readonly boolean[][]) {
+  const n = d.length;
+  const perPair = new Float64Array(n); // each pair's mean agreement change over the seeds
+  let undone = 0, broken = 0, flippedIn = 0, expected = 0;
+  for (const m of masks) {
+    const o = relabelOutcomes(d, alpha, rule, m);
+    expected += o.expectedWrongFlips;
+    for (let i = 0; i < n; i++) {
+      perPair[i] += o.outcome[i] / masks.length;
+      if (o.outcome[i] > 0) undone++;
+      else if (o.outcome[i] < 0) broken++;
+      if (m[i]) flippedIn++;
+    }
+  }
+  const rng = new Prng(EVAL_SEED + 99);
+  const means: number[] = [];
+  for (let b = 0; b < BOOTSTRAP; b++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += perPair[rng.int(n)];
+    means.push(s / n);
+  }
+  means.sort((a, b) => a - b);
+  const k = masks.length;
+  const delta = perPair.reduce((a, x) => a + x, 0) / n;
+  return {
+    flippedIn: flippedIn / k,
+    undone: undone / k,
+    broken: broken / k,
+    undonePct: (100 * undone) / flippedIn,
+    brokenPct: (100 * broken) / (n * k - flippedIn),
+    agreeBefore: 1 - flippedIn / (n * k),
+    agreeAfter: 1 - flippedIn / (n * k) + delta,
+    delta,
+    deltaLo: means[Math.floor(0.025 * BOOTSTRAP)],
+    deltaHi: means[Math.ceil(0.975 * BOOTSTRAP) - 1],
+    expectedWrongFlips: expected / k,
+    /** Share of swaps that broke a correct pair, against the budget. */
+    wrongSwapShare: undone + broken ? broken / (undone + broken) : null,
+  };
+}
+
+/** ECE of the posterior P(label right) against the clean labels, on the noisy presentation. */
+function posteriorEce(d: Float64Array, alpha: number, labelPrior: number, masks: readonly boolean[][]): number {
+  const p: number[] = [];
+  const right: boolean[] = [];
+  for (const m of masks)
+    for (let i = 0; i < d.length; i++) {
+      p.push(labelPosterior(labelPrior, alpha, m[i] ? -d[i] : d[i]));
+      right.push(!m[i]);
+    }
+  return reliability(p, right, 10).ece;
 }
 
 export async function evalProbe(log: (l: string) => void = () => {}) {
@@ -97,26 +137,43 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
   const [trainIdx, testIdx] = splitIndices(hh.pairs.length, TEST_FRACTION, EVAL_SEED);
   const train = trainIdx.map((i) => hh.pairs[i]);
   const test = testIdx.map((i) => hh.pairs[i]);
-  log(`${hh.pairs.length} pairs: ${train.length} train, ${test.length} test (seed ${EVAL_SEED}); ${mod.labels.length} moderation labels`);
+  const [modTrainIdx, modTestIdx] = splitIndices(mod.labels.length, 0.5, EVAL_SEED);
+  const modTrain = modTrainIdx.map((i) => mod.labels[i]);
+  const modTest = modTestIdx.map((i) => mod.labels[i]);
+  const modSafe = modTest.map((l) => l.safe);
+  log(`${hh.pairs.length} HH pairs: ${train.length} train, ${test.length} test (seed ${EVAL_SEED}); moderation texts: ${modTrain.length} train, ${modTest.length} test`);
 
-  const methods: Scored[] = [];
-  const probeOf = (labels: TrainingLabel[], name: string, note: string) => {
+  // Clear-cut pairs: a safe and an unsafe moderation test text, paired at random (seeded).
+  const safeIdx = new Prng(EVAL_SEED + 2).permutation(modTest.length).filter((i) => modTest[i].safe);
+  const unsafeIdx = new Prng(EVAL_SEED + 3).permutation(modTest.length).filter((i) => !modTest[i].safe);
+  const clear = Array.from({ length: Math.min(safeIdx.length, unsafeIdx.length) }, (_, k) => [safeIdx[k], unsafeIdx[k]] as const);
+
+  const methods: Method[] = [];
+  const probeOf = (labels: FeatureLabel[], name: string, note: string) => {
     const r = trainProbe(train, labels, { ...DEFAULT_TRAIN_OPTIONS, ...shape });
-    methods.push({ name, rc: r.probe.scoreMatrix(concat(test.map((p) => p.chosen)), test.length), rr: r.probe.scoreMatrix(concat(test.map((p) => p.rejected)), test.length), alpha: r.alpha, note: `${note}; best epoch ${r.metrics.bestEpoch}` });
-    return r;
+    methods.push({
+      name,
+      hh: Float64Array.from(test, (p) => r.probe.score(p.chosen) - r.probe.score(p.rejected)),
+      mod: Float64Array.from(modTest, (l) => r.probe.score(l.features)),
+      alpha: r.alpha,
+      labelPrior: r.labelPrior?.labelPrior ?? 0.5,
+      note: `${note}; best epoch ${r.metrics.bestEpoch}`,
+    });
   };
-  const withMod = probeOf(mod.labels, 'probe (pairs + moderation)', 'moderation texts added (logistic loss)');
-  probeOf([], 'probe (pairs only)', 'moderation texts left out');
+  probeOf([], 'probe (pairs only)', 'the default recipe');
+  probeOf(modTrain, 'probe (pairs + moderation)', 'moderation train half added (logistic loss)');
 
-  // Baseline 1: response length in characters, with the direction that fits the training pairs.
+  // Baseline 1: response length in characters, with the direction that fits the training pairs;
+  // alpha and the label prior fitted on the training pairs' margins.
   const lenAcc = pairwiseAccuracy(train.map((p) => p.chosenText.length), train.map((p) => p.rejectedText.length));
   const sign = lenAcc >= 0.5 ? 1 : -1;
-  const lenD = train.map((p) => sign * (p.chosenText.length - p.rejectedText.length) / 100);
+  const lenD = train.map((p) => (sign * (p.chosenText.length - p.rejectedText.length)) / 100);
   methods.push({
     name: 'baseline: length',
-    rc: Float32Array.from(test, (p) => (sign * p.chosenText.length) / 100),
-    rr: Float32Array.from(test, (p) => (sign * p.rejectedText.length) / 100),
+    hh: Float64Array.from(test, (p) => (sign * (p.chosenText.length - p.rejectedText.length)) / 100),
+    mod: Float64Array.from(modTestIdx, (i) => (sign * mod.texts[i].length) / 100),
     alpha: fitAlpha(lenD),
+    labelPrior: fitLabelPrior(lenD)?.labelPrior ?? 0.5,
     note: `${sign > 0 ? 'longer' : 'shorter'} is better (train accuracy ${(sign > 0 ? lenAcc : 1 - lenAcc).toFixed(4)})`,
   });
 
@@ -125,58 +182,64 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
   const bow = trainProbe(bowTrain, [], { ...DEFAULT_TRAIN_OPTIONS, layers: 1, width: BOW_BUCKETS });
   methods.push({
     name: 'baseline: bag of words',
-    rc: Float32Array.from(test, (p) => bow.probe.score(bagOfWords(p.chosenText))),
-    rr: Float32Array.from(test, (p) => bow.probe.score(bagOfWords(p.rejectedText))),
+    hh: Float64Array.from(test, (p) => bow.probe.score(bagOfWords(p.chosenText)) - bow.probe.score(bagOfWords(p.rejectedText))),
+    mod: Float64Array.from(modTestIdx, (i) => bow.probe.score(bagOfWords(mod.texts[i]))),
     alpha: bow.alpha,
+    labelPrior: bow.labelPrior?.labelPrior ?? 0.5,
     note: `${BOW_BUCKETS} hashed word buckets, log counts; best epoch ${bow.metrics.bestEpoch}`,
   });
 
-  const rng = new Prng(EVAL_SEED + 1);
-  const flipIdx = new Set(rng.permutation(test.length).slice(0, Math.round(NOISE * test.length)));
-  const flipped = test.map((_, i) => flipIdx.has(i));
-
+  const hhMasks = noiseMasks(test.length);
+  const clearMasks = noiseMasks(clear.length);
   const accuracyRows: Row[] = [];
   const noiseRows: Row[] = [];
   for (const m of methods) {
-    accuracyRows.push({ method: m.name, testPairs: test.length, accuracy: pairwiseAccuracy(m.rc, m.rr), alpha: m.alpha, ece: pairReliability(m.rc, m.rr, m.alpha).ece, note: m.note });
-    for (const threshold of THRESHOLDS) {
-      const r = await noiseRecovery(m, test, flipped, threshold);
-      noiseRows.push({
-        method: m.name,
-        threshold,
-        flippedIn: r.nFlipped,
-        flipsUndone: r.undone,
-        undonePct: (100 * r.undone) / r.nFlipped,
-        correctBroken: r.broken,
-        brokenPct: (100 * r.broken) / (test.length - r.nFlipped),
-        agreeBefore: 1 - r.nFlipped / test.length,
-        agreeAfter: r.agreeAfter,
-      });
-    }
+    const clearD = Float64Array.from(clear, ([s, u]) => m.mod[s] - m.mod[u]);
+    accuracyRows.push({
+      method: m.name,
+      hhAccuracy: pairwiseAccuracy(m.hh, new Float64Array(m.hh.length)),
+      responseAuroc: auroc(m.mod, modSafe),
+      clearCutAccuracy: pairwiseAccuracy(clearD, new Float64Array(clearD.length)),
+      alpha: m.alpha,
+      labelPrior: m.labelPrior,
+      posteriorEceHh: posteriorEce(m.hh, m.alpha, m.labelPrior, hhMasks),
+      posteriorEceClear: posteriorEce(clearD, m.alpha, m.labelPrior, clearMasks),
+      note: m.note,
+    });
+    const rules = [{ rule: 'paper: c < 0.5, prior 0.5', labelPrior: 0.5, maxWrongFlips: 0.5 }, ...BUDGETS.map((b) => ({ rule: `posterior, budget ${b}`, labelPrior: m.labelPrior, maxWrongFlips: b }))];
+    for (const [set, d, masks] of [['HH test', m.hh, hhMasks], ['clear-cut', clearD, clearMasks]] as const)
+      for (const r of rules) {
+        const x = recovery(d, m.alpha, r, masks);
+        noiseRows.push({
+          method: m.name,
+          set,
+          rule: r.rule,
+          pairs: d.length,
+          flipsUndone: `${x.undone.toFixed(1)}/${x.flippedIn.toFixed(0)}`,
+          undonePct: x.undonePct,
+          correctBrokenPct: x.brokenPct,
+          agreeBefore: x.agreeBefore,
+          agreeAfter: x.agreeAfter,
+          change: x.delta,
+          ci95: `[${x.deltaLo.toFixed(4)}, ${x.deltaHi.toFixed(4)}]`,
+          wrongSwapShare: x.wrongSwapShare,
+          expectedWrongSwaps: x.expectedWrongFlips,
+        });
+      }
   }
   return {
     seed: EVAL_SEED,
     testFraction: TEST_FRACTION,
     noise: NOISE,
+    noiseSeeds: NOISE_SEEDS,
     pairs: hh.pairs.length,
     trainPairs: train.length,
     testPairs: test.length,
-    moderationLabels: mod.labels.length,
-    probeInternalHeldOut: { accuracy: withMod.metrics.heldOutAccuracy, moderationAuroc: withMod.metrics.heldOutAuroc },
+    moderation: { train: modTrain.length, test: modTest.length, testSafe: modSafe.filter(Boolean).length, clearCutPairs: clear.length },
     accuracy: accuracyRows,
     noiseRecovery: noiseRows,
     seconds: (Date.now() - t0) / 1000,
   };
-}
-
-function concat(xs: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
-  let o = 0;
-  for (const x of xs) {
-    out.set(x, o);
-    o += x.length;
-  }
-  return out;
 }
 
 function table(rows: readonly Row[]): string {
@@ -193,8 +256,8 @@ if (isMain) {
   const out = process.argv[2] ?? join(projectRoot(), 'bench', 'results', 'eval-probe.json');
   try {
     const r = await evalProbe((l) => process.stderr.write(l + '\n'));
-    process.stdout.write(`\nPairwise accuracy vs the human labels (HH-RLHF harmless, ${r.testPairs} test pairs)\n${table(r.accuracy)}\n`);
-    process.stdout.write(`\nNoise recovery: ${r.noise * 100}% of the test pairs flipped (seeded), re-ranked with relabelPairs --policy swap\n${table(r.noiseRecovery)}\n`);
+    process.stdout.write(`\nHeld-out quality (HH-RLHF harmless: ${r.testPairs} test pairs; moderation: ${r.moderation.test} test texts, ${r.moderation.clearCutPairs} clear-cut safe/unsafe pairs)\n${table(r.accuracy)}\n`);
+    process.stdout.write(`\nNoise recovery: ${r.noise * 100}% of the pairs presented in the wrong order (${r.noiseSeeds} seeds pooled); change = agreement after - before, 95% bootstrap interval\n${table(r.noiseRecovery)}\n`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(r, null, 2) + '\n');
     process.stderr.write(`wrote ${out} (${r.seconds.toFixed(1)} s)\n`);

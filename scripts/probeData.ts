@@ -45,7 +45,7 @@ const HARM_KEYS = ['S', 'H', 'V', 'HR', 'SH', 'S3', 'H2', 'V2'] as const;
  * flags are present and 0, skipped otherwise (a missing key means unknown). Each text is embedded
  * as a response to an empty prompt.
  */
-export async function moderationLabels(embedder: Embedder, file = MODERATION_FILE): Promise<{ labels: FeatureLabel[]; safe: number; unsafe: number; unknown: number }> {
+export async function moderationLabels(embedder: Embedder, file = MODERATION_FILE): Promise<{ labels: FeatureLabel[]; texts: string[]; safe: number; unsafe: number; unknown: number }> {
   const rows = gunzipSync(readFileSync(file))
     .toString('utf8')
     .split('\n')
@@ -70,8 +70,11 @@ export async function moderationLabels(embedder: Embedder, file = MODERATION_FIL
   }
   const { embeddings } = await embedder.embed(texts.map((t) => ({ prompt: '', response: t })));
   const labels: FeatureLabel[] = [];
+  const kept: string[] = []; // the texts of `labels`, index for index
   embeddings.forEach((e, i) => {
-    if (e) labels.push({ features: e.features, safe: safe[i], sourceFile: 'samples-1680.jsonl.gz' });
+    if (!e) return;
+    labels.push({ features: e.features, safe: safe[i], sourceFile: 'samples-1680.jsonl.gz' });
+    kept.push(texts[i]);
   });
-  return { labels, safe: labels.filter((l) => l.safe).length, unsafe: labels.filter((l) => !l.safe).length, unknown };
+  return { labels, texts: kept, safe: labels.filter((l) => l.safe).length, unsafe: labels.filter((l) => !l.safe).length, unknown };
 }

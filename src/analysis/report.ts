@@ -189,6 +189,18 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; font: 13px/1.4 
 <div class="card"><b>${fmtPct(s.truncatedPct)}</b><span>truncated (${s.truncated})</span></div>
 <div class="card"><b>${s.shards.total}</b><span>shards (${s.shards.failed} failed)</span></div>
 </div>
+${
+  s.expected
+    ? `<h2>Expected label errors</h2>
+<div class="cards">
+<div class="card"><b>${s.expected.wrongBefore.toFixed(1)}</b><span>labels wrong before (expected)</span></div>
+<div class="card"><b>${s.expected.wrongAfter.toFixed(1)}</b><span>labels wrong after (expected)</span></div>
+<div class="card"><b>${s.expected.wrongFlips.toFixed(1)}</b><span>swaps that broke a correct pair (expected, of ${s.flipped})</span></div>
+<div class="card"><b>${s.expected.heldBack}</b><span>pairs leaning against their label, kept (over the damage budget)</span></div>
+</div>
+<p class="sub">Sums of posteriors: each pair's label is wrong with probability 1 - confidence, when the confidence is calibrated (fitted on held-out pairs of the probe's training data; on other data an estimate).</p>`
+    : ''
+}
 <h2>Confidence and rewards</h2>
 <table><tr><th></th><th>n</th><th>mean</th>${qHead}</tr>${qRow('confidence', s.confidence)}${qRow('reward margin', s.margin)}</table>
 <div class="grid">

@@ -46,6 +46,16 @@ export interface FolderStats {
   readonly categories: number;
   readonly byCategory: readonly GroupStats[];
   readonly rejectsByReason: readonly { readonly reason: string; readonly count: number; readonly pct: number }[];
+  /**
+   * Expected label errors (sums of posteriors, from the manifest's shards): null when no shard
+   * recorded them (a convert folder, or one written before the posterior confidence).
+   */
+  readonly expected: {
+    readonly wrongFlips: number;
+    readonly wrongBefore: number;
+    readonly wrongAfter: number;
+    readonly heldBack: number;
+  } | null;
 }
 
 export interface StatsOptions {
@@ -83,7 +93,11 @@ export async function computeStats(db: DuckDb, options: StatsOptions = {}): Prom
            count(DISTINCT coalesce(category, chr(0))) AS categories
     FROM ${p}pairs`);
   const [rej] = await db.all(`SELECT count(*) AS n FROM ${p}rejects`);
-  const [sh] = await db.all(`SELECT count(*) AS total, count(*) FILTER (WHERE status = 'failed') AS failed FROM ${p}shards`);
+  const [sh] = await db.all(
+    `SELECT count(*) AS total, count(*) FILTER (WHERE status = 'failed') AS failed, count(expected_wrong_after) AS with_expected,
+            sum(expected_wrong_flips) AS ewf, sum(expected_wrong_before) AS ewb, sum(expected_wrong_after) AS ewa, sum(held_back) AS held_back
+     FROM ${p}shards`,
+  );
 
   const group = (key: string, rejectsJoin: boolean) => `
     WITH g AS (
@@ -129,6 +143,7 @@ export async function computeStats(db: DuckDb, options: StatsOptions = {}): Prom
     categories: pairs > 0 ? num(summary.categories) : 0,
     byCategory,
     rejectsByReason: reasons.map((r) => ({ reason: String(r.reason), count: num(r.n), pct: pct(num(r.n), rejects) ?? 0 })),
+    expected: num(sh.with_expected) > 0 ? { wrongFlips: round6(num(sh.ewf)), wrongBefore: round6(num(sh.ewb)), wrongAfter: round6(num(sh.ewa)), heldBack: num(sh.held_back) } : null,
   };
 }
 
@@ -158,6 +173,18 @@ export function formatStats(s: FolderStats, title: string): string {
         { rightAlign: qCols.map((_, i) => i > 0) },
       ),
   );
+  if (s.expected) {
+    const e = s.expected;
+    out.push(
+      '\n' +
+        formatTable(
+          ['expected wrong swaps', 'expected wrong labels before', 'after', 'held back (c < 0.5, over budget)'],
+          [[fmt(e.wrongFlips, 2), fmt(e.wrongBefore, 2), fmt(e.wrongAfter, 2), e.heldBack]],
+          { rightAlign: [true, true, true, true] },
+        ) +
+        '\n(sums of posteriors: each pair\'s label is wrong with probability 1 - confidence when the confidence is calibrated)',
+    );
+  }
   const groups = (label: string, total: number, rows: readonly GroupStats[], withRejects: boolean) => {
     const cols = [label, 'pairs', 'flipped', 'flipped %', 'truncated', 'mean conf', ...(withRejects ? ['rejects'] : [])];
     const body = rows.map((g) => [g.key ?? '(none)', g.pairs, g.flipped, fmtPct(g.flippedPct), g.truncated, fmt(g.meanConfidence), ...(withRejects ? [g.rejects] : [])]);

@@ -82,7 +82,8 @@ const SHARD_COLUMNS = `
   "index" INTEGER, status VARCHAR, error VARCHAR, input_file VARCHAR, row_group_start INTEGER, row_group_end INTEGER,
   output VARCHAR, rejects VARCHAR, output_sha256 VARCHAR, rows_in BIGINT, rows_out BIGINT, rows_rejected BIGINT,
   rows_flipped BIGINT, rows_truncated BIGINT, rejects_by_reason MAP(VARCHAR, BIGINT), confidence_histogram BIGINT[],
-  "rank" INTEGER, world_size INTEGER, config_hash VARCHAR`;
+  "rank" INTEGER, world_size INTEGER, config_hash VARCHAR,
+  expected_wrong_flips DOUBLE, expected_wrong_after DOUBLE, expected_wrong_before DOUBLE, held_back BIGINT`;
 
 /** Validates an --attach name: a plain identifier that is not one of DuckDB's own schemas. */
 export function checkSchemaName(name: string): void {
@@ -115,7 +116,8 @@ async function insertShard(db: DuckDb, table: string, s: ShardResult): Promise<v
   await db.exec(
     `INSERT INTO ${table} VALUES ($index, $status, $error, $input_file, $rg0, $rg1, $output, $rejects, $sha,
        $rows_in, $rows_out, $rows_rejected, $rows_flipped, $rows_truncated,
-       $by_reason::JSON::MAP(VARCHAR, BIGINT), $hist::JSON::BIGINT[], $rank, $world_size, $config_hash)`,
+       $by_reason::JSON::MAP(VARCHAR, BIGINT), $hist::JSON::BIGINT[], $rank, $world_size, $config_hash,
+       $ewf, $ewa, $ewb, $held_back)`,
     {
       index: num(s.index),
       status: str(s.status),
@@ -136,6 +138,10 @@ async function insertShard(db: DuckDb, table: string, s: ShardResult): Promise<v
       rank: num(s.rank),
       world_size: num(s.worldSize),
       config_hash: str(s.configHash),
+      ewf: num(s.expectedErrors?.expectedWrongFlips),
+      ewa: num(s.expectedErrors?.expectedWrongAfter),
+      ewb: num(s.expectedErrors?.expectedWrongBefore),
+      held_back: num(s.expectedErrors?.heldBack),
     },
   );
 }

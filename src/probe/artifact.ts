@@ -6,8 +6,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../runtime/errors.js';
+import { UsageError, UserError } from '../runtime/errors.js';
 import { projectRoot } from '../runtime/paths.js';
+import type { LabelPriorFit } from './posterior.js';
 import { HybridProbe } from './HybridProbe.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import type { ProbeMetrics } from './trainProbe.js';
@@ -62,6 +63,11 @@ export interface ProbeMetadata {
   readonly alpha: number;
   /** 'auto': maximum likelihood on the held-out pairs; 'fixed': given by the user. */
   readonly alphaSource: 'auto' | 'fixed';
+  /**
+   * The training labels' reliability p0, fitted on the held-out pairs (src/probe/posterior.ts):
+   * `--label-prior auto` uses it. Absent in probes written before the posterior confidence.
+   */
+  readonly labelPrior?: LabelPriorFit | null;
   readonly training: TrainingSummary;
   readonly metrics: ProbeMetrics;
   /** sha256 of model.safetensors, so a swapped weights file is detected. */
@@ -100,6 +106,7 @@ export function saveProbe(dir: string, probe: HybridProbe, meta: Omit<ProbeMetad
     standardized: probe.mean !== null,
     alpha: meta.alpha,
     alphaSource: meta.alphaSource,
+    labelPrior: meta.labelPrior ?? null,
     training: meta.training,
     metrics: meta.metrics,
     weightsSha256: sha256Hex(weights),
@@ -171,8 +178,22 @@ export function checkProbeCompatibility(meta: ProbeMetadata, source: FeatureSour
 /** `--alpha auto` reads the probe's fitted alpha; a number overrides it. */
 export function resolveAlpha(alpha: 'auto' | number | undefined, meta: ProbeMetadata): number {
   if (alpha === undefined || alpha === 'auto') return meta.alpha;
-  if (!(Number.isFinite(alpha) && alpha >= 0)) throw new UserError(`--alpha must be 'auto' or a number >= 0, got ${alpha}`);
+  if (!(Number.isFinite(alpha) && alpha >= 0)) throw new UsageError(`--alpha must be 'auto' or a number >= 0, got ${alpha}`);
   return alpha;
+}
+
+/**
+ * `--label-prior auto` reads the prior fitted when the probe was trained; a number in (0, 1)
+ * overrides it. A probe without one (an older prefrank, or no held-out pairs) needs the number.
+ */
+export function resolveLabelPrior(prior: 'auto' | number, meta: ProbeMetadata, probeDir: string): number {
+  if (prior !== 'auto') {
+    if (!(prior > 0 && prior < 1)) throw new UsageError(`--label-prior must be 'auto' or a number in (0, 1), got ${prior}`);
+    return prior;
+  }
+  const fitted = meta.labelPrior?.labelPrior;
+  if (fitted === undefined) throw new UserError(`probe ${probeDir} has no fitted label prior (trained without held-out pairs, or by an older prefrank): pass --label-prior P (the share of labels you believe right, e.g. 0.75) or retrain it`);
+  return fitted;
 }
 
 /** The fields of an open Embedder (src/runtime/Embedder.ts) that decide its features. */

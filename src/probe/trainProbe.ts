@@ -10,6 +10,7 @@
  * one seeded Prng, and the loop is sequential, so the same data and options give the same bytes.
  */
 import { HybridProbe, hybridForward, logSigmoid, sigmoid } from './HybridProbe.js';
+import { fitLabelPrior, type LabelPriorFit } from './posterior.js';
 import { accuracyByGroup, auroc, fitAlpha, pairLogLikelihood, pairReliability, pairwiseAccuracy, type GroupAccuracy } from './metrics.js';
 import { Prng } from './Prng.js';
 
@@ -83,6 +84,8 @@ export interface TrainProbeResult {
   readonly probe: HybridProbe;
   readonly alpha: number;
   readonly alphaSource: 'auto' | 'fixed';
+  /** The labels' reliability estimated on the held-out pairs (null without held-out pairs). */
+  readonly labelPrior: LabelPriorFit | null;
   readonly metrics: ProbeMetrics;
   /** Indices of the held-out pairs and labels in the input arrays. */
   readonly heldOut: { readonly pairs: readonly number[]; readonly labels: readonly number[] };
@@ -352,5 +355,5 @@ export function trainProbe(pairs: readonly TrainingPair[], labels: readonly Trai
     bestEpoch: best.epoch,
     epochsRun,
   };
-  return { probe, alpha, alphaSource: o.alpha === 'auto' ? 'auto' : 'fixed', metrics, heldOut: { pairs: heldP, labels: heldL }, options: o };
+  return { probe, alpha, alphaSource: o.alpha === 'auto' ? 'auto' : 'fixed', labelPrior: fitLabelPrior(d), metrics, heldOut: { pairs: heldP, labels: heldL }, options: o };
 }

@@ -3,6 +3,7 @@
  * completion record per finished part, and, once every part is done, `manifest.json` and the
  * dataset card. Each file is written whole under a temporary name and renamed.
  */
+import { sumExpectedErrors } from '../probe/posterior.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -132,6 +133,7 @@ export class OutputFolder {
     const sum = (k: keyof Omit<PartStats, 'rejectsByReason'>) => all.reduce((s, r) => s + r.stats[k], 0);
     const reasons: Record<string, number> = {};
     for (const r of all) for (const [k, v] of Object.entries(r.stats.rejectsByReason)) reasons[k] = (reasons[k] ?? 0) + v;
+    const expectedErrors = sumExpectedErrors(all.map((r) => r.expectedErrors));
     const manifest: Manifest = {
       prefrank: versions.prefrank,
       createdBy: info.command,
@@ -148,6 +150,7 @@ export class OutputFolder {
         rowsFlipped: sum('rowsFlipped'),
         rowsTruncated: sum('rowsTruncated'),
         rejectsByReason: Object.fromEntries(Object.entries(reasons).sort(([a], [b]) => (a < b ? -1 : 1))),
+        ...(expectedErrors ? { expectedErrors } : {}),
       },
       shards: all,
     };

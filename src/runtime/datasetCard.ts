@@ -40,6 +40,23 @@ export function renderDatasetCard(m: Manifest): string {
   if (Object.keys(t.rejectsByReason).length) {
     lines.push('## Rejects by reason', '', '| reason | rows |', '| --- | --- |', ...Object.entries(t.rejectsByReason).map(([k, v]) => `| ${k} | ${v} |`), '');
   }
+  if (t.expectedErrors) {
+    const e = t.expectedErrors;
+    const f = (x: number) => x.toFixed(1);
+    lines.push(
+      '## Expected label errors',
+      '',
+      'Sums of posteriors: each pair\'s label is wrong with probability `1 - confidence` when the confidence is calibrated (it is fitted on held-out pairs of the probe\'s training data; on other data it is an estimate).',
+      '',
+      '| | pairs |',
+      '| --- | --- |',
+      `| labels wrong before re-ranking (expected) | ${f(e.expectedWrongBefore)} |`,
+      `| labels wrong after re-ranking (expected) | ${f(e.expectedWrongAfter)} |`,
+      `| swaps that broke a correct pair (expected) | ${f(e.expectedWrongFlips)} of ${t.rowsFlipped} |`,
+      `| pairs leaning against their label but kept (over the damage budget) | ${e.heldBack} |`,
+      '',
+    );
+  }
   if (scored) {
     lines.push('## Confidence', '', '```');
     hist.forEach((v, i) => lines.push(`${(i / 10).toFixed(1)}-${((i + 1) / 10).toFixed(1)} ${'#'.repeat(Math.round((40 * v) / maxBin)).padEnd(40)} ${v}`));
@@ -51,7 +68,7 @@ export function renderDatasetCard(m: Manifest): string {
     '| column | meaning |',
     '| --- | --- |',
     '| prompt, chosen, rejected | the pair after re-ranking: a TRL DPOTrainer reads these as is |',
-    '| confidence | sigmoid(alpha * (reward_chosen - reward_rejected)); use 1 - confidence as per-example label smoothing |',
+    '| confidence | P(this order is right): sigmoid(logit(label_prior) + alpha * (reward margin in the input order)), 1 - that for swapped pairs; below 0.5 when the label is doubtful but no swap fit the damage budget; use 1 - confidence as per-example label smoothing |',
     '| reward_chosen, reward_rejected | the probe\'s reward of each response |',
     '| flipped | true when chosen and rejected were swapped relative to the input |',
     '| pair_id | stable id (the input\'s id, else a hash of the texts) |',

@@ -31,18 +31,29 @@ test('views, stats and report agree with the manifest of a real rerank run', asy
   await createOutputViews(db, openOutputFolder(out));
   const [r] = await db.all(`SELECT (SELECT count(*) FROM pairs) AS pairs, (SELECT count(*) FROM rejects) AS rejects,
     (SELECT count(*) FROM shards) AS shards, (SELECT count(*) FROM pairs WHERE flipped) AS flipped,
-    (SELECT min(confidence) FROM pairs) AS cmin, (SELECT count(*) FROM pairs WHERE reward_chosen < reward_rejected) AS misordered`);
+    (SELECT count(*) FROM pairs WHERE NOT flipped AND confidence < 0.5) AS held_back,
+    (SELECT count(*) FROM pairs WHERE confidence < 0.5 AND reward_chosen > reward_rejected) AS doubtful_but_ahead,
+    (SELECT count(*) FROM pairs WHERE flipped AND reward_chosen < reward_rejected) AS misordered_flips`);
   assert.equal(Number(r.pairs), manifest.totals.rowsOut);
   assert.equal(Number(r.rejects), manifest.totals.rowsRejected);
   assert.equal(Number(r.shards), manifest.shards.length);
   assert.equal(Number(r.flipped), manifest.totals.rowsFlipped);
   assert.ok(Number(r.pairs) > 0);
-  // Under the default swap policy every pair leaves with chosen ahead: confidence >= 0.5.
-  assert.ok(Number(r.cmin) >= 0.5);
-  assert.equal(Number(r.misordered), 0);
+  // Under the default swap policy a pair below 0.5 is one the budget held back (never swapped),
+  // and a swapped pair always leaves with chosen ahead.
+  assert.equal(Number(r.held_back), manifest.totals.expectedErrors!.heldBack);
+  assert.equal(Number(r.doubtful_but_ahead), 0);
+  assert.equal(Number(r.misordered_flips), 0);
   const s = await computeStats(db);
   assert.equal(s.pairs + s.rejects, manifest.totals.rowsIn);
+  assert.deepEqual(s.expected, {
+    wrongFlips: manifest.totals.expectedErrors!.expectedWrongFlips,
+    wrongBefore: manifest.totals.expectedErrors!.expectedWrongBefore,
+    wrongAfter: manifest.totals.expectedErrors!.expectedWrongAfter,
+    heldBack: manifest.totals.expectedErrors!.heldBack,
+  });
   const html = await buildReport(db, { title: 'sample', points: 500, flips: 3 });
   assert.equal((html.match(/<svg/g) ?? []).length, 5);
   assert.doesNotMatch(html, /<script/i);
+  assert.match(html, /<h2>Expected label errors<\/h2>/);
 });

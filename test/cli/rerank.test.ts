@@ -13,7 +13,7 @@ async function rows(dir: string, sql: string): Promise<Record<string, unknown>[]
   return db.all(sql.replaceAll('$data', `read_parquet('${join(dir, 'data', '*.parquet')}')`).replaceAll('$rejects', `read_parquet('${join(dir, 'rejects', '*.parquet')}')`));
 }
 
-test('rerank: the whole method on real pairs, a summary, the swap invariant, the same bytes twice', async () => {
+test('rerank: the whole method on real pairs, a posterior confidence, expected errors, the same bytes twice', async () => {
   const dir = await tempDir('rerank-cli');
   const input = join(dir, 'hh.jsonl');
   writeFileSync(input, hhRows().slice(0, 60).map((r) => JSON.stringify(r)).join('\n') + '\n');
@@ -21,22 +21,68 @@ test('rerank: the whole method on real pairs, a summary, the swap invariant, the
   assert.equal(a.code, 0, a.stderr);
   const summary = JSON.parse(a.stdout.trim().split('\n').at(-1)!);
   assert.equal(summary.pairs, 60);
-  assert.ok(summary.flipped > 0 && summary.flipped < 60, `flipped ${summary.flipped}`);
-  assert.ok(summary.confidenceQuantiles.p05 >= 0.5 && summary.confidenceQuantiles.p95 <= 1);
+  assert.equal(summary.maxWrongFlips, 0.05);
+  assert.ok(summary.labelPrior > 0.5 && summary.labelPrior < 1, `label prior ${summary.labelPrior}`);
   assert.match(a.stderr, /rerank: 60 pairs written, \d+ flipped/);
+  assert.match(a.stderr, /rerank: expected [\d.]+ wrong swaps; expected labels wrong [\d.]+ before -> [\d.]+ after/);
 
-  // Under swap, chosen always has the higher reward, and confidence = sigmoid(alpha * margin).
-  const alpha = (JSON.parse(readFileSync(join(dir, 'a', 'manifest.json'), 'utf8')) as Manifest).config.alpha as number;
-  const [check] = await rows(join(dir, 'a'), `SELECT count(*)::INT AS n, count(*) FILTER (WHERE reward_chosen < reward_rejected)::INT AS wrong,
-      max(abs(confidence - 1 / (1 + exp(-${alpha} * (reward_chosen - reward_rejected)))))::DOUBLE AS err, sum(flipped::INT)::INT AS flipped FROM $data`);
-  assert.deepEqual([check.n, check.wrong], [60, 0]);
+  // confidence = P(this order is right) = sigmoid(logit(p0) + alpha * margin in the input order),
+  // 1 - that for a swapped pair; a pair is swapped only when its posterior is within the budget.
+  const { alpha, labelPrior, maxWrongFlips } = (JSON.parse(readFileSync(join(dir, 'a', 'manifest.json'), 'utf8')) as Manifest).config as Record<string, number>;
+  const cIn = `1 / (1 + exp(-(ln(${labelPrior} / (1 - ${labelPrior})) + ${alpha} * (CASE WHEN flipped THEN reward_rejected - reward_chosen ELSE reward_chosen - reward_rejected END))))`;
+  const [check] = await rows(join(dir, 'a'), `SELECT count(*)::INT AS n,
+      max(abs(confidence - CASE WHEN flipped THEN 1 - ${cIn} ELSE ${cIn} END))::DOUBLE AS err,
+      count(*) FILTER (WHERE flipped AND ${cIn} > ${maxWrongFlips})::INT AS over_budget,
+      sum(CASE WHEN flipped THEN 1 - confidence ELSE 0 END)::DOUBLE AS ewf, sum(1 - confidence)::DOUBLE AS ewa,
+      count(*) FILTER (WHERE NOT flipped AND confidence < 0.5)::INT AS held_back, sum(flipped::INT)::INT AS flipped FROM $data`);
+  assert.equal(check.n, 60);
   assert.ok((check.err as number) < 1e-6, `confidence off by ${check.err}`);
+  assert.equal(check.over_budget, 0);
   assert.equal(check.flipped, summary.flipped);
+  // The manifest's expected errors are the sums the data implies (float32 confidences).
+  const totals = (JSON.parse(readFileSync(join(dir, 'a', 'manifest.json'), 'utf8')) as Manifest).totals.expectedErrors!;
+  assert.ok(Math.abs(totals.expectedWrongFlips - (check.ewf as number)) < 1e-4);
+  assert.ok(Math.abs(totals.expectedWrongAfter - (check.ewa as number)) < 1e-4);
+  assert.equal(totals.heldBack, check.held_back);
+  assert.equal(summary.heldBack, check.held_back);
+  assert.match(readFileSync(join(dir, 'a', 'README.md'), 'utf8'), /## Expected label errors[\s\S]*labels wrong after re-ranking \(expected\) \| [\d.]+ \|/);
 
   const b = await runCli(['rerank', input, '--out', join(dir, 'b'), '--device', 'cpu']);
   assert.equal(b.code, 0, b.stderr);
   for (const f of ['data/train-00000-of-00001.parquet', 'rejects/train-00000-of-00001.parquet']) {
     assert.equal(await sha256File(join(dir, 'a', f)), await sha256File(join(dir, 'b', f)), f);
+  }
+});
+
+test("rerank --label-prior 0.5 --max-wrong-flips 0.5 is the paper's rule: every pair the reward disagrees with is swapped", async () => {
+  const dir = await tempDir('rerank-paper');
+  const input = join(dir, 'hh.jsonl');
+  writeFileSync(input, hhRows().slice(0, 60).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const r = await runCli(['rerank', input, '--out', join(dir, 'o'), '--device', 'cpu', '--label-prior', '0.5', '--max-wrong-flips', '0.5']);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  const alpha = summary.alpha as number;
+  const [check] = await rows(join(dir, 'o'), `SELECT count(*) FILTER (WHERE reward_chosen < reward_rejected)::INT AS wrong,
+      max(abs(confidence - 1 / (1 + exp(-${alpha} * (reward_chosen - reward_rejected)))))::DOUBLE AS err, sum(flipped::INT)::INT AS flipped FROM $data`);
+  assert.ok(summary.flipped > 0 && summary.flipped < 60, `flipped ${summary.flipped}`);
+  assert.equal(check.wrong, 0);
+  assert.ok((check.err as number) < 1e-6);
+  assert.ok(summary.confidenceQuantiles.p05 >= 0.5);
+  assert.equal(summary.heldBack, 0);
+});
+
+test('rerank: confidence flags out of range are usage errors naming the flag', async () => {
+  const dir = await tempDir('rerank-flags');
+  const input = join(dir, 'hh.jsonl');
+  writeFileSync(input, hhRows().slice(0, 2).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  for (const [flag, value, pattern] of [
+    ['--label-prior', '1.5', /--label-prior must be 'auto' or a number in \(0, 1\), got 1.5/],
+    ['--max-wrong-flips', '0.7', /--max-wrong-flips must be in \(0, 0.5\], got 0.7/],
+    ['--alpha', 'x', /--alpha must be 'auto' or a number, got "x"/],
+  ] as const) {
+    const r = await runCli(['rerank', input, '--out', join(dir, 'o'), '--device', 'cpu', flag, value]);
+    assert.equal(r.code, 2, `${flag} ${value}: ${r.stderr}`);
+    assert.match(r.stderr, pattern);
   }
 });
 

@@ -6,7 +6,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { checkProbeCompatibility, featureSourceOf, loadProbe, prefrankVersion, resolveAlpha, saveProbe, type FeatureSource } from '../../probe/artifact.js';
+import { checkProbeCompatibility, featureSourceOf, loadProbe, prefrankVersion, saveProbe, type FeatureSource } from '../../probe/artifact.js';
+import { tradeoffCurve } from '../../probe/posterior.js';
+import { Prng } from '../../probe/Prng.js';
+import { relabelRule, withRewardOptions, type RewardArgs } from '../rewardOptions.js';
 import { embedRecords, readRecords, type FeatureSet } from '../../probe/featureData.js';
 import { featureShardFiles, readFeatureShards } from '../../probe/featureShards.js';
 import { accuracyByGroup, auroc, pairLogLikelihood, pairReliability, pairwiseAccuracy } from '../../probe/metrics.js';
@@ -159,6 +162,7 @@ const trainCommand: CommandModule<object, TrainArgs> = {
         features: source,
         alpha: result.alpha,
         alphaSource: result.alphaSource,
+        labelPrior: result.labelPrior,
         training: {
           inputs: [...perFile.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, c]) => ({ file, ...c })),
           pairs: features.pairs.length,
@@ -179,6 +183,7 @@ const trainCommand: CommandModule<object, TrainArgs> = {
           ['held-out accuracy', fmt(m.heldOutAccuracy)],
           ['held-out AUROC (labels)', fmt(m.heldOutAuroc)],
           ['alpha', `${meta.alpha.toFixed(4)} (${meta.alphaSource})`],
+          ['label prior (estimated)', meta.labelPrior ? `${meta.labelPrior.labelPrior.toFixed(3)} (probe accuracy vs truth ~${meta.labelPrior.probeAccuracy.toFixed(3)})` : '-'],
           ['held-out ECE', fmt(m.heldOutEce)],
           ['best epoch / run', `${m.bestEpoch} / ${m.epochsRun}`],
         ]) + '\n',
@@ -189,23 +194,30 @@ const trainCommand: CommandModule<object, TrainArgs> = {
   },
 };
 
-type EvalArgs = InputArgs & EmbedArgs & { probe: string; json?: string; force: boolean; alpha: string; bins: number };
+type EvalArgs = InputArgs & EmbedArgs & RewardArgs & { probe: string; json?: string; force: boolean; bins: number; noise: number; seed: number };
+
+/** Budgets of the trade-off curve, the paper's rule (label prior 0.5, budget 0.5) first. */
+const CURVE_BUDGETS = [0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01];
 
 const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval <inputs..>',
   describe: 'Evaluate a probe: pairwise accuracy, AUROC on safety labels, calibration, breakdown by source/category',
   builder: (y) =>
-    withEmbedOptions(withInputOptions(y))
+    withRewardOptions(withEmbedOptions(withInputOptions(y)))
       .option('probe', { type: 'string', demandOption: true, describe: 'Probe folder (model.safetensors + probe.json)' })
       .option('json', { type: 'string', describe: 'Also write the full results as JSON to this file' })
       .option('force', { type: 'boolean', default: false, describe: "Use a probe whose model or tokenizer hash differs from the model's (shapes must still match)" })
-      .option('alpha', { type: 'string', default: 'auto', describe: "Confidence temperature: auto (the probe's fitted alpha) or a number" })
+      .option('noise', { type: 'number', default: 0.25, describe: 'Trade-off curve: share of pairs presented in the wrong order, in [0, 1)' })
+      .option('seed', { type: 'number', default: 0, describe: 'Trade-off curve: seed of the injected noise' })
       .option('bins', { type: 'number', default: 10, describe: 'Reliability table bins over [0.5, 1]' }) as never,
   handler: async (args) => {
     const log = new Logger(args.logLevel, args.logFormat);
     if (!(Number.isInteger(args.bins) && args.bins >= 1)) throw new UsageError(`--bins must be a positive integer, got ${args.bins}`);
+    if (!(args.noise >= 0 && args.noise < 1)) throw new UsageError(`--noise must be in [0, 1), got ${args.noise}`);
+    if (!Number.isInteger(args.seed)) throw new UsageError(`--seed must be an integer, got ${args.seed}`);
     const loaded = loadProbe(args.probe);
-    const alpha = resolveAlpha(parseAlpha(args.alpha), loaded.meta);
+    const rule = relabelRule(args, loaded);
+    const { alpha } = rule;
     const { features, embedder } = await loadFeatures(args, log, (e, modelName) => {
       const diffs = checkProbeCompatibility(loaded.meta, featureSourceOf(e, modelName), { force: args.force, probeDir: args.probe });
       for (const d of diffs) log.warn(`--force: probe does not match the model: ${d}`);
@@ -216,6 +228,11 @@ const evalCommand: CommandModule<object, EvalArgs> = {
     const rr = Float32Array.from(features.pairs, (p) => probe.score(p.rejected));
     const rel = pairReliability(rc, rr, alpha, args.bins);
     const labelScores = features.labels.map((l) => probe.score(l.features));
+    // The relabel trade-off with injected noise: the paper's rule, then the posterior at each budget.
+    const d = Float64Array.from(rc, (c, i) => c - rr[i]);
+    const noisy = new Set(new Prng(args.seed).permutation(d.length).slice(0, Math.round(args.noise * d.length)));
+    const rules = [{ labelPrior: 0.5, maxWrongFlips: 0.5 }, ...CURVE_BUDGETS.map((b) => ({ labelPrior: rule.labelPrior, maxWrongFlips: b }))];
+    const curve = tradeoffCurve(d, alpha, rules, Array.from(d, (_, i) => noisy.has(i)));
     const result = {
       probe: args.probe,
       probeSha256: loaded.sha256,
@@ -226,7 +243,9 @@ const evalCommand: CommandModule<object, EvalArgs> = {
       logLikelihood: features.pairs.length ? pairLogLikelihood(rc, rr, alpha) : null,
       ece: features.pairs.length ? rel.ece : null,
       auroc: features.labels.length ? auroc(labelScores, features.labels.map((l) => l.safe)) : null,
+      labelPrior: rule.labelPrior,
       reliability: rel.bins,
+      tradeoff: { noise: args.noise, seed: args.seed, rows: curve },
       bySource: accuracyByGroup(features.pairs.map((p) => basename(p.sourceFile)), rc, rr),
       byCategory: accuracyByGroup(features.pairs.map((p) => p.category ?? '(none)'), rc, rr),
     };
@@ -244,6 +263,16 @@ const evalCommand: CommandModule<object, EvalArgs> = {
     if (result.pairs) {
       out.push('\nReliability of the confidence max(c, 1 - c) vs agreement with the human label');
       out.push(table([['confidence bin', 'pairs', 'mean confidence', 'agreement'], ...rel.bins.map((b) => [`[${b.lo.toFixed(2)}, ${b.hi.toFixed(2)})`, String(b.n), f(b.confidence), f(b.accuracy)])], true));
+      out.push(`\nRelabel trade-off: ${(100 * args.noise).toFixed(0)}% of the pairs presented in the wrong order (seed ${args.seed}); first row: the paper's rule (label prior 0.5, swap when c < 0.5)`);
+      out.push(
+        table(
+          [
+            ['label prior', 'max wrong flips', 'flips undone', 'correct broken', 'agreement before', 'after', 'expected wrong swaps'],
+            ...curve.map((r) => [r.labelPrior.toFixed(3), r.maxWrongFlips.toFixed(2), `${r.undone} / ${r.flippedIn}`, `${r.broken} / ${r.pairs - r.flippedIn}`, f(r.agreeBefore), f(r.agreeAfter), r.expectedWrongFlips.toFixed(1)]),
+          ],
+          true,
+        ),
+      );
       out.push('\nBy source');
       out.push(table([['source', 'pairs', 'accuracy'], ...result.bySource.map((g) => [g.group, String(g.n), f(g.accuracy)])], true));
       if (result.byCategory.length > 1 || result.byCategory[0]?.group !== '(none)') {

@@ -3,7 +3,9 @@ import { dirname, join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { rerank } from '../../../pipelines/rerank.js';
 import { parsePairsSpec } from '../../../operators/pairsFromLists.js';
-import { checkProbeCompatibility, featureSourceOf, loadProbe, resolveAlpha } from '../../probe/artifact.js';
+import { checkProbeCompatibility, featureSourceOf, loadProbe } from '../../probe/artifact.js';
+import { RELABEL_POLICIES, type RelabelPolicy } from '../../../operators/relabelPairs.js';
+import { impliedLabelPrior, RELABEL_DEFAULTS, type RelabelRule } from '../../probe/posterior.js';
 import { ioSettings } from '../../runtime/Config.js';
 import { DuckDb } from '../../runtime/DuckDb.js';
 import { sha256File } from '../../runtime/hash.js';
@@ -15,16 +17,16 @@ import { dataPath } from '../../runtime/paths.js';
 import { Stats } from '../../runtime/Stats.js';
 import { embedderOptions, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
 import { ioConfig, withIoOptions, type IoArgs } from '../ioOptions.js';
+import { relabelRule, withRewardOptions, type RewardArgs } from '../rewardOptions.js';
 import { runJob } from '../runJob.js';
 
 type Args = IoArgs &
-  EmbedArgs & {
+  EmbedArgs &
+  RewardArgs & {
     logLevel: LogLevel;
     logFormat: 'text' | 'json';
     probe: string;
-    alpha: string;
-    policy: 'swap' | 'annotate' | 'filter';
-    threshold: number;
+    policy: RelabelPolicy;
     minMargin: number;
     pairs: string;
     force: boolean;
@@ -34,12 +36,10 @@ export const rerankCommand: CommandModule<object, Args> = {
   command: 'rerank <inputs..>',
   describe: 'Re-rank preference pairs: embed, score with the probe, compute label confidence, relabel, write shards',
   builder: (y) =>
-    withEmbedOptions(withIoOptions(y))
+    withRewardOptions(withEmbedOptions(withIoOptions(y)))
       .option('probe', { type: 'string', default: 'default', describe: 'Probe folder (model.safetensors + probe.json); "default": data/probe, trained for the default model', group: 'Reward:' })
-      .option('alpha', { type: 'string', default: 'auto', describe: 'Confidence temperature: a number, or auto (fitted when the probe was trained)', group: 'Reward:' })
-      .option('policy', { choices: ['swap', 'annotate', 'filter'] as const, default: 'swap' as const, describe: 'swap pairs under the threshold, only annotate, or filter low-confidence pairs to rejects', group: 'Reward:' })
-      .option('threshold', { type: 'number', default: 0.5, describe: 'swap: re-order a pair when its confidence is below this', group: 'Reward:' })
-      .option('min-margin', { type: 'number', default: 0.1, describe: 'filter: reject pairs with |confidence - 0.5| below this', group: 'Reward:' })
+      .option('policy', { choices: RELABEL_POLICIES, default: 'swap' as RelabelPolicy, describe: 'swap pairs whose label is likely wrong (within --max-wrong-flips), only annotate, or filter low-confidence pairs to rejects', group: 'Reward:' })
+      .option('min-margin', { type: 'number', default: RELABEL_DEFAULTS.minMargin, describe: 'filter: reject pairs with |confidence - 0.5| below this, in [0, 0.5)', group: 'Reward:' })
       .option('pairs', { type: 'string', default: 'best-worst', describe: 'Listwise input: best-worst, top-bottom:K or all', group: 'Reward:' })
       .option('force', { type: 'boolean', default: false, describe: 'Use a probe trained for another model or template (shapes must still match)', group: 'Reward:' })
       .example('$0 rerank data/sample --out out/sample', 'Re-rank the embedded sample with the default model and probe')
@@ -47,7 +47,6 @@ export const rerankCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     const log = new Logger(args.logLevel, args.logFormat);
     const io = ioConfig(args);
-    if (!(args.threshold > 0 && args.threshold < 1)) throw new UsageError(`--threshold must be in (0, 1), got ${args.threshold}`);
     if (!(args.minMargin >= 0 && args.minMargin < 0.5)) throw new UsageError(`--min-margin must be in [0, 0.5), got ${args.minMargin}`);
     let pairs;
     try {
@@ -55,11 +54,10 @@ export const rerankCommand: CommandModule<object, Args> = {
     } catch (err) {
       throw new UsageError(`--pairs: ${(err as Error).message}`);
     }
-    const alphaArg = args.alpha === 'auto' ? 'auto' : Number(args.alpha);
-    if (alphaArg !== 'auto' && !(Number.isFinite(alphaArg) && alphaArg >= 0)) throw new UsageError(`--alpha must be 'auto' or a number >= 0, got ${args.alpha}`);
     const probeDir = args.probe === 'default' ? dataPath('probe') : resolve(args.probe);
-    const { probe, meta, sha256: probeSha256 } = loadProbe(probeDir);
-    const alpha = resolveAlpha(alphaArg, meta);
+    const loaded = loadProbe(probeDir);
+    const { probe, meta, sha256: probeSha256 } = loaded;
+    const rule = relabelRule(args, loaded);
 
     const stats = new Stats();
     const embedOptions = embedderOptions(args, (m) => log.info(m));
@@ -80,9 +78,8 @@ export const rerankCommand: CommandModule<object, Args> = {
       maxTokens: args.maxTokens ?? null,
       batchTokens: args.batchTokens,
       device: args.device,
-      alpha,
+      ...rule,
       policy: args.policy,
-      threshold: args.threshold,
       minMargin: args.minMargin,
       pairs: args.pairs,
     };
@@ -103,24 +100,37 @@ export const rerankCommand: CommandModule<object, Args> = {
           for (const d of diffs) log.warn(`--force: probe mismatch: ${d}`);
         },
         pipeline: (parts, configHash) =>
-          rerank(parts, { io, alpha, policy: args.policy, threshold: args.threshold, minMargin: args.minMargin, pairs }, { embedder: embedder!, probe, stats, configHash }),
+          rerank(parts, { io, rule, policy: args.policy, minMargin: args.minMargin, pairs }, { embedder: embedder!, probe, stats, configHash }),
       });
-      if (out.complete && !out.interrupted) await printSummary(io.outDir, out.seconds, out.rowsThisRun, log);
+      if (out.complete && !out.interrupted) await printSummary(io.outDir, out.seconds, out.rowsThisRun, log, { rule, policy: args.policy, probeAccuracy: meta.labelPrior?.probeAccuracy ?? null });
     } finally {
       await (embedder as Embedder | null)?.close();
     }
   },
 };
 
-/** The run's summary: on stderr for people, one JSON line on stdout for scripts. */
-async function printSummary(outDir: string, seconds: number, rowsThisRun: number, log: Logger): Promise<void> {
+interface SummaryContext {
+  readonly rule: RelabelRule;
+  readonly policy: RelabelPolicy;
+  /** The probe's estimated accuracy against the true order (probe.json labelPrior), if known. */
+  readonly probeAccuracy: number | null;
+}
+
+/**
+ * The run's summary: on stderr for people, one JSON line on stdout for scripts. Besides counts it
+ * gives the run's expected error (sums of posteriors, from the manifest) and how reliable the
+ * input's labels look to the probe, so a prior that does not fit the data shows.
+ */
+async function printSummary(outDir: string, seconds: number, rowsThisRun: number, log: Logger, ctx: SummaryContext): Promise<void> {
   // Every part that completed has a data shard (possibly empty); when all parts failed there is none.
   if (!(await readdir(resolve(outDir, 'data')).catch(() => [] as string[])).some((f) => f.endsWith('.parquet'))) return;
   await using db = await DuckDb.open();
   const glob = resolve(outDir, 'data', '*.parquet').replace(/'/g, "''");
   const [row] = await db.all(
     `SELECT count(*)::BIGINT AS pairs, sum(flipped::INT)::BIGINT AS flipped,
-            quantile_cont(confidence, [0.05, 0.25, 0.5, 0.75, 0.95]) AS q
+            quantile_cont(confidence, [0.05, 0.25, 0.5, 0.75, 0.95]) AS q,
+            -- the reward agrees with the input's label: its margin in the input's order is positive
+            avg(((CASE WHEN flipped THEN -1 ELSE 1 END) * (reward_chosen - reward_rejected) > 0)::INT) AS agreement
      FROM read_parquet('${glob}', union_by_name = true)`,
   );
   const pairs = Number(row.pairs);
@@ -128,6 +138,9 @@ async function printSummary(outDir: string, seconds: number, rowsThisRun: number
   const q = ((row.q as number[] | null) ?? []).map((x) => Number(Number(x).toFixed(4)));
   // From the manifest, not this process's counters: with --workers the work was done elsewhere.
   const manifest = JSON.parse(await readFile(resolve(outDir, 'manifest.json'), 'utf8')) as Manifest;
+  const expected = manifest.totals.expectedErrors ?? null;
+  const r4 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(4)));
+  const agreement = row.agreement === null ? null : Number(row.agreement);
   const summary = {
     out: outDir,
     pairs,
@@ -135,6 +148,19 @@ async function printSummary(outDir: string, seconds: number, rowsThisRun: number
     flippedPct: pairs ? Number(((100 * flipped) / pairs).toFixed(2)) : 0,
     confidenceQuantiles: { p05: q[0] ?? null, p25: q[1] ?? null, p50: q[2] ?? null, p75: q[3] ?? null, p95: q[4] ?? null },
     rejected: manifest.totals.rowsRejected,
+    labelPrior: ctx.rule.labelPrior,
+    alpha: ctx.rule.alpha,
+    maxWrongFlips: ctx.policy === 'swap' ? ctx.rule.maxWrongFlips : null,
+    /** Expected number of swaps that broke a correct pair (sum of 1 - confidence over swaps). */
+    expectedWrongFlips: r4(expected?.expectedWrongFlips),
+    /** Expected number of labels still wrong after the run, and before it. */
+    expectedWrongAfter: r4(expected?.expectedWrongAfter),
+    expectedWrongBefore: r4(expected?.expectedWrongBefore),
+    /** Pairs the posterior leans against but that stayed unswapped: over the damage budget. */
+    heldBack: expected?.heldBack ?? 0,
+    /** Share of pairs whose reward agrees with the input label, and the label reliability it implies. */
+    rewardAgreement: r4(agreement),
+    impliedLabelPrior: r4(agreement === null || ctx.probeAccuracy === null ? null : impliedLabelPrior(agreement, ctx.probeAccuracy)),
     seconds: Number(seconds.toFixed(2)),
     /** Input rows processed by this run (not those of shards already complete) per second. */
     rowsPerSecond: Number((rowsThisRun / Math.max(seconds, 1e-9)).toFixed(1)),
@@ -142,5 +168,17 @@ async function printSummary(outDir: string, seconds: number, rowsThisRun: number
   log.info(
     `rerank: ${pairs} pairs written, ${flipped} flipped (${summary.flippedPct}%), confidence p05/p50/p95 ${summary.confidenceQuantiles.p05}/${summary.confidenceQuantiles.p50}/${summary.confidenceQuantiles.p95}, ${summary.rowsPerSecond} rows/s this run`,
   );
+  if (expected)
+    log.info(
+      `rerank: expected ${summary.expectedWrongFlips} wrong swaps; expected labels wrong ${summary.expectedWrongBefore} before -> ${summary.expectedWrongAfter} after (label prior ${ctx.rule.labelPrior}, alpha ${r4(ctx.rule.alpha)})`,
+    );
+  if (ctx.policy === 'swap' && flipped === 0 && summary.heldBack > 0)
+    log.warn(
+      `rerank: swapped nothing: ${summary.heldBack} pairs lean against their label (confidence < 0.5), but the probe cannot support any swap within --max-wrong-flips ${ctx.rule.maxWrongFlips}; they keep their order and their confidence says how doubtful they are`,
+    );
+  if (summary.impliedLabelPrior !== null && Math.abs(summary.impliedLabelPrior - ctx.rule.labelPrior) > 0.1)
+    log.warn(
+      `rerank: the reward agrees with ${(100 * (agreement ?? 0)).toFixed(1)}% of the input labels, which suggests a label reliability of about ${summary.impliedLabelPrior}, not the ${ctx.rule.labelPrior} used; consider --label-prior ${summary.impliedLabelPrior}`,
+    );
   process.stdout.write(JSON.stringify(summary) + '\n');
 }
