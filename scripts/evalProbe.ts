@@ -160,8 +160,8 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
       note: `${note}; best epoch ${r.metrics.bestEpoch}`,
     });
   };
-  probeOf([], 'probe (pairs only)', 'the default recipe');
-  probeOf(modTrain, 'probe (pairs + moderation)', 'moderation train half added (logistic loss)');
+  probeOf([], 'probe (pairs only)', 'the previous default');
+  probeOf(modTrain, 'probe (pairs + moderation)', 'the default recipe, moderation train half (logistic loss)');
 
   // Baseline 1: response length in characters, with the direction that fits the training pairs;
   // alpha and the label prior fitted on the training pairs' margins.

@@ -36,6 +36,25 @@ test('probe train then eval; a probe for another model is refused unless --force
   const json = JSON.parse(readFileSync(join(tmp, 'ev.json'), 'utf8'));
   assert.equal(json.pairs, 60);
   assert.deepEqual(json.byCategory.map((g: { group: string }) => g.group), ['violence', 'weapons']);
+  // The label prior fitted at training time, and the relabel trade-off with 25% injected noise:
+  // this probe separates the pairs perfectly, so the paper's rule undoes every injected flip.
+  assert.ok(meta.labelPrior.labelPrior >= 0.5 && meta.labelPrior.labelPrior < 1, JSON.stringify(meta.labelPrior));
+  assert.equal(json.labelPrior, meta.labelPrior.labelPrior);
+  assert.match(ev.stdout, /Relabel trade-off: 25% of the pairs presented in the wrong order/);
+  const [paperRow, ...budgets] = json.tradeoff.rows;
+  assert.deepEqual([paperRow.labelPrior, paperRow.maxWrongFlips, paperRow.flippedIn, paperRow.undone, paperRow.broken], [0.5, 0.5, 15, 15, 0]);
+  assert.deepEqual(budgets.map((r: { maxWrongFlips: number }) => r.maxWrongFlips), [0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01]);
+  for (let k = 1; k < budgets.length; k++) assert.ok(budgets[k].undone <= budgets[k - 1].undone, 'a tighter budget never swaps more');
+
+  // A probe without a fitted label prior (an older prefrank) needs --label-prior.
+  const old = { ...meta };
+  delete old.labelPrior;
+  writeFileSync(join(tmp, 'p', 'probe.json'), JSON.stringify(old));
+  const noPrior = await prefrank('probe', 'eval', 'pairs.jsonl', '--probe', 'p');
+  assert.equal(noPrior.code, 1);
+  assert.match(noPrior.stderr, /^prefrank: probe p has no fitted label prior .*pass --label-prior P/m);
+  const given = await prefrank('probe', 'eval', 'pairs.jsonl', '--probe', 'p', '--label-prior', '0.7');
+  assert.equal(given.code, 0, given.stderr);
 
   meta.features.modelSha256 = '0'.repeat(64);
   writeFileSync(join(tmp, 'p', 'probe.json'), JSON.stringify(meta));
