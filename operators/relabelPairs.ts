@@ -39,7 +39,7 @@ export const LOW_CONFIDENCE = 'low confidence';
  * @see scorePairs, pairsFromLists
  */
 export function relabelPairs(options: RelabelPairsOptions): OperatorFunction<RecordBatch<Item>, RecordBatch<Item>> {
-  const { alpha, labelPrior, maxWrongFlips, stats } = options;
+  const { labelPrior, maxWrongFlips, stats } = options;
   const policy = options.policy ?? 'swap';
   const minMargin = options.minMargin ?? RELABEL_DEFAULTS.minMargin;
   checkRelabelRule(options, (f) => `relabelPairs: ${f}`);
@@ -50,7 +50,7 @@ export function relabelPairs(options: RelabelPairsOptions): OperatorFunction<Rec
   const relabel = (p: PairRecord): PairRecord | RejectRecord => {
     if (p.rewardChosen === undefined || p.rewardRejected === undefined)
       throw new Error(`relabelPairs: pair ${p.pairId} (${p.sourceFile} row ${p.sourceRow}) has no rewards; scorePairs must run before relabelPairs`);
-    const c = labelPosterior(labelPrior, alpha, p.rewardChosen - p.rewardRejected);
+    const c = labelPosterior(labelPrior, options, p.rewardChosen, p.rewardRejected);
     stats.count('relabelPairs.pairs');
     if (policy === 'filter' && Math.abs(c - 0.5) < minMargin) {
       stats.count('relabelPairs.lowConfidence');

@@ -22,10 +22,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FeatureLabel } from '../src/probe/featureData.js';
-import { auroc, fitAlpha, pairwiseAccuracy, reliability } from '../src/probe/metrics.js';
-import { fitLabelPrior, labelPosterior, RELABEL_DEFAULTS, relabelOutcomes } from '../src/probe/posterior.js';
+import { auroc, pairwiseAccuracy, reliability } from '../src/probe/metrics.js';
+import { fitCalibration, labelPosterior, RELABEL_DEFAULTS, relabelOutcomes, type Evidence, type RewardPairs } from '../src/probe/posterior.js';
 import { Prng } from '../src/probe/Prng.js';
-import { splitIndices, trainProbe } from '../src/probe/trainProbe.js';
+import { splitIndices, trainProbe, type TrainProbeResult } from '../src/probe/trainProbe.js';
 import { projectRoot } from '../src/runtime/paths.js';
 import { DEFAULT_TRAIN_OPTIONS } from './buildProbe.js';
 import { hhFeatures, moderationLabels, openDefaultEmbedder } from './probeData.js';
@@ -35,7 +35,7 @@ const TEST_FRACTION = 0.2;
 const NOISE = 0.25;
 const NOISE_SEEDS = 20;
 const BOOTSTRAP = 1000;
-const BUDGETS = [0.2, 0.1, RELABEL_DEFAULTS.maxWrongFlips, 0.02];
+const BUDGETS = [0.2, 0.1, 0.05, 0.02];
 const BOW_BUCKETS = 4096;
 
 type Row = Record<string, string | number | null>;
@@ -56,13 +56,12 @@ function bagOfWords(text: string): Float32Array {
 
 interface Method {
   readonly name: string;
-  /** Reward margins r_chosen - r_rejected of the HH test pairs (human order). */
-  readonly hh: Float64Array;
+  /** Rewards of the HH test pairs, chosen and rejected (human order). */
+  readonly hh: RewardPairs;
   /** Rewards of the moderation test texts. */
   readonly mod: Float64Array;
-  readonly alpha: number;
-  /** The label prior fitted on the method's own held-out training pairs. */
-  readonly labelPrior: number;
+  /** The calibration fitted on the method's own held-out training data. */
+  readonly cal: Evidence & { readonly labelPrior: number };
   readonly note: string;
 }
 
@@ -75,12 +74,12 @@ function noiseMasks(n: number): boolean[][] {
 }
 
 /** Flips undone, pairs broken and the agreement change over all noise seeds, with a bootstrap CI. */
-function recovery(d: Float64Array, alpha: number, rule: { labelPrior: number; maxWrongFlips: number }, masks: readonly boolean[][]) {
-  const n = d.length;
+function recovery(r: RewardPairs, rule: Evidence & { labelPrior: number; maxWrongFlips: number }, masks: readonly boolean[][]) {
+  const n = r.rc.length;
   const perPair = new Float64Array(n); // each pair's mean agreement change over the seeds
   let undone = 0, broken = 0, flippedIn = 0, expected = 0;
   for (const m of masks) {
-    const o = relabelOutcomes(d, alpha, rule, m);
+    const o = relabelOutcomes(r, rule, m);
     expected += o.expectedWrongFlips;
     for (let i = 0; i < n; i++) {
       perPair[i] += o.outcome[i] / masks.length;
@@ -117,15 +116,20 @@ function recovery(d: Float64Array, alpha: number, rule: { labelPrior: number; ma
 }
 
 /** ECE of the posterior P(label right) against the clean labels, on the noisy presentation. */
-function posteriorEce(d: Float64Array, alpha: number, labelPrior: number, masks: readonly boolean[][]): number {
+function posteriorEce(r: RewardPairs, cal: Evidence & { labelPrior: number }, masks: readonly boolean[][]): number {
   const p: number[] = [];
   const right: boolean[] = [];
   for (const m of masks)
-    for (let i = 0; i < d.length; i++) {
-      p.push(labelPosterior(labelPrior, alpha, m[i] ? -d[i] : d[i]));
+    for (let i = 0; i < r.rc.length; i++) {
+      p.push(m[i] ? labelPosterior(cal.labelPrior, cal, r.rr[i], r.rc[i]) : labelPosterior(cal.labelPrior, cal, r.rc[i], r.rr[i]));
       right.push(!m[i]);
     }
   return reliability(p, right, 10).ece;
+}
+
+/** A trained probe's calibration as the rerank default uses it (labelPrior 0.5 if none). */
+function calOf(r: TrainProbeResult): Evidence & { labelPrior: number } {
+  return { alpha: r.alpha, unsafeSlope: r.calibration?.unsafeSlope ?? 0, labelPrior: r.calibration?.labelPrior ?? 0.5 };
 }
 
 export async function evalProbe(log: (l: string) => void = () => {}) {
@@ -153,11 +157,10 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
     const r = trainProbe(train, labels, { ...DEFAULT_TRAIN_OPTIONS, ...shape });
     methods.push({
       name,
-      hh: Float64Array.from(test, (p) => r.probe.score(p.chosen) - r.probe.score(p.rejected)),
+      hh: { rc: Float64Array.from(test, (p) => r.probe.score(p.chosen)), rr: Float64Array.from(test, (p) => r.probe.score(p.rejected)) },
       mod: Float64Array.from(modTest, (l) => r.probe.score(l.features)),
-      alpha: r.alpha,
-      labelPrior: r.labelPrior?.labelPrior ?? 0.5,
-      note: `${note}; best epoch ${r.metrics.bestEpoch}`,
+      cal: calOf(r),
+      note: `${note}; slopes from ${r.calibration?.slopeSource ?? '-'}; best epoch ${r.metrics.bestEpoch}`,
     });
   };
   probeOf([], 'probe (pairs only)', 'the previous default');
@@ -167,13 +170,13 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
   // alpha and the label prior fitted on the training pairs' margins.
   const lenAcc = pairwiseAccuracy(train.map((p) => p.chosenText.length), train.map((p) => p.rejectedText.length));
   const sign = lenAcc >= 0.5 ? 1 : -1;
-  const lenD = train.map((p) => (sign * (p.chosenText.length - p.rejectedText.length)) / 100);
+  const len = (t: string) => (sign * t.length) / 100;
+  const lenCal = fitCalibration({ rc: train.map((p) => len(p.chosenText)), rr: train.map((p) => len(p.rejectedText)) })!;
   methods.push({
     name: 'baseline: length',
-    hh: Float64Array.from(test, (p) => (sign * (p.chosenText.length - p.rejectedText.length)) / 100),
-    mod: Float64Array.from(modTestIdx, (i) => (sign * mod.texts[i].length) / 100),
-    alpha: fitAlpha(lenD),
-    labelPrior: fitLabelPrior(lenD)?.labelPrior ?? 0.5,
+    hh: { rc: Float64Array.from(test, (p) => len(p.chosenText)), rr: Float64Array.from(test, (p) => len(p.rejectedText)) },
+    mod: Float64Array.from(modTestIdx, (i) => len(mod.texts[i])),
+    cal: lenCal,
     note: `${sign > 0 ? 'longer' : 'shorter'} is better (train accuracy ${(sign > 0 ? lenAcc : 1 - lenAcc).toFixed(4)})`,
   });
 
@@ -182,10 +185,9 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
   const bow = trainProbe(bowTrain, [], { ...DEFAULT_TRAIN_OPTIONS, layers: 1, width: BOW_BUCKETS });
   methods.push({
     name: 'baseline: bag of words',
-    hh: Float64Array.from(test, (p) => bow.probe.score(bagOfWords(p.chosenText)) - bow.probe.score(bagOfWords(p.rejectedText))),
+    hh: { rc: Float64Array.from(test, (p) => bow.probe.score(bagOfWords(p.chosenText))), rr: Float64Array.from(test, (p) => bow.probe.score(bagOfWords(p.rejectedText))) },
     mod: Float64Array.from(modTestIdx, (i) => bow.probe.score(bagOfWords(mod.texts[i]))),
-    alpha: bow.alpha,
-    labelPrior: bow.labelPrior?.labelPrior ?? 0.5,
+    cal: calOf(bow),
     note: `${BOW_BUCKETS} hashed word buckets, log counts; best epoch ${bow.metrics.bestEpoch}`,
   });
 
@@ -194,27 +196,32 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
   const accuracyRows: Row[] = [];
   const noiseRows: Row[] = [];
   for (const m of methods) {
-    const clearD = Float64Array.from(clear, ([s, u]) => m.mod[s] - m.mod[u]);
+    const clearR: RewardPairs = { rc: Float64Array.from(clear, ([s]) => m.mod[s]), rr: Float64Array.from(clear, ([, u]) => m.mod[u]) };
     accuracyRows.push({
       method: m.name,
-      hhAccuracy: pairwiseAccuracy(m.hh, new Float64Array(m.hh.length)),
+      hhAccuracy: pairwiseAccuracy(m.hh.rc, m.hh.rr),
       responseAuroc: auroc(m.mod, modSafe),
-      clearCutAccuracy: pairwiseAccuracy(clearD, new Float64Array(clearD.length)),
-      alpha: m.alpha,
-      labelPrior: m.labelPrior,
-      posteriorEceHh: posteriorEce(m.hh, m.alpha, m.labelPrior, hhMasks),
-      posteriorEceClear: posteriorEce(clearD, m.alpha, m.labelPrior, clearMasks),
+      clearCutAccuracy: pairwiseAccuracy(clearR.rc, clearR.rr),
+      alpha: m.cal.alpha,
+      unsafeSlope: m.cal.unsafeSlope,
+      labelPrior: m.cal.labelPrior,
+      posteriorEceHh: posteriorEce(m.hh, m.cal, hhMasks),
+      posteriorEceClear: posteriorEce(clearR, m.cal, clearMasks),
       note: m.note,
     });
-    const rules = [{ rule: 'paper: c < 0.5, prior 0.5', labelPrior: 0.5, maxWrongFlips: 0.5 }, ...BUDGETS.map((b) => ({ rule: `posterior, budget ${b}`, labelPrior: m.labelPrior, maxWrongFlips: b }))];
-    for (const [set, d, masks] of [['HH test', m.hh, hhMasks], ['clear-cut', clearD, clearMasks]] as const)
+    // The paper's rule is the paper's form: plain alpha * d with prior 0.5.
+    const rules = [
+      { rule: 'paper: c < 0.5, prior 0.5', alpha: m.cal.alpha, unsafeSlope: 0, labelPrior: 0.5, maxWrongFlips: 0.5 },
+      ...BUDGETS.map((b) => ({ rule: `posterior, budget ${b}${b === RELABEL_DEFAULTS.maxWrongFlips ? ' (default)' : ''}`, ...m.cal, maxWrongFlips: b })),
+    ];
+    for (const [set, d, masks] of [['HH test', m.hh, hhMasks], ['clear-cut', clearR, clearMasks]] as const)
       for (const r of rules) {
-        const x = recovery(d, m.alpha, r, masks);
+        const x = recovery(d, r, masks);
         noiseRows.push({
           method: m.name,
           set,
           rule: r.rule,
-          pairs: d.length,
+          pairs: d.rc.length,
           flipsUndone: `${x.undone.toFixed(1)}/${x.flippedIn.toFixed(0)}`,
           undonePct: x.undonePct,
           correctBrokenPct: x.brokenPct,

@@ -3,21 +3,20 @@
  * HH-RLHF harmless pairs and the OpenAI moderation texts, embedded into probe features.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { embedRecords, readRecords, type FeatureLabel, type FeatureSet } from '../src/probe/featureData.js';
-import { defaultModelDir, ensureDefaultModel } from '../src/runtime/buildGloveModel.js';
+import { defaultModelFile } from '../src/runtime/defaultModel.js';
 import { Embedder } from '../src/runtime/Embedder.js';
 import { sharedPath } from '../src/runtime/paths.js';
 import { Stats } from '../src/runtime/Stats.js';
 
-export const DEFAULT_MODEL_NAME = 'glove-100d';
+export { DEFAULT_MODEL_NAME } from '../src/runtime/defaultModel.js';
 export const HH_FILE = sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz');
 export const MODERATION_FILE = sharedPath('data', 'openai-moderation', 'samples-1680.jsonl.gz');
 
 /** The default model file, built first (by the model owner's builder) when missing. */
 export function defaultModelPath(): string {
-  return join(ensureDefaultModel((m) => process.stderr.write(m + '\n'), defaultModelDir()), 'model.onnx');
+  return defaultModelFile((m) => process.stderr.write(m + '\n'));
 }
 
 /** Opens the default model (built by `npm run build:model`) on the CPU. */

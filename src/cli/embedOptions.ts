@@ -4,26 +4,26 @@
  * UsageError naming its flag). The default model is built on first use when missing.
  */
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { defaultModelDir, ensureDefaultModel } from '../runtime/buildGloveModel.js';
+import { DEFAULT_MODEL_NAME, defaultModelFile } from '../runtime/defaultModel.js';
 import type { EmbedderOptions } from '../runtime/Embedder.js';
 import { UsageError } from '../runtime/errors.js';
 import { DEVICES, type Device } from '../runtime/openOrtSession.js';
-import { DEFAULT_TEMPLATE } from '../runtime/TextTokenizer.js';
+import { DEFAULT_TEMPLATE, modelTemplate } from '../runtime/TextTokenizer.js';
 
 const group = 'Model:';
 export const DEFAULT_MODEL = 'default';
 
 export function withEmbedOptions<T>(y: Argv<T>) {
   return y
-    .option('model', { type: 'string', default: DEFAULT_MODEL, describe: 'ONNX model file or folder holding model.onnx ("default": data/models/glove-100d, built on first use)', group })
+    .option('model', { type: 'string', default: DEFAULT_MODEL, describe: `ONNX model file or folder holding model.onnx ("default": data/models/${DEFAULT_MODEL_NAME}, built on first use)`, group })
     .option('tokenizer', { type: 'string', describe: 'tokenizer.json (default: beside the model)', group })
     .option('device', { choices: DEVICES, default: 'auto' as Device, describe: 'Execution provider; auto tries cuda, then webgpu, then cpu', group })
     .option('threads', { type: 'number', default: 0, describe: 'onnxruntime intra-op threads (0 = one per core)', group })
     .option('inter-op-threads', { type: 'number', default: 0, describe: 'onnxruntime inter-op threads (0 = default)', group })
     .option('layers', { type: 'string', default: 'all', describe: 'Layers to read: all, or a list such as 0,4-7,-1 (negative counts from the end)', group })
-    .option('template', { type: 'string', default: DEFAULT_TEMPLATE, describe: 'Text the model sees; {prompt} and {response} are replaced, \\n and \\t are newline and tab', group })
+    .option('template', { type: 'string', describe: `Text the model sees; {prompt} and {response} are replaced, \\n and \\t are newline and tab (default: the model's prefrank_template in tokenizer_config.json, else ${DEFAULT_TEMPLATE})`, group })
     .option('chat-template', { type: 'boolean', default: false, describe: "Use the tokenizer's chat template (user: prompt, assistant: response) instead of --template", group })
     .option('max-tokens', { type: 'number', describe: 'Longest input in tokens; longer texts lose their start (default 512, or the tokenizer\'s limit)', group })
     .option('batch-tokens', { type: 'number', default: 4096, describe: 'Token budget of one model batch (rows x padded length)', group })
@@ -38,7 +38,7 @@ export interface EmbedArgs {
   threads: number;
   interOpThreads: number;
   layers: string;
-  template: string;
+  template?: string;
   chatTemplate: boolean;
   maxTokens?: number;
   batchTokens: number;
@@ -77,7 +77,7 @@ function int(flag: string, v: number | undefined, min: number): void {
 
 /** The model file a --model value names (a folder means its model.onnx). */
 export function modelFile(model: string, log: (message: string) => void): string {
-  if (model === DEFAULT_MODEL) return join(ensureDefaultModel(log, defaultModelDir()), 'model.onnx');
+  if (model === DEFAULT_MODEL) return defaultModelFile(log);
   const p = resolve(model);
   if (!existsSync(p)) throw new UsageError(`--model: ${model} does not exist`);
   const file = statSync(p).isDirectory() ? join(p, 'model.onnx') : p;
@@ -93,12 +93,14 @@ export function embedderOptions(args: EmbedArgs, log: (message: string) => void)
   int('batch-tokens', args.batchTokens, 1);
   if (!(Number.isFinite(args.cacheSize) && args.cacheSize >= 0)) throw new UsageError(`--cache-size must be a number of MiB >= 0, got ${args.cacheSize}`);
   if (!DEVICES.includes(args.device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got ${args.device}`);
-  const template = unescapeTemplate(args.template);
-  if (!args.chatTemplate && !template.includes('{response}')) throw new UsageError(`--template must contain {response}, got ${JSON.stringify(args.template)}`);
+  if (args.template !== undefined && !args.chatTemplate && !unescapeTemplate(args.template).includes('{response}')) throw new UsageError(`--template must contain {response}, got ${JSON.stringify(args.template)}`);
   const layers = parseLayers(args.layers);
   if (args.tokenizer !== undefined && !existsSync(args.tokenizer)) throw new UsageError(`--tokenizer: ${args.tokenizer} does not exist`);
+  const model = modelFile(args.model, log);
+  // Resolved here, not when the model opens: the run's settings hash names the template.
+  const template = args.template !== undefined ? unescapeTemplate(args.template) : modelTemplate(args.tokenizer ?? join(dirname(model), 'tokenizer.json'));
   return Object.freeze({
-    model: modelFile(args.model, log),
+    model,
     tokenizer: args.tokenizer,
     device: args.device,
     intraOpThreads: args.threads,

@@ -28,12 +28,15 @@ function autoOrNumber(flag: string, v: string): 'auto' | number {
   return n;
 }
 
-const FLAGS: Record<keyof RelabelRule, string> = { alpha: '--alpha', labelPrior: '--label-prior', maxWrongFlips: '--max-wrong-flips' };
+const FLAGS: Record<keyof RelabelRule, string> = { alpha: '--alpha', unsafeSlope: 'the probe\'s unsafeSlope', labelPrior: '--label-prior', maxWrongFlips: '--max-wrong-flips' };
 
 /** The confidence rule of a run: flags resolved against the probe, each value checked once. */
 export function relabelRule(args: RewardArgs, probe: LoadedProbe): RelabelRule {
+  const alphaArg = autoOrNumber('alpha', args.alpha);
   const rule = {
-    alpha: resolveAlpha(autoOrNumber('alpha', args.alpha), probe.meta),
+    alpha: resolveAlpha(alphaArg, probe.meta),
+    // A given alpha is the plain form alpha * d; auto takes the probe's whole calibration.
+    unsafeSlope: alphaArg === 'auto' ? (probe.meta.calibration?.unsafeSlope ?? 0) : 0,
     labelPrior: resolveLabelPrior(autoOrNumber('label-prior', args.labelPrior), probe.meta, probe.dir),
     maxWrongFlips: args.maxWrongFlips,
   };

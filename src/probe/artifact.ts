@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { UsageError, UserError } from '../runtime/errors.js';
 import { projectRoot } from '../runtime/paths.js';
-import type { LabelPriorFit } from './posterior.js';
+import type { CalibrationFit } from './posterior.js';
 import { HybridProbe } from './HybridProbe.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import type { ProbeMetrics } from './trainProbe.js';
@@ -64,10 +64,11 @@ export interface ProbeMetadata {
   /** 'auto': maximum likelihood on the held-out pairs; 'fixed': given by the user. */
   readonly alphaSource: 'auto' | 'fixed';
   /**
-   * The training labels' reliability p0, fitted on the held-out pairs (src/probe/posterior.ts):
-   * `--label-prior auto` uses it. Absent in probes written before the posterior confidence.
+   * The confidence's calibration on held-out pairs (src/probe/posterior.ts): the training labels'
+   * reliability p0 (`--label-prior auto`) and the slope's growth with unsafety (`--alpha auto`).
+   * Absent in probes written before the posterior confidence.
    */
-  readonly labelPrior?: LabelPriorFit | null;
+  readonly calibration?: CalibrationFit | null;
   readonly training: TrainingSummary;
   readonly metrics: ProbeMetrics;
   /** sha256 of model.safetensors, so a swapped weights file is detected. */
@@ -106,7 +107,7 @@ export function saveProbe(dir: string, probe: HybridProbe, meta: Omit<ProbeMetad
     standardized: probe.mean !== null,
     alpha: meta.alpha,
     alphaSource: meta.alphaSource,
-    labelPrior: meta.labelPrior ?? null,
+    calibration: meta.calibration ?? null,
     training: meta.training,
     metrics: meta.metrics,
     weightsSha256: sha256Hex(weights),
@@ -191,7 +192,7 @@ export function resolveLabelPrior(prior: 'auto' | number, meta: ProbeMetadata, p
     if (!(prior > 0 && prior < 1)) throw new UsageError(`--label-prior must be 'auto' or a number in (0, 1), got ${prior}`);
     return prior;
   }
-  const fitted = meta.labelPrior?.labelPrior;
+  const fitted = meta.calibration?.labelPrior;
   if (fitted === undefined) throw new UserError(`probe ${probeDir} has no fitted label prior (trained without held-out pairs, or by an older prefrank): pass --label-prior P (the share of labels you believe right, e.g. 0.75) or retrain it`);
   return fitted;
 }

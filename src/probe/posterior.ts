@@ -2,10 +2,14 @@
  * The label confidence as a posterior (DESIGN.md, Method 3): the probability that a pair's label
  * is right, given both the annotator's label and the reward,
  *
- *   c = sigmoid(logit(p0) + alpha * (r_chosen - r_rejected)),
+ *   c = sigmoid(logit(p0) + f(r_chosen, r_rejected)),
+ *   f = (r_chosen - r_rejected) * max(0, alpha + unsafeSlope * u),  u = -min(r_chosen, r_rejected),
  *
- * where p0 is the labels' prior reliability and alpha is fitted out of fold on held-out pairs. The
- * paper's form sigmoid(alpha * d) is the case p0 = 0.5: it treats the annotator as a coin, so a
+ * where p0 is the labels' prior reliability and f is calibrated out of fold on held-out pairs. The
+ * slope grows with u, how unsafe the worse response looks: a pair with a clearly unsafe response is
+ * a clear-cut one, where the reward is more often right than on two similar responses (one alpha
+ * fits neither kind: measured, clear-cut pairs want a larger one). The paper's form
+ * sigmoid(alpha * d) is the case p0 = 0.5, unsafeSlope = 0: it treats the annotator as a coin, so a
  * reward weaker than the labels overrules them, and on noisy data that breaks more correct pairs
  * than it repairs (measured: `npm run eval`).
  *
@@ -16,29 +20,47 @@
  * the first shard is written, and would change with the way the input is split).
  */
 import type { ExpectedErrors } from '../../schemas/manifest.js';
-import { sigmoid } from './HybridProbe.js';
+import { logSigmoid, sigmoid } from './HybridProbe.js';
+import { fitAlpha } from './metrics.js';
 
 /** Defaults of the relabel rule; the CLI, the operator and the scripts read them from here. */
 export const RELABEL_DEFAULTS = {
-  /** Expected share of swaps that break a correct pair. */
-  maxWrongFlips: 0.05,
+  /**
+   * The most probability that one swap breaks a correct pair. Measured with the default model and
+   * probe (npm run eval), the expected share of wrong swaps is then about 0.05: most swaps are far
+   * below the cut.
+   */
+  maxWrongFlips: 0.1,
   /** filter: reject pairs with |c - 0.5| below this. */
   minMargin: 0.1,
 } as const;
+
+/** Beta(a, b) prior of fitLabelPrior on the share of right labels: mean 0.75, weight 10 pairs. */
+export const LABEL_PRIOR_BETA = [7.5, 2.5] as const;
 
 export function logit(p: number): number {
   return Math.log(p / (1 - p));
 }
 
-/** P(label right | label, reward margin d in the label's order). */
-export function labelPosterior(labelPrior: number, alpha: number, d: number): number {
-  return sigmoid(logit(labelPrior) + alpha * d);
+/** The calibrated reward evidence: f(rc, rr), antisymmetric (f(rr, rc) = -f(rc, rr)). */
+export interface Evidence {
+  /** Slope of f at u = 0. */
+  readonly alpha: number;
+  /** How the slope grows with u = -min(rc, rr); 0 gives the plain form alpha * (rc - rr). */
+  readonly unsafeSlope: number;
+}
+
+export function evidence(e: Evidence, rc: number, rr: number): number {
+  return (rc - rr) * Math.max(0, e.alpha + e.unsafeSlope * -Math.min(rc, rr));
+}
+
+/** P(label right | the label, the rewards of its chosen and rejected response). */
+export function labelPosterior(labelPrior: number, e: Evidence, rc: number, rr: number): number {
+  return sigmoid(logit(labelPrior) + evidence(e, rc, rr));
 }
 
 /** What a swap decision needs; checked once where it is built (checkRelabelRule). */
-export interface RelabelRule {
-  /** Slope of the calibrated reward evidence, f(d) = alpha * d. */
-  readonly alpha: number;
+export interface RelabelRule extends Evidence {
   /** Prior probability that an input label is right, in (0, 1). */
   readonly labelPrior: number;
   /** Swap only when the posterior c <= this (and c < 0.5); in (0, 0.5]. */
@@ -48,6 +70,7 @@ export interface RelabelRule {
 /** Throws a RangeError naming the first value out of range (`flag` maps a field to its CLI name). */
 export function checkRelabelRule(r: RelabelRule, flag: (field: keyof RelabelRule) => string = (f) => f): void {
   if (!(typeof r.alpha === 'number' && Number.isFinite(r.alpha) && r.alpha >= 0)) throw new RangeError(`${flag('alpha')} must be a number >= 0, got ${r.alpha}`);
+  if (!(typeof r.unsafeSlope === 'number' && Number.isFinite(r.unsafeSlope))) throw new RangeError(`${flag('unsafeSlope')} must be a finite number, got ${r.unsafeSlope}`);
   if (!(r.labelPrior > 0 && r.labelPrior < 1)) throw new RangeError(`${flag('labelPrior')} must be in (0, 1), got ${r.labelPrior}`);
   if (!(r.maxWrongFlips > 0 && r.maxWrongFlips <= 0.5)) throw new RangeError(`${flag('maxWrongFlips')} must be in (0, 0.5], got ${r.maxWrongFlips}`);
 }
@@ -57,64 +80,111 @@ export function shouldSwap(c: number, maxWrongFlips: number): boolean {
   return c < 0.5 && c <= maxWrongFlips;
 }
 
-export interface LabelPriorFit {
-  /** Estimated share of labels that are right, p0. */
+export interface CalibrationFit extends Evidence {
+  /** Estimated share of labels that are right, p0, on the noisy held-out pairs. */
   readonly labelPrior: number;
-  /** The slope of the true-order model at that p0 (reported, not used: see fitLabelPrior). */
-  readonly slope: number;
-  /** The probe's estimated accuracy against the true order: mean of sigmoid(slope * |d|). */
+  /** The probe's estimated accuracy against the true order on the noisy pairs: mean sigmoid(|f|). */
   readonly probeAccuracy: number;
-  /** Share of the pairs on which the reward agrees with the label (d > 0). */
+  /** Share of the noisy pairs on which the reward agrees with the label. */
   readonly agreement: number;
+  /** Noisy (label-order) and clean (true-order) pairs the fit used. */
   readonly pairs: number;
+  readonly cleanPairs: number;
+  /** How alpha and unsafeSlope were set: fitted with clean pairs, the agreement slope, or given. */
+  readonly slopeSource: 'clean pairs' | 'agreement' | 'fixed';
+}
+
+/** Rewards of pairs, chosen (or safe) first. */
+export interface RewardPairs {
+  readonly rc: ArrayLike<number>;
+  readonly rr: ArrayLike<number>;
 }
 
 /**
- * Estimates the labels' reliability p0 from held-out reward margins d (in the labels' order) by
- * maximum likelihood under the label-noise model
+ * Calibrates the confidence on held-out pairs the probe was not trained on.
  *
- *   P(label as given | d) = p0 * sigmoid(a d) + (1 - p0) * sigmoid(-a d),
+ * `noisy` are labelled pairs in their labels' order (some labels wrong); `clean` are pairs whose
+ * order is known, e.g. a safe and an unsafe response from held-out per-response labels. Under the
+ * label-noise model a noisy pair's label is as given with probability
  *
- * which is the moment estimate p0 = (q - (1 - acc)) / (2 acc - 1) fitted jointly with the probe's
- * accuracy acc against the true order. The fitted slope a is poorly identified for a weak probe (it
- * trades off against p0: measured, it made swaps that broke 2-4x more correct pairs than they
- * repaired), so only p0 is used; the confidence's slope is the plain maximum-likelihood alpha, which
- * is smaller and errs towards keeping labels. p0 runs over a grid (step 0.005 in [0.5, 0.995]) and a
- * by golden-section search in [0, 10] for each, so the fit is deterministic.
+ *   p0 sigmoid(f) + (1 - p0) sigmoid(-f),
+ *
+ * and a clean pair's order with probability sigmoid(f). With clean pairs, (alpha, unsafeSlope) and
+ * p0 are fitted jointly by maximum likelihood: the clean pairs pin down the slope, the noisy ones
+ * then say how often their labels are right. Without clean pairs the slope is poorly identified
+ * for a weak probe (it trades off against p0: measured, the fitted slope made swaps that broke 2-4x
+ * more correct pairs than they repaired), so alpha is the plain maximum-likelihood fit to the
+ * labels (`fixedAlpha` when given), which is smaller and errs towards keeping labels, and
+ * unsafeSlope is 0.
+ *
+ * p0 can still run to either end when the data say little (measured: 0.625 to 0.995 over four
+ * splits of the same data without clean pairs), so it is a posterior mode with a weak
+ * Beta(LABEL_PRIOR_BETA) prior: mean 0.75, the weight of 10 pairs (preference labels of safety
+ * datasets agree with a second annotator about 60-80% of the time); hundreds of held-out pairs
+ * outweigh it. p0 runs over a grid (step 0.01 in [0.5, 0.99]); slopes by golden-section search
+ * (coordinate-wise, two rounds), so the fit is deterministic.
  */
-export function fitLabelPrior(d: ArrayLike<number>): LabelPriorFit | null {
-  const n = d.length;
+export function fitCalibration(noisy: RewardPairs, clean: RewardPairs = { rc: [], rr: [] }, fixedAlpha?: number): CalibrationFit | null {
+  const n = noisy.rc.length;
+  const m = clean.rc.length;
   if (n === 0) return null;
-  const ll = (p0: number, a: number) => {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += Math.log(p0 * sigmoid(a * d[k]) + (1 - p0) * sigmoid(-a * d[k]));
+  const [pa, pb] = LABEL_PRIOR_BETA;
+  const logPrior = (p0: number) => (pa - 1) * Math.log(p0) + (pb - 1) * Math.log(1 - p0);
+  const ll = (p0: number, e: Evidence) => {
+    let s = logPrior(p0);
+    for (let k = 0; k < n; k++) {
+      const f = evidence(e, noisy.rc[k], noisy.rr[k]);
+      s += Math.log(p0 * sigmoid(f) + (1 - p0) * sigmoid(-f));
+    }
+    for (let k = 0; k < m; k++) s += logSigmoid(evidence(e, clean.rc[k], clean.rr[k]));
     return s;
   };
-  const phi = (Math.sqrt(5) - 1) / 2;
-  let best = { ll: -Infinity, p0: 0.5, a: 0 };
-  for (let i = 0; i <= 99; i++) {
-    const p0 = 0.5 + 0.005 * i;
-    let lo = 0;
-    let hi = 10;
+  const golden = (f: (x: number) => number, lo: number, hi: number) => {
+    const phi = (Math.sqrt(5) - 1) / 2;
     for (let it = 0; it < 40; it++) {
       const m1 = hi - phi * (hi - lo);
       const m2 = lo + phi * (hi - lo);
-      if (ll(p0, m1) < ll(p0, m2)) lo = m1;
+      if (f(m1) < f(m2)) lo = m1;
       else hi = m2;
     }
-    const a = (lo + hi) / 2;
-    const v = ll(p0, a);
-    if (v > best.ll + 1e-9) best = { ll: v, p0, a };
+    return (lo + hi) / 2;
+  };
+  const d = Float64Array.from({ length: n }, (_, k) => noisy.rc[k] - noisy.rr[k]);
+  const slopeSource = fixedAlpha !== undefined ? 'fixed' : m > 0 ? 'clean pairs' : 'agreement';
+  const withClean = slopeSource === 'clean pairs';
+  // p0 is fitted with the slopes free in every case (a slope fixed too small would push p0 up);
+  // without clean pairs only the slope through the origin is free, and it is not kept (see above).
+  let best = { ll: -Infinity, p0: 0.5, e: { alpha: 0, unsafeSlope: 0 } as Evidence };
+  for (let i = 0; i <= 49; i++) {
+    const p0 = 0.5 + 0.01 * i;
+    let e: Evidence = best.e;
+    for (let round = 0; round < (withClean ? 2 : 1); round++) {
+      const alpha = golden((a) => ll(p0, { alpha: a, unsafeSlope: e.unsafeSlope }), 0, 10);
+      const unsafeSlope = withClean ? golden((b) => ll(p0, { alpha, unsafeSlope: b }), -5, 5) : 0;
+      e = { alpha, unsafeSlope };
+    }
+    const v = ll(p0, e);
+    if (v > best.ll + 1e-9) best = { ll: v, p0, e };
   }
+  if (!withClean) best = { ...best, e: { alpha: fixedAlpha ?? fitAlpha(d), unsafeSlope: 0 } };
   let acc = 0;
   let agree = 0;
   for (let k = 0; k < n; k++) {
-    acc += sigmoid(best.a * Math.abs(d[k]));
+    acc += sigmoid(Math.abs(evidence(best.e, noisy.rc[k], noisy.rr[k])));
     if (d[k] > 0) agree++;
   }
   // Rounded so that probe.json reads well and back identically.
   const r = (x: number, k: number) => Number(x.toFixed(k));
-  return { labelPrior: r(best.p0, 3), slope: r(best.a, 4), probeAccuracy: r(acc / n, 4), agreement: r(agree / n, 4), pairs: n };
+  return {
+    alpha: withClean ? r(best.e.alpha, 4) : best.e.alpha,
+    unsafeSlope: r(best.e.unsafeSlope, 4),
+    labelPrior: r(best.p0, 3),
+    probeAccuracy: r(acc / n, 4),
+    agreement: r(agree / n, 4),
+    pairs: n,
+    cleanPairs: m,
+    slopeSource,
+  };
 }
 
 /**
@@ -187,16 +257,16 @@ export interface TradeoffRow {
 }
 
 /**
- * The relabel trade-off on labelled pairs with injected noise: a seeded share `noise` of the pairs
- * is presented in the wrong order, then each rule (label prior, budget) decides as rerank would
- * (labelPosterior + shouldSwap). `d` are reward margins in the clean labels' order. Counts flips
+ * The relabel trade-off on labelled pairs with injected noise: pairs marked in `flipped` are
+ * presented in the wrong order, then each rule (label prior, budget) decides as rerank would
+ * (labelPosterior + shouldSwap). `r` are the rewards in the clean labels' order. Counts flips
  * undone against correct pairs broken, the curve `probe eval` and `npm run eval` print.
  */
-export function tradeoffCurve(d: ArrayLike<number>, alpha: number, rules: readonly { labelPrior: number; maxWrongFlips: number }[], flipped: readonly boolean[]): TradeoffRow[] {
-  const n = d.length;
+export function tradeoffCurve(r: RewardPairs, e: Evidence, rules: readonly { labelPrior: number; maxWrongFlips: number }[], flipped: readonly boolean[]): TradeoffRow[] {
+  const n = r.rc.length;
   const flippedIn = flipped.filter(Boolean).length;
   return rules.map(({ labelPrior, maxWrongFlips }) => {
-    const o = relabelOutcomes(d, alpha, { labelPrior, maxWrongFlips }, flipped);
+    const o = relabelOutcomes(r, { ...e, labelPrior, maxWrongFlips }, flipped);
     let undone = 0;
     let broken = 0;
     for (const x of o.outcome) {
@@ -211,13 +281,13 @@ export function tradeoffCurve(d: ArrayLike<number>, alpha: number, rules: readon
  * Per pair, what the rule does to pairs presented in the order `flipped` says: +1 an injected flip
  * undone, -1 a correct pair broken, 0 untouched; with the expected wrong swaps the run would report.
  */
-export function relabelOutcomes(d: ArrayLike<number>, alpha: number, rule: { labelPrior: number; maxWrongFlips: number }, flipped: readonly boolean[]): { outcome: Int8Array; expectedWrongFlips: number } {
-  const n = d.length;
-  if (flipped.length !== n) throw new RangeError('relabelOutcomes: flipped and d differ in length');
+export function relabelOutcomes(r: RewardPairs, rule: RelabelRule, flipped: readonly boolean[]): { outcome: Int8Array; expectedWrongFlips: number } {
+  const n = r.rc.length;
+  if (flipped.length !== n || r.rr.length !== n) throw new RangeError('relabelOutcomes: rewards and flipped differ in length');
   const outcome = new Int8Array(n);
   let expectedWrongFlips = 0;
   for (let i = 0; i < n; i++) {
-    const c = labelPosterior(rule.labelPrior, alpha, flipped[i] ? -d[i] : d[i]);
+    const c = flipped[i] ? labelPosterior(rule.labelPrior, rule, r.rr[i], r.rc[i]) : labelPosterior(rule.labelPrior, rule, r.rc[i], r.rr[i]);
     if (!shouldSwap(c, rule.maxWrongFlips)) continue;
     expectedWrongFlips += c;
     outcome[i] = flipped[i] ? 1 : -1;

@@ -10,7 +10,7 @@
  * one seeded Prng, and the loop is sequential, so the same data and options give the same bytes.
  */
 import { HybridProbe, hybridForward, logSigmoid, sigmoid } from './HybridProbe.js';
-import { fitLabelPrior, type LabelPriorFit } from './posterior.js';
+import { fitCalibration, type CalibrationFit } from './posterior.js';
 import { accuracyByGroup, auroc, fitAlpha, pairLogLikelihood, pairReliability, pairwiseAccuracy, type GroupAccuracy } from './metrics.js';
 import { Prng } from './Prng.js';
 
@@ -84,12 +84,33 @@ export interface TrainProbeResult {
   readonly probe: HybridProbe;
   readonly alpha: number;
   readonly alphaSource: 'auto' | 'fixed';
-  /** The labels' reliability estimated on the held-out pairs (null without held-out pairs). */
-  readonly labelPrior: LabelPriorFit | null;
+  /** The confidence's calibration on the held-out pairs and labels (null without held-out pairs). */
+  readonly calibration: CalibrationFit | null;
   readonly metrics: ProbeMetrics;
   /** Indices of the held-out pairs and labels in the input arrays. */
   readonly heldOut: { readonly pairs: readonly number[]; readonly labels: readonly number[] };
   readonly options: Required<Omit<TrainProbeOptions, 'onEpoch' | 'alpha'>> & { readonly alpha: 'auto' | number };
+}
+
+/** Most clean pairs the calibration uses (every safe x unsafe held-out pair, strided down to this). */
+export const CLEAN_PAIRS_MAX = 4000;
+
+/**
+ * Pairs of known order from held-out per-response labels: each safe response against each unsafe
+ * one (safe first), taken with a fixed stride when there are more than CLEAN_PAIRS_MAX.
+ */
+export function cleanPairs(scores: readonly number[], safe: readonly boolean[]): { rc: number[]; rr: number[] } {
+  const s = scores.filter((_, i) => safe[i]);
+  const u = scores.filter((_, i) => !safe[i]);
+  const total = s.length * u.length;
+  const stride = Math.max(1, Math.ceil(total / CLEAN_PAIRS_MAX));
+  const rc: number[] = [];
+  const rr: number[] = [];
+  for (let k = 0; k < total; k += stride) {
+    rc.push(s[Math.floor(k / u.length)]);
+    rr.push(u[k % u.length]);
+  }
+  return { rc, rr };
 }
 
 /** Splits 0..n-1 into [train, heldOut] with a seeded permutation; both sorted ascending. */
@@ -335,10 +356,11 @@ export function trainProbe(pairs: readonly TrainingPair[], labels: readonly Trai
   const probe = best.probe;
   evalHeld(probe);
   const d = Float64Array.from(heldRc, (c, k) => c - heldRr[k]);
-  const alpha = o.alpha === 'auto' ? fitAlpha(d) : o.alpha;
+  const hl = heldL.map((i) => probe.score(labels[i].features));
+  const calibration = fitCalibration({ rc: heldRc, rr: heldRr }, cleanPairs(hl, heldL.map((i) => labels[i].safe)), o.alpha === 'auto' ? undefined : o.alpha);
+  const alpha = o.alpha !== 'auto' ? o.alpha : (calibration?.alpha ?? fitAlpha(d));
   const trainRc = trainP.map((i) => probe.score(pairs[i].chosen));
   const trainRr = trainP.map((i) => probe.score(pairs[i].rejected));
-  const hl = heldL.map((i) => probe.score(labels[i].features));
   const has = heldP.length > 0;
   const metrics: ProbeMetrics = {
     trainPairs: trainP.length,
@@ -355,5 +377,5 @@ export function trainProbe(pairs: readonly TrainingPair[], labels: readonly Trai
     bestEpoch: best.epoch,
     epochsRun,
   };
-  return { probe, alpha, alphaSource: o.alpha === 'auto' ? 'auto' : 'fixed', labelPrior: fitLabelPrior(d), metrics, heldOut: { pairs: heldP, labels: heldL }, options: o };
+  return { probe, alpha, alphaSource: o.alpha === 'auto' ? 'auto' : 'fixed', calibration, metrics, heldOut: { pairs: heldP, labels: heldL }, options: o };
 }

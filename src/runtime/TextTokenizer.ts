@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { UserError } from './errors.js';
+import { LastStartUnigram } from './unigramLastStart.js';
 
 export const DEFAULT_TEMPLATE = '{prompt}{response}';
 
@@ -61,14 +62,17 @@ export class TextTokenizer {
       throw new UserError(`cannot parse ${cfgPath}: ${(err as Error).message}`, { cause: err });
     }
     let tok: Tokenizer;
+    let json: { model?: { type?: string; vocab?: [string, number][]; unk_id?: number } };
     try {
-      tok = new Tokenizer(JSON.parse(bytes.toString('utf8')), config);
+      json = JSON.parse(bytes.toString('utf8')) as typeof json;
+      tok = new Tokenizer(json, config);
     } catch (err) {
       throw new UserError(`cannot load tokenizer ${path}: ${(err as Error).message}`, { cause: err });
     }
+    if (config['unigram_tie_break'] !== undefined) useTieBreak(tok, json, config['unigram_tie_break'], cfgPath);
 
     let chat: Template | null = null;
-    let template = options.template ?? DEFAULT_TEMPLATE;
+    let template = options.template ?? modelTemplate(path);
     if (options.chatTemplate) {
       const src = config['chat_template'];
       const text = typeof src === 'string' ? src : Array.isArray(src) ? (src.find((t: { name?: string }) => t?.name === 'default') as { template?: string } | undefined)?.template : undefined;
@@ -138,6 +142,39 @@ export class TextTokenizer {
   countTokens(text: string): number {
     return this.tok.encode(text, { add_special_tokens: false }).ids.length;
   }
+}
+
+/**
+ * The template a model asks for: `prefrank_template` in the tokenizer_config.json beside its
+ * tokenizer (the default model reads the response alone), else DEFAULT_TEMPLATE.
+ */
+export function modelTemplate(tokenizerPath: string): string {
+  const cfgPath = join(dirname(tokenizerPath), 'tokenizer_config.json');
+  if (!existsSync(cfgPath)) return DEFAULT_TEMPLATE;
+  let t: unknown;
+  try {
+    t = (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>)['prefrank_template'];
+  } catch (err) {
+    throw new UserError(`cannot parse ${cfgPath}: ${(err as Error).message}`, { cause: err });
+  }
+  if (t === undefined) return DEFAULT_TEMPLATE;
+  if (typeof t !== 'string') throw new UserError(`${cfgPath}: prefrank_template must be a string`);
+  validateTemplate(t);
+  return t;
+}
+
+/**
+ * `"unigram_tie_break": "last-start"` in tokenizer_config.json: segment with the TF.js Universal
+ * Sentence Encoder's rule (src/runtime/unigramLastStart.ts) instead of the library's. The rest of
+ * the pipeline (normalizer, piece-to-id, fusing unknowns) stays the library's.
+ */
+function useTieBreak(tok: Tokenizer, json: { model?: { type?: string; vocab?: [string, number][]; unk_id?: number } }, rule: unknown, cfgPath: string): void {
+  const m = json.model;
+  if (rule !== 'last-start') throw new UserError(`${cfgPath}: unigram_tie_break must be "last-start", got ${JSON.stringify(rule)}`);
+  if (m?.type !== 'Unigram' || !Array.isArray(m.vocab) || typeof m.unk_id !== 'number') throw new UserError(`${cfgPath}: unigram_tie_break needs a Unigram model with unk_id in tokenizer.json`);
+  const lattice = new LastStartUnigram(m.vocab.map(([piece, score]) => ({ piece, score })), m.vocab[m.unk_id][0]);
+  // The library's Unigram model segments through its tokenize(normalized) method.
+  (tok as unknown as { model: { tokenize: (s: string) => string[] } }).model.tokenize = (s) => lattice.tokenize(s);
 }
 
 /** A template must name {response}: the last token of the response is what the probe reads. */

@@ -67,6 +67,8 @@ const SCOPE_PATTERNS: readonly RegExp[] = [
 ];
 
 const HIDDEN_STATES_OUTPUT = /^(?:all_)?hidden_states[._](\d+)$/;
+/** Per-layer pooled outputs, [batch, width] each (the default model's form: pooled inside the graph). */
+const POOLED_LAYER_OUTPUT = /^pooled_layer[._](\d+)$/;
 
 export interface LayerSelection {
   /** null = all layers. Negative indices count from the end (-1 = last). */
@@ -123,6 +125,13 @@ function findLayers(model: ModelProto): Found | null {
     if (n === null) throw new UserError(`the model's output hidden_states is stacked [layers, batch, tokens, width] but does not declare its number of layers (${modelSignature(model)})`);
     return { kind: 'hidden-states', perLayer: Array.from({ length: n }, (_, i) => ({ tensor: stacked.name!, index: i })), pooled: false, declaredWidth: widthOf(shape) };
   }
+
+  // 1b. One pooled [batch, width] output per layer: each is a layer, read as it is.
+  const pl = outputs
+    .map((o) => ({ o, m: POOLED_LAYER_OUTPUT.exec(o.name ?? '') }))
+    .filter((x) => x.m && declaredShape(x.o)?.length === 2)
+    .sort((a, b) => Number(a.m![1]) - Number(b.m![1]));
+  if (pl.length > 0) return { kind: 'pooled', perLayer: pl.map((x) => ({ tensor: x.o.name! })), pooled: true, declaredWidth: widthOf(declaredShape(pl[0].o)) };
 
   // 2. Layer scopes in node names.
   const nodes = (g.node ?? []) as NodeProto[];

@@ -5,8 +5,19 @@ import { test } from 'node:test';
 import type { Manifest } from '../../schemas/manifest.js';
 import { DuckDb } from '../../src/runtime/DuckDb.js';
 import { sha256File } from '../../src/runtime/hash.js';
+import { RELABEL_DEFAULTS } from '../../src/probe/posterior.js';
 import { sharedPath } from '../../src/runtime/paths.js';
 import { hhRows, runCli, tempDir } from '../helpers/badInputs.js';
+
+/**
+ * The posterior P(input label right) in SQL over an output shard (src/probe/posterior.ts): the
+ * rewards in the input's order are the output's, swapped back for flipped pairs.
+ */
+function posteriorSql(labelPrior: number, alpha: number, unsafeSlope: number): string {
+  const rc = 'CASE WHEN flipped THEN reward_rejected ELSE reward_chosen END';
+  const rr = 'CASE WHEN flipped THEN reward_chosen ELSE reward_rejected END';
+  return `(1 / (1 + exp(-(ln(${labelPrior} / (1 - ${labelPrior})) + (${rc} - ${rr}) * greatest(0, ${alpha} + ${unsafeSlope} * -least(${rc}, ${rr}))))))`;
+}
 
 async function rows(dir: string, sql: string): Promise<Record<string, unknown>[]> {
   await using db = await DuckDb.open();
@@ -21,15 +32,15 @@ test('rerank: the whole method on real pairs, a posterior confidence, expected e
   assert.equal(a.code, 0, a.stderr);
   const summary = JSON.parse(a.stdout.trim().split('\n').at(-1)!);
   assert.equal(summary.pairs, 60);
-  assert.equal(summary.maxWrongFlips, 0.05);
+  assert.equal(summary.maxWrongFlips, RELABEL_DEFAULTS.maxWrongFlips);
   assert.ok(summary.labelPrior > 0.5 && summary.labelPrior < 1, `label prior ${summary.labelPrior}`);
   assert.match(a.stderr, /rerank: 60 pairs written, \d+ flipped/);
   assert.match(a.stderr, /rerank: expected [\d.]+ wrong swaps; expected labels wrong [\d.]+ before -> [\d.]+ after/);
 
   // confidence = P(this order is right) = sigmoid(logit(p0) + alpha * margin in the input order),
   // 1 - that for a swapped pair; a pair is swapped only when its posterior is within the budget.
-  const { alpha, labelPrior, maxWrongFlips } = (JSON.parse(readFileSync(join(dir, 'a', 'manifest.json'), 'utf8')) as Manifest).config as Record<string, number>;
-  const cIn = `1 / (1 + exp(-(ln(${labelPrior} / (1 - ${labelPrior})) + ${alpha} * (CASE WHEN flipped THEN reward_rejected - reward_chosen ELSE reward_chosen - reward_rejected END))))`;
+  const { alpha, unsafeSlope, labelPrior, maxWrongFlips } = (JSON.parse(readFileSync(join(dir, 'a', 'manifest.json'), 'utf8')) as Manifest).config as Record<string, number>;
+  const cIn = posteriorSql(labelPrior, alpha, unsafeSlope);
   const [check] = await rows(join(dir, 'a'), `SELECT count(*)::INT AS n,
       max(abs(confidence - CASE WHEN flipped THEN 1 - ${cIn} ELSE ${cIn} END))::DOUBLE AS err,
       count(*) FILTER (WHERE flipped AND ${cIn} > ${maxWrongFlips})::INT AS over_budget,
@@ -61,9 +72,9 @@ test("rerank --label-prior 0.5 --max-wrong-flips 0.5 is the paper's rule: every 
   const r = await runCli(['rerank', input, '--out', join(dir, 'o'), '--device', 'cpu', '--label-prior', '0.5', '--max-wrong-flips', '0.5']);
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-  const alpha = summary.alpha as number;
+  const cIn = posteriorSql(0.5, summary.alpha as number, summary.unsafeSlope as number);
   const [check] = await rows(join(dir, 'o'), `SELECT count(*) FILTER (WHERE reward_chosen < reward_rejected)::INT AS wrong,
-      max(abs(confidence - 1 / (1 + exp(-${alpha} * (reward_chosen - reward_rejected)))))::DOUBLE AS err, sum(flipped::INT)::INT AS flipped FROM $data`);
+      max(abs(confidence - CASE WHEN flipped THEN 1 - ${cIn} ELSE ${cIn} END))::DOUBLE AS err, sum(flipped::INT)::INT AS flipped FROM $data`);
   assert.ok(summary.flipped > 0 && summary.flipped < 60, `flipped ${summary.flipped}`);
   assert.equal(check.wrong, 0);
   assert.ok((check.err as number) < 1e-6);
@@ -90,9 +101,9 @@ test('rerank --policy filter: low-confidence pairs go to rejects, nothing is los
   const dir = await tempDir('rerank-filter');
   const input = join(dir, 'hh.jsonl');
   writeFileSync(input, hhRows().slice(0, 60).map((r) => JSON.stringify(r)).join('\n') + '\n');
-  const r = await runCli(['rerank', input, '--out', join(dir, 'o'), '--device', 'cpu', '--policy', 'filter', '--min-margin', '0.05']);
+  const r = await runCli(['rerank', input, '--out', join(dir, 'o'), '--device', 'cpu', '--policy', 'filter', '--min-margin', '0.3']);
   assert.equal(r.code, 0, r.stderr);
-  const [kept] = await rows(join(dir, 'o'), 'SELECT count(*)::INT AS n, count(*) FILTER (WHERE abs(confidence - 0.5) < 0.05)::INT AS low, sum(flipped::INT)::INT AS flipped FROM $data');
+  const [kept] = await rows(join(dir, 'o'), 'SELECT count(*)::INT AS n, count(*) FILTER (WHERE abs(confidence - 0.5) < 0.3)::INT AS low, sum(flipped::INT)::INT AS flipped FROM $data');
   const [dropped] = await rows(join(dir, 'o'), "SELECT count(*)::INT AS n, count(*) FILTER (WHERE reason = 'low confidence')::INT AS low FROM $rejects");
   assert.equal((kept.n as number) + (dropped.n as number), 60);
   assert.ok((dropped.low as number) > 0);
@@ -106,6 +117,6 @@ test('rerank refuses a probe for another model in one line, and leaves no claim 
   assert.equal(r.code, 1);
   const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('prefrank:'));
   assert.equal(lines.length, 1);
-  assert.match(lines[0], /probe default does not match the model: .*width 64 but the probe expects 100/);
+  assert.match(lines[0], /probe default does not match the model: .*width 64 but the probe expects 512/);
   assert.equal(existsSync(join(out, 'run.json')), false);
 });

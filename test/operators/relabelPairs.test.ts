@@ -11,7 +11,7 @@ const bad = pair(2, { rewardChosen: -1, rewardRejected: 0.5, embChosen: emb(3), 
 const close = pair(3, { rewardChosen: 0.1, rewardRejected: 0, chosenSafe: null, rejectedSafe: null }); // c = sigmoid(0.1)
 const f = Math.fround;
 /** The paper's rule: uninformative prior, swap whenever c < 0.5. */
-const paper = { labelPrior: 0.5, maxWrongFlips: 0.5 } as const;
+const paper = { labelPrior: 0.5, maxWrongFlips: 0.5, unsafeSlope: 0 } as const;
 
 test('swap (paper rule): re-orders texts, labels, embeddings and rewards when c < 0.5', () => {
   const stats = new Stats();
@@ -51,13 +51,13 @@ test('posterior: the label prior is evidence, and swaps stay within the damage b
   const c75a3 = sigmoid(logit(0.75) - 4.5);
   scheduler().run(({ cold, expectObservable }) => {
     const src = cold('a|', { a: batch(0, [good, bad]) });
-    expectObservable(src.pipe(relabelPairs({ alpha: 1, labelPrior: 0.5, maxWrongFlips: 0.05, stats }))).toBe('a|', {
+    expectObservable(src.pipe(relabelPairs({ alpha: 1, unsafeSlope: 0, labelPrior: 0.5, maxWrongFlips: 0.05, stats }))).toBe('a|', {
       a: batch(0, [{ ...good, confidence: f(sigmoid(2)), flipped: false }, { ...bad, confidence: f(c5), flipped: false }]),
     });
-    expectObservable(src.pipe(relabelPairs({ alpha: 1, labelPrior: 0.75, maxWrongFlips: 0.3, stats }))).toBe('a|', {
+    expectObservable(src.pipe(relabelPairs({ alpha: 1, unsafeSlope: 0, labelPrior: 0.75, maxWrongFlips: 0.3, stats }))).toBe('a|', {
       a: batch(0, [{ ...good, confidence: f(sigmoid(logit(0.75) + 2)), flipped: false }, { ...bad, confidence: f(c75), flipped: false }]),
     });
-    expectObservable(src.pipe(relabelPairs({ alpha: 3, labelPrior: 0.75, maxWrongFlips: 0.05, stats }))).toBe('a|', {
+    expectObservable(src.pipe(relabelPairs({ alpha: 3, unsafeSlope: 0, labelPrior: 0.75, maxWrongFlips: 0.05, stats }))).toBe('a|', {
       a: batch(0, [
         { ...good, confidence: f(sigmoid(logit(0.75) + 6)), flipped: false },
         { ...bad, chosen: bad.rejected, rejected: bad.chosen, chosenSafe: false, rejectedSafe: true, embChosen: bad.embRejected, embRejected: bad.embChosen, rewardChosen: 0.5, rewardRejected: -1, confidence: f(1 - c75a3), flipped: true },
@@ -67,6 +67,14 @@ test('posterior: the label prior is evidence, and swaps stay within the damage b
     expectObservable(cold('a|', { a: batch(0, [close]) }).pipe(relabelPairs({ alpha: 0, ...paper, stats }))).toBe('a|', { a: batch(0, [{ ...close, confidence: 0.5, flipped: false }]) });
   });
   assert.ok(c5 > 0.05 && c75 > 0.05 && c75a3 <= 0.05, 'the cases above straddle the budget');
+  // The slope grows with how unsafe the worse response looks: bad's worse reward is -1 (u = 1), so
+  // alpha 1 + unsafeSlope 2 gives the slope of alpha 3 above.
+  scheduler().run(({ cold, expectObservable }) => {
+    const out = cold('a|', { a: batch(0, [bad]) }).pipe(relabelPairs({ alpha: 1, unsafeSlope: 2, labelPrior: 0.75, maxWrongFlips: 0.05, stats: new Stats() }));
+    expectObservable(out).toBe('a|', {
+      a: batch(0, [{ ...bad, chosen: bad.rejected, rejected: bad.chosen, chosenSafe: false, rejectedSafe: true, embChosen: bad.embRejected, embRejected: bad.embChosen, rewardChosen: 0.5, rewardRejected: -1, confidence: f(1 - c75a3), flipped: true }]),
+    });
+  });
   assert.equal(stats.get('relabelPairs.flipped'), 1);
   assert.equal(stats.get('relabelPairs.heldBack'), 2);
 });
@@ -106,9 +114,9 @@ test('source error, unsubscribe, missing rewards, bad options', () => {
     expectObservable(unscored.pipe(relabelPairs({ alpha: 1, ...paper, stats }))).toBe('#', undefined, new Error('relabelPairs: pair p4 (in.jsonl row 4) has no rewards; scorePairs must run before relabelPairs'));
   });
   assert.throws(() => relabelPairs({ alpha: -1, ...paper, stats }), /alpha/);
-  assert.throws(() => relabelPairs({ alpha: 1, labelPrior: 1, maxWrongFlips: 0.05, stats }), /labelPrior/);
-  assert.throws(() => relabelPairs({ alpha: 1, labelPrior: 0.7, maxWrongFlips: 0.6, stats }), /maxWrongFlips/);
-  assert.throws(() => relabelPairs({ alpha: 1, labelPrior: 0.7, maxWrongFlips: 0, stats }), /maxWrongFlips/);
+  assert.throws(() => relabelPairs({ alpha: 1, unsafeSlope: 0, labelPrior: 1, maxWrongFlips: 0.05, stats }), /labelPrior/);
+  assert.throws(() => relabelPairs({ alpha: 1, unsafeSlope: 0, labelPrior: 0.7, maxWrongFlips: 0.6, stats }), /maxWrongFlips/);
+  assert.throws(() => relabelPairs({ alpha: 1, unsafeSlope: 0, labelPrior: 0.7, maxWrongFlips: 0, stats }), /maxWrongFlips/);
   assert.throws(() => relabelPairs({ alpha: 1, ...paper, policy: 'drop' as 'swap', stats }), /policy/);
   assert.throws(() => relabelPairs({ alpha: 1, ...paper, minMargin: 0.5, stats }), /minMargin/);
 });

@@ -15,7 +15,9 @@ test('npm run build:probe regenerates data/probe/ byte for byte', async () => {
     const { meta } = await buildProbe({ outDir: dir });
     for (const f of ['model.safetensors', 'probe.json']) assert.ok(readFileSync(join(dir, f)).equals(readFileSync(dataPath('probe', f))), `${f} differs from data/probe/${f}`);
     const loaded = loadProbe(dir);
-    assert.equal(loaded.meta.features.width, 100);
+    assert.equal(loaded.meta.features.width, 512);
+    assert.equal(loaded.meta.features.layers.length, 3);
+    assert.equal(loaded.meta.calibration?.slopeSource, 'clean pairs');
     assert.equal(meta.metrics.heldOutPairs, 462);
   } finally {
     rmSync(dir, { recursive: true, force: true });

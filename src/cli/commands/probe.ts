@@ -18,7 +18,8 @@ import { Embedder } from '../../runtime/Embedder.js';
 import { UsageError, UserError } from '../../runtime/errors.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
 import { Stats } from '../../runtime/Stats.js';
-import { embedderOptions, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
+import { DEFAULT_MODEL_NAME } from '../../runtime/defaultModel.js';
+import { DEFAULT_MODEL, embedderOptions, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
 import { inputConfig, withInputOptions, type InputArgs as BaseInputArgs } from '../ioOptions.js';
 
 type InputArgs = BaseInputArgs & {
@@ -35,7 +36,7 @@ async function loadFeatures(
   // Checked before the model opens: a typo should not cost a model load.
   const input = inputConfig(args, 512);
   const opts = embedderOptions(args, (m) => log.info(m));
-  const modelName = args.model === 'default' ? 'glove-100d' : basename(args.model.replace(/\/model\.onnx$/, ''));
+  const modelName = args.model === DEFAULT_MODEL ? DEFAULT_MODEL_NAME : basename(args.model.replace(/\/model\.onnx$/, ''));
   // The model opens first so that a mismatch is reported before any data is read.
   const embedder = await Embedder.open(opts);
   try {
@@ -162,7 +163,7 @@ const trainCommand: CommandModule<object, TrainArgs> = {
         features: source,
         alpha: result.alpha,
         alphaSource: result.alphaSource,
-        labelPrior: result.labelPrior,
+        calibration: result.calibration,
         training: {
           inputs: [...perFile.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, c]) => ({ file, ...c })),
           pairs: features.pairs.length,
@@ -183,7 +184,8 @@ const trainCommand: CommandModule<object, TrainArgs> = {
           ['held-out accuracy', fmt(m.heldOutAccuracy)],
           ['held-out AUROC (labels)', fmt(m.heldOutAuroc)],
           ['alpha', `${meta.alpha.toFixed(4)} (${meta.alphaSource})`],
-          ['label prior (estimated)', meta.labelPrior ? `${meta.labelPrior.labelPrior.toFixed(3)} (probe accuracy vs truth ~${meta.labelPrior.probeAccuracy.toFixed(3)})` : '-'],
+          ['label prior (estimated)', meta.calibration ? `${meta.calibration.labelPrior.toFixed(3)} (probe accuracy vs truth ~${meta.calibration.probeAccuracy.toFixed(3)})` : '-'],
+          ['unsafe slope', meta.calibration ? `${meta.calibration.unsafeSlope} (${meta.calibration.slopeSource}, ${meta.calibration.cleanPairs} clean pairs)` : '-'],
           ['held-out ECE', fmt(m.heldOutEce)],
           ['best epoch / run', `${m.bestEpoch} / ${m.epochsRun}`],
         ]) + '\n',
@@ -229,10 +231,13 @@ const evalCommand: CommandModule<object, EvalArgs> = {
     const rel = pairReliability(rc, rr, alpha, args.bins);
     const labelScores = features.labels.map((l) => probe.score(l.features));
     // The relabel trade-off with injected noise: the paper's rule, then the posterior at each budget.
-    const d = Float64Array.from(rc, (c, i) => c - rr[i]);
-    const noisy = new Set(new Prng(args.seed).permutation(d.length).slice(0, Math.round(args.noise * d.length)));
+    const noisy = new Set(new Prng(args.seed).permutation(rc.length).slice(0, Math.round(args.noise * rc.length)));
     const rules = [{ labelPrior: 0.5, maxWrongFlips: 0.5 }, ...CURVE_BUDGETS.map((b) => ({ labelPrior: rule.labelPrior, maxWrongFlips: b }))];
-    const curve = tradeoffCurve(d, alpha, rules, Array.from(d, (_, i) => noisy.has(i)));
+    // The paper's row is the paper's form: plain alpha * d, prior 0.5.
+    const curve = [
+      ...tradeoffCurve({ rc, rr }, { alpha, unsafeSlope: 0 }, rules.slice(0, 1), Array.from(rc, (_, i) => noisy.has(i))),
+      ...tradeoffCurve({ rc, rr }, rule, rules.slice(1), Array.from(rc, (_, i) => noisy.has(i))),
+    ];
     const result = {
       probe: args.probe,
       probeSha256: loaded.sha256,

@@ -102,7 +102,7 @@ export const rerankCommand: CommandModule<object, Args> = {
         pipeline: (parts, configHash) =>
           rerank(parts, { io, rule, policy: args.policy, minMargin: args.minMargin, pairs }, { embedder: embedder!, probe, stats, configHash }),
       });
-      if (out.complete && !out.interrupted) await printSummary(io.outDir, out.seconds, out.rowsThisRun, log, { rule, policy: args.policy, probeAccuracy: meta.labelPrior?.probeAccuracy ?? null });
+      if (out.complete && !out.interrupted) await printSummary(io.outDir, out.seconds, out.rowsThisRun, log, { rule, policy: args.policy, probeAccuracy: meta.calibration?.probeAccuracy ?? null });
     } finally {
       await (embedder as Embedder | null)?.close();
     }
@@ -150,6 +150,7 @@ async function printSummary(outDir: string, seconds: number, rowsThisRun: number
     rejected: manifest.totals.rowsRejected,
     labelPrior: ctx.rule.labelPrior,
     alpha: ctx.rule.alpha,
+    unsafeSlope: ctx.rule.unsafeSlope,
     maxWrongFlips: ctx.policy === 'swap' ? ctx.rule.maxWrongFlips : null,
     /** Expected number of swaps that broke a correct pair (sum of 1 - confidence over swaps). */
     expectedWrongFlips: r4(expected?.expectedWrongFlips),

@@ -38,8 +38,8 @@ test('probe train then eval; a probe for another model is refused unless --force
   assert.deepEqual(json.byCategory.map((g: { group: string }) => g.group), ['violence', 'weapons']);
   // The label prior fitted at training time, and the relabel trade-off with 25% injected noise:
   // this probe separates the pairs perfectly, so the paper's rule undoes every injected flip.
-  assert.ok(meta.labelPrior.labelPrior >= 0.5 && meta.labelPrior.labelPrior < 1, JSON.stringify(meta.labelPrior));
-  assert.equal(json.labelPrior, meta.labelPrior.labelPrior);
+  assert.ok(meta.calibration.labelPrior >= 0.5 && meta.calibration.labelPrior < 1, JSON.stringify(meta.calibration));
+  assert.equal(json.labelPrior, meta.calibration.labelPrior);
   assert.match(ev.stdout, /Relabel trade-off: 25% of the pairs presented in the wrong order/);
   const [paperRow, ...budgets] = json.tradeoff.rows;
   assert.deepEqual([paperRow.labelPrior, paperRow.maxWrongFlips, paperRow.flippedIn, paperRow.undone, paperRow.broken], [0.5, 0.5, 15, 15, 0]);
@@ -48,7 +48,7 @@ test('probe train then eval; a probe for another model is refused unless --force
 
   // A probe without a fitted label prior (an older prefrank) needs --label-prior.
   const old = { ...meta };
-  delete old.labelPrior;
+  delete old.calibration;
   writeFileSync(join(tmp, 'p', 'probe.json'), JSON.stringify(old));
   const noPrior = await prefrank('probe', 'eval', 'pairs.jsonl', '--probe', 'p');
   assert.equal(noPrior.code, 1);
@@ -60,7 +60,7 @@ test('probe train then eval; a probe for another model is refused unless --force
   writeFileSync(join(tmp, 'p', 'probe.json'), JSON.stringify(meta));
   const refused = await prefrank('probe', 'eval', 'pairs.jsonl', '--probe', 'p');
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /^prefrank: probe p does not match the model: model sha256 [0-9a-f]{12} \(glove-100d\) but the probe was trained on 000000000000 .*--force/m);
+  assert.match(refused.stderr, /^prefrank: probe p does not match the model: model sha256 [0-9a-f]{12} \(use-lite\) but the probe was trained on 000000000000 .*--force/m);
   const forced = await prefrank('probe', 'eval', 'pairs.jsonl', '--probe', 'p', '--force');
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(forced.stderr, /--force: probe does not match the model/);
