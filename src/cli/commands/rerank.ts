@@ -177,9 +177,11 @@ async function printSummary(outDir: string, seconds: number, rowsThisRun: number
     log.warn(
       `rerank: swapped nothing: ${summary.heldBack} pairs lean against their label (confidence < 0.5), but the probe cannot support any swap within --max-wrong-flips ${ctx.rule.maxWrongFlips}; they keep their order and their confidence says how doubtful they are`,
     );
+  // Only a hint: the agreement is inflated on pairs the probe was trained on (the embedded sample
+  // is drawn from its training data), and the probe's accuracy differs between datasets.
   if (summary.impliedLabelPrior !== null && Math.abs(summary.impliedLabelPrior - ctx.rule.labelPrior) > 0.1)
-    log.warn(
-      `rerank: the reward agrees with ${(100 * (agreement ?? 0)).toFixed(1)}% of the input labels, which suggests a label reliability of about ${summary.impliedLabelPrior}, not the ${ctx.rule.labelPrior} used; consider --label-prior ${summary.impliedLabelPrior}`,
+    log.info(
+      `rerank: the reward agrees with ${(100 * (agreement ?? 0)).toFixed(1)}% of the input labels; unless the probe was trained on these pairs, that suggests a label reliability of about ${summary.impliedLabelPrior} (label prior used: ${ctx.rule.labelPrior}; --label-prior sets it)`,
     );
   process.stdout.write(JSON.stringify(summary) + '\n');
 }
