@@ -7,7 +7,6 @@ import { rejectOutputRow, rejectSchema, tableFromRows } from '../schemas/output.
 import type { ListRecord, PairRecord, PartRef, RecordBatch, Item, RejectRecord } from '../schemas/records.js';
 import { InputFileError, oneLine } from '../src/runtime/errors.js';
 import { sha256File } from '../src/runtime/hash.js';
-import { displayPath } from '../src/runtime/inputs.js';
 import { ParquetWriter, type ParquetWriterOptions } from '../src/runtime/ParquetWriter.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
@@ -129,7 +128,7 @@ export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch
       const result = (status: 'done' | 'failed', error: string | null, output: string | null, sha: string | null, extra: Partial<ShardResult> = {}): ShardResult => ({
         index: part.index,
         count: part.count,
-        input: { file: displayPath(part.file), rowGroups: part.rowGroups },
+        input: { file: part.source, rowGroups: part.rowGroups },
         status,
         error,
         output,

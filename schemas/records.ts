@@ -103,7 +103,14 @@ export interface PartRef {
   readonly index: number;
   /** Total number of parts in the whole input (= n in `-of-{n}`). */
   readonly count: number;
+  /** Absolute path of the input file. */
   readonly file: string;
+  /**
+   * The file as outputs name it (source_file, manifest, the plan in the config hash): relative to the
+   * folder that holds all input files, with '/' separators. It does not depend on the working folder
+   * or on where the inputs are mounted, so a run resumes from anywhere and ranks agree.
+   */
+  readonly source: string;
   readonly format: 'parquet' | 'jsonl';
   /** Row-group range [start, end) for Parquet parts; null for whole files. */
   readonly rowGroups: readonly [number, number] | null;

@@ -11,7 +11,7 @@ import type { PartRef } from '../../schemas/records.js';
 import type { IoConfig } from '../runtime/Config.js';
 import { hashConfig } from '../runtime/Config.js';
 import { UserError } from '../runtime/errors.js';
-import { displayPath, expandInputs, partsForRank, planParts } from '../runtime/inputs.js';
+import { expandInputs, partsForRank, planParts } from '../runtime/inputs.js';
 import type { Logger } from '../runtime/Logger.js';
 import { OutputFolder, type RunInfo } from '../runtime/OutputFolder.js';
 import { Progress } from '../runtime/Progress.js';
@@ -52,7 +52,7 @@ export interface JobOutcome {
 
 /** The part plan as text, for the config hash: adding or removing an input file changes the shards. */
 function planKey(parts: readonly PartRef[]): string[] {
-  return parts.map((p) => displayPath(p.file) + (p.rowGroups ? `#${p.rowGroups[0]}-${p.rowGroups[1]}` : ''));
+  return parts.map((p) => p.source + (p.rowGroups ? `#${p.rowGroups[0]}-${p.rowGroups[1]}` : ''));
 }
 
 export async function runJob(spec: JobSpec): Promise<JobOutcome> {

@@ -14,10 +14,7 @@ import { UsageError } from './errors.js';
 
 const dataFile = /\.(parquet|jsonl|ndjson|json)(\.gz)?$/i;
 
-/**
- * How a file is shown in outputs (source_file, manifest): relative to the working folder, with '/'
- * separators, so the same command in the same layout writes the same bytes on any machine.
- */
+/** How a file is shown in messages: relative to the working folder when inside it, with '/' separators. */
 export function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
   return (rel === '' || isAbsolute(rel) ? file : rel).split(sep).join('/');
@@ -79,18 +76,36 @@ export interface PlanOptions {
   readonly partRows: number;
 }
 
+/**
+ * Each file's name relative to the deepest folder that holds all of them ('/' separators): a single
+ * file is its base name. The same files give the same names from any working folder.
+ */
+export function sourceNames(files: readonly string[]): string[] {
+  if (files.length === 0) return [];
+  const split = files.map((f) => resolve(f).split(sep));
+  let common = split[0].length - 1; // folders only: never the file name itself
+  for (const s of split) {
+    let k = 0;
+    while (k < common && k < s.length - 1 && s[k] === split[0][k]) k++;
+    common = k;
+  }
+  return split.map((s) => s.slice(common).join('/'));
+}
+
 /** Plans the parts of a sorted file list. Unreadable Parquet files become one part that will fail. */
 export async function planParts(files: readonly string[], options: PlanOptions): Promise<PartRef[]> {
   const drafts: Omit<PartRef, 'index' | 'count'>[] = [];
-  for (const file of files) {
+  const names = sourceNames(files);
+  for (const [k, file] of files.entries()) {
+    const source = names[k];
     const format = await sniffFormat(file);
     if (format === 'jsonl') {
-      drafts.push({ file, format, rowGroups: null, firstRow: 0, rows: null });
+      drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: null });
       continue;
     }
     const groups = await parquetRowGroups(file);
     if (groups instanceof Error || groups.length === 0) {
-      drafts.push({ file, format, rowGroups: null, firstRow: 0, rows: groups instanceof Error ? null : 0 });
+      drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: groups instanceof Error ? null : 0 });
       continue;
     }
     let start = 0;
@@ -99,7 +114,7 @@ export async function planParts(files: readonly string[], options: PlanOptions):
     let row = 0;
     for (let g = 0; g < groups.length; g++) {
       if (g > start && rows + groups[g] > options.partRows) {
-        drafts.push({ file, format, rowGroups: [start, g], firstRow, rows });
+        drafts.push({ file, source, format, rowGroups: [start, g], firstRow, rows });
         start = g;
         firstRow = row;
         rows = 0;
@@ -107,7 +122,7 @@ export async function planParts(files: readonly string[], options: PlanOptions):
       rows += groups[g];
       row += groups[g];
     }
-    drafts.push({ file, format, rowGroups: start === 0 ? null : [start, groups.length], firstRow, rows });
+    drafts.push({ file, source, format, rowGroups: start === 0 ? null : [start, groups.length], firstRow, rows });
     // A file that was split names every range explicitly, the first one included.
     const own = drafts.filter((d) => d.file === file);
     if (own.length > 1 && own[0].rowGroups === null) {

@@ -7,7 +7,6 @@ import { createGunzip } from 'node:zlib';
 import { tableFromIPC, Vector, type Table } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
 import type { PartRef, RawRow, RejectRecord } from '../../schemas/records.js';
-import { displayPath } from './inputs.js';
 import { InputFileError } from './errors.js';
 
 export interface ReadOptions {
@@ -44,7 +43,7 @@ function* tableRows(table: Table, file: string, firstRow: number): Generator<Raw
 
 /** Reads a Parquet part batch by batch (only the part's row groups are touched). */
 export async function* readParquet(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
-  const shown = displayPath(part.file);
+  const shown = part.source;
   let pf: pw.ParquetFile;
   try {
     pf = await pw.ParquetFile.fromFile(await openAsBlob(part.file));
@@ -117,7 +116,7 @@ async function* byteLines(chunks: AsyncIterable<Buffer>, maxBytes: number): Asyn
 
 /** Reads a JSON-lines part (optionally gzipped) batch by batch. */
 export async function* readJsonl(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
-  const shown = displayPath(part.file);
+  const shown = part.source;
   const gz = /\.gz$/i.test(part.file) || (await isGzip(part.file));
   const raw = createReadStream(part.file, { highWaterMark: 1 << 20 });
   const bytes = gz ? raw.pipe(createGunzip()) : raw;

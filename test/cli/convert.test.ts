@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Manifest } from '../../schemas/manifest.js';
@@ -47,10 +47,13 @@ test('bad-input corpus: each row gets its reason, every row is accounted for, un
   assert.equal(r2.code, 1, r2.stderr);
   assertNoStack(r1);
   assert.equal(r1.stdout, '');
+  // Outputs and messages name a file relative to the folder holding all inputs (corpus/), whatever
+  // the working folder.
+  const shown = (name: string) => name.replace(/^corpus\//, '');
   // One line per unreadable file, naming it and why.
   const lines = r1.stderr.split('\n');
   for (const f of files.filter((f) => f.fails)) {
-    const naming = lines.filter((l) => l.includes(f.name));
+    const naming = lines.filter((l) => l.includes(shown(f.name)));
     assert.equal(naming.length, 1, `${f.name}: ${naming.join(' | ')}`);
     assert.match(naming[0], f.fails!);
   }
@@ -63,7 +66,7 @@ test('bad-input corpus: each row gets its reason, every row is accounted for, un
   files.forEach((f, i) => {
     const s = m.shards[i];
     assert.equal(s.index, i);
-    assert.equal(s.input.file, f.name);
+    assert.equal(s.input.file, shown(f.name));
     if (f.fails) {
       assert.equal(s.status, 'failed', f.name);
       assert.match(s.error!, f.fails);
@@ -90,7 +93,7 @@ test('bad-input corpus: each row gets its reason, every row is accounted for, un
     const [{ n }] = await db.all(`SELECT count(*) AS n FROM ${pq(out, 'data')}`);
     assert.equal(n, BigInt(rowsOut));
     const rejects = await db.all(`SELECT source_file, source_row, reason FROM ${pq(out, 'rejects')} ORDER BY source_file, source_row`);
-    const expected = files.flatMap((f) => Object.entries(f.rejects).map(([row, reason]) => ({ source_file: f.name, source_row: BigInt(row), reason })));
+    const expected = files.flatMap((f) => Object.entries(f.rejects).map(([row, reason]) => ({ source_file: shown(f.name), source_row: BigInt(row), reason })));
     expected.sort((a, b) => (a.source_file < b.source_file ? -1 : a.source_file > b.source_file ? 1 : Number(a.source_row - b.source_row)));
     assert.deepEqual(rejects, expected);
     const rows = await db.all(
@@ -99,11 +102,11 @@ test('bad-input corpus: each row gets its reason, every row is accounted for, un
     assert.equal(rows.length, rowsIn);
     assert.ok(rows.every((r) => r.k === 1n));
     for (const f of files) {
-      const seen = rows.filter((r) => r.source_file === f.name).map((r) => Number(r.source_row));
+      const seen = rows.filter((r) => r.source_file === shown(f.name)).map((r) => Number(r.source_row));
       assert.deepEqual(seen, Array.from({ length: f.rows }, (_, i) => i), f.name);
     }
     // Pass-through columns survive (Parquet `subset`; JSON lines keep unknown keys as JSON).
-    const [{ subset }] = await db.all(`SELECT count(subset) AS subset FROM ${pq(out, 'data')} WHERE source_file = 'corpus/good.parquet'`);
+    const [{ subset }] = await db.all(`SELECT count(subset) AS subset FROM ${pq(out, 'data')} WHERE source_file = 'good.parquet'`);
     assert.equal(subset, 9n);
   }
 
@@ -223,4 +226,18 @@ test('convert --help lists the command and its flags', async () => {
   const r = await runCli(['convert', '--help']);
   assert.equal(r.code, 0, r.stderr);
   for (const s of ['convert <inputs..>', '--out', '--format', '--part-rows', '--max-text-chars', '--rank', '--world-size']) assert.ok(r.stdout.includes(s), s);
+});
+
+test('the same run from another working folder resumes the same output (inputs are named relative to their own folder)', async () => {
+  const dir = await tempDir('convert-cwd');
+  mkdirSync(join(dir, 'a', 'in'), { recursive: true });
+  writeFileSync(join(dir, 'a', 'in', 'x.jsonl'), hhRows().slice(0, 5).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const out = join(dir, 'out');
+  const first = await runCli(['convert', 'in', '--out', out], join(dir, 'a'));
+  assert.equal(first.code, 0, first.stderr);
+  const again = await runCli(['convert', join('a', 'in'), '--out', out], dir);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /1 shard\(s\); rank 0\/1 has 1, 1 already complete/);
+  const m = readManifest(out);
+  assert.equal(m.shards[0].input.file, 'x.jsonl');
 });

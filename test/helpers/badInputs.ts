@@ -157,7 +157,7 @@ export function makeBadCorpus(root: string): CorpusFile[] {
   writeFileSync(at('empty.jsonl'), '');
   files.push({ name: 'corpus/empty.jsonl', rows: 0, rowsOut: 0, rejects: {} });
   writeFileSync(at('empty-bytes.parquet'), '');
-  files.push({ name: 'corpus/empty-bytes.parquet', rows: 0, rowsOut: 0, rejects: {}, fails: /corpus\/empty-bytes\.parquet: not a readable Parquet file/ });
+  files.push({ name: 'corpus/empty-bytes.parquet', rows: 0, rowsOut: 0, rejects: {}, fails: /empty-bytes\.parquet: not a readable Parquet file/ });
   // A valid Parquet file with a schema and no rows.
   writeParquetFile(at('empty-rows.parquet'), hhParquetTable([]));
   files.push({ name: 'corpus/empty-rows.parquet', rows: 0, rowsOut: 0, rejects: {} });
@@ -184,10 +184,10 @@ export function makeBadCorpus(root: string): CorpusFile[] {
   // Truncated Parquet: the real file cut before its footer.
   const whole = readFileSync(at('good.parquet'));
   writeFileSync(at('truncated.parquet'), whole.subarray(0, Math.floor(whole.length / 2)));
-  files.push({ name: 'corpus/truncated.parquet', rows: 0, rowsOut: 0, rejects: {}, fails: /corpus\/truncated\.parquet: not a readable Parquet file/ });
+  files.push({ name: 'corpus/truncated.parquet', rows: 0, rowsOut: 0, rejects: {}, fails: /truncated\.parquet: not a readable Parquet file/ });
   // Not Parquet at all, named .parquet.
   writeFileSync(at('not-parquet.parquet'), JSON.stringify(a) + '\n');
-  files.push({ name: 'corpus/not-parquet.parquet', rows: 0, rowsOut: 0, rejects: {}, fails: /corpus\/not-parquet\.parquet: not a readable Parquet file/ });
+  files.push({ name: 'corpus/not-parquet.parquet', rows: 0, rowsOut: 0, rejects: {}, fails: /not-parquet\.parquet: not a readable Parquet file/ });
 
   // Inputs are processed in sorted order: the manifest's shards follow it.
   return files.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));

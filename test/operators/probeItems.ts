@@ -3,7 +3,7 @@ import { TestScheduler } from 'rxjs/testing';
 import assert from 'node:assert/strict';
 import type { Embedding, Item, ListRecord, PairRecord, PartRef, RecordBatch, RejectRecord } from '../../schemas/records.js';
 
-export const part: PartRef = { index: 0, count: 1, file: 'in.jsonl', format: 'jsonl', rowGroups: null, firstRow: 0 };
+export const part: PartRef = { index: 0, count: 1, file: 'in.jsonl', source: 'in.jsonl', format: 'jsonl', rowGroups: null, firstRow: 0 };
 
 export function batch(index: number, items: Item[]): RecordBatch<Item> {
   return { part, index, items };

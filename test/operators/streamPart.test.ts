@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { concatMap, firstValueFrom, identity, lastValueFrom, map, pipe, tap, toArray, type OperatorFunction } from 'rxjs';
 import { streamPart } from '../../operators/streamPart.js';
@@ -16,7 +16,7 @@ import { Stats } from '../../src/runtime/Stats.js';
 import { Utf8 } from 'apache-arrow';
 import { arrowTable, hhRows, tempDir, writeJsonl, writeParquetFile } from '../helpers/badInputs.js';
 
-const part = (file: string, format: 'jsonl' | 'parquet' = 'jsonl'): PartRef => ({ index: 0, count: 1, file, format, rowGroups: null, firstRow: 0 });
+const part = (file: string, format: 'jsonl' | 'parquet' = 'jsonl'): PartRef => ({ index: 0, count: 1, file, source: basename(file), format, rowGroups: null, firstRow: 0 });
 const read = { batchRows: 10, maxRowBytes: 1 << 20 };
 const ident = identity as OperatorFunction<RecordBatch<ReadItem>, RecordBatch<ReadItem>>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -15,7 +15,7 @@ import { Stats } from '../../src/runtime/Stats.js';
 import { tempDir } from '../helpers/badInputs.js';
 import { list, pair, reject } from './probeItems.js';
 
-const partRef = (format: 'jsonl' | 'parquet' = 'parquet'): PartRef => ({ index: 2, count: 5, file: 'in.parquet', format, rowGroups: null, firstRow: 0 });
+const partRef = (format: 'jsonl' | 'parquet' = 'parquet'): PartRef => ({ index: 2, count: 5, file: 'in.parquet', source: 'in.parquet', format, rowGroups: null, firstRow: 0 });
 const options = (outDir: string, part = partRef()): WriteShardOptions => ({ part, outDir, split: 'train', rank: 0, worldSize: 1, configHash: 'cfg', stats: new Stats(), compression: 'zstd', rowGroupRows: 100 });
 const batch = (part: PartRef, index: number, items: Item[]): RecordBatch<Item> => ({ part, index, items });
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');

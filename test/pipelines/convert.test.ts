@@ -14,7 +14,7 @@ import { adaptRow } from '../../schemas/adapters.js';
 import type { PairRecord } from '../../schemas/records.js';
 import type { IoConfig } from '../../src/runtime/Config.js';
 import { DuckDb, quoteLiteral } from '../../src/runtime/DuckDb.js';
-import { displayPath, expandInputs, partsForRank, planParts } from '../../src/runtime/inputs.js';
+import { expandInputs, partsForRank, planParts } from '../../src/runtime/inputs.js';
 import { Stats } from '../../src/runtime/Stats.js';
 import { arrowTable, hhMessages, hhRows, tempDir, writeJsonl, writeParquetFile } from '../helpers/badInputs.js';
 
@@ -83,7 +83,8 @@ test('every layout converts to the same canonical pairs; lists stay lists; compl
   await using db = await DuckDb.open({ threads: 1 });
   const rows = await db.all(`SELECT source_file, source_row, prompt, chosen, rejected, chosen_safe, pair_id FROM read_parquet(${quoteLiteral(join(out, 'data', '*.parquet'))}, union_by_name = true) ORDER BY source_file, source_row`);
   assert.equal(rows.length, 40);
-  const byFile = (name: string) => rows.filter((r) => r.source_file === displayPath(join(dir, name)));
+  // source_file is relative to the folder holding all inputs, whatever the working folder
+  const byFile = (name: string) => rows.filter((r) => r.source_file === name);
   for (const f of ['a-implicit.jsonl', 'b-explicit.jsonl', 'c-conversational.jsonl', 'd-pku.parquet']) {
     assert.deepEqual(byFile(f).map((r) => [r.prompt, r.chosen, r.rejected]), pairs.slice(0, 10).map((p) => [p.prompt, p.chosen, p.rejected]), f);
   }
