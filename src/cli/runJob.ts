@@ -12,6 +12,7 @@ import type { IoConfig } from '../runtime/Config.js';
 import { hashConfig } from '../runtime/Config.js';
 import { UserError } from '../runtime/errors.js';
 import { expandInputs, partsForRank, planParts } from '../runtime/inputs.js';
+import { yieldProblem } from './checkYield.js';
 import type { Logger } from '../runtime/Logger.js';
 import { OutputFolder, type RunInfo } from '../runtime/OutputFolder.js';
 import { Progress } from '../runtime/Progress.js';
@@ -146,7 +147,12 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
   // A --workers worker leaves the manifest, the summary and the hints to its parent.
   const complete = !interrupted && !worker && parts.every((p) => allDone.has(p.index) || failedIdx.has(p.index));
   if (complete) {
-    await folder.finish(info, [...allDone.values()], failed, io.split, versions());
+    const manifest = await folder.finish(info, [...allDone.values()], failed, io.split, versions());
+    const problem = await yieldProblem(manifest, io.outDir, io.maxRejectRate, spec.command === 'embed' ? 'features' : 'pairs');
+    if (problem) {
+      log.error(problem);
+      process.exitCode = 1;
+    }
     // run.json/manifest.json temporaries of a killed run. Only in a run of one rank: with several,
     // another rank (on another machine, so its pid means nothing here) may be writing one now.
     if (io.worldSize === 1) await folder.remove((await readdir(io.outDir)).filter((f) => /^(run\.json|manifest\.json|README\.md)\.\d+\.tmp$/.test(f)));

@@ -24,6 +24,8 @@ export interface IoConfig {
   readonly rank: number;
   readonly worldSize: number;
   readonly overwrite: boolean;
+  /** A finished run with more rejected input rows than this share (or no output) ends non-zero. */
+  readonly maxRejectRate: number;
 }
 
 /** Stable JSON: keys sorted at every level, so equal settings hash equally. */

@@ -122,7 +122,8 @@ test('a forced --format names the missing column', async () => {
   const root = await tempDir('cli-format');
   const [a] = hhRows();
   writeJsonl(join(root, 'in.jsonl'), [{ prompt: 'p', chosen: ' c', rejected: ' r' }, { prompt: 'p', chosen: ' c' }, a]);
-  const r = await runCli(['convert', 'in.jsonl', '--out', 'out', '--format', 'explicit'], root);
+  // 2 of 3 rows rejected: allowed here, this test is about the reasons
+  const r = await runCli(['convert', 'in.jsonl', '--out', 'out', '--format', 'explicit', '--max-reject-rate', '1'], root);
   assert.equal(r.code, 0, r.stderr);
   await using db = await DuckDb.open({ threads: 1 });
   const rejects = await db.all(`SELECT source_row, reason FROM ${pq(join(root, 'out'), 'rejects')} ORDER BY source_row`);
@@ -240,4 +241,29 @@ test('the same run from another working folder resumes the same output (inputs a
   assert.match(again.stderr, /1 shard\(s\); rank 0\/1 has 1, 1 already complete/);
   const m = readManifest(out);
   assert.equal(m.shards[0].input.file, 'x.jsonl');
+});
+
+test('a run that writes nothing, or rejects too much, ends non-zero with one line saying why', async () => {
+  const dir = await tempDir('convert-yield');
+  // A file of single texts (the moderation set's layout): no pair can be made.
+  writeFileSync(join(dir, 'texts.jsonl'), Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: `text ${i}`, S: 0 })).join('\n') + '\n');
+  const texts = await runCli(['convert', join(dir, 'texts.jsonl'), '--out', join(dir, 'a')]);
+  assert.equal(texts.code, 1, texts.stderr);
+  assert.match(texts.stderr, /^error: no pairs written: all 6 input rows were rejected \(most common reason, 6 rows: unknown format: columns S, prompt\); check the input layout \(--format/m);
+  // An empty file.
+  writeFileSync(join(dir, 'empty.jsonl'), '');
+  const empty = await runCli(['convert', join(dir, 'empty.jsonl'), '--out', join(dir, 'b')]);
+  assert.equal(empty.code, 1, empty.stderr);
+  assert.match(empty.stderr, /^error: no pairs written: the input has no rows$/m);
+  // 6 of 10 rows rejected: over the default 0.5, under 0.7.
+  const rows = [...hhRows().slice(0, 4).map((r) => JSON.stringify(r)), ...Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: `x${i}` }))];
+  writeFileSync(join(dir, 'mixed.jsonl'), rows.join('\n') + '\n');
+  const mixed = await runCli(['convert', join(dir, 'mixed.jsonl'), '--out', join(dir, 'c')]);
+  assert.equal(mixed.code, 1, mixed.stderr);
+  assert.match(mixed.stderr, /^error: 6 of 10 input rows \(60\.0%\) were rejected, more than --max-reject-rate 0\.5 /m);
+  const allowed = await runCli(['convert', join(dir, 'mixed.jsonl'), '--out', join(dir, 'd'), '--max-reject-rate', '0.7']);
+  assert.equal(allowed.code, 0, allowed.stderr);
+  const bad = await runCli(['convert', join(dir, 'mixed.jsonl'), '--out', join(dir, 'e'), '--max-reject-rate', '2']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--max-reject-rate must be a number in \[0, 1\], got 2/);
 });
