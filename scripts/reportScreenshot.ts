@@ -12,6 +12,7 @@ import { buildReport } from '../src/analysis/report.js';
 import { createOutputViews, openOutputFolder } from '../src/analysis/views.js';
 import { DuckDb } from '../src/runtime/DuckDb.js';
 import { projectRoot } from '../src/runtime/paths.js';
+import { CHROMIUM_ARGS, findChromium } from '../test/helpers/chromium.js';
 import { makeOutputFolder } from '../test/helpers/makeOutputFolder.js';
 
 async function main(): Promise<void> {
@@ -27,10 +28,9 @@ async function main(): Promise<void> {
     }
     const file = join(tmp, 'report.html');
     writeFileSync(file, html);
-    const browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const executablePath = findChromium();
+    if (!executablePath) throw new Error('no Chromium found ($CHROMIUM, or chromium on the PATH): apt-get install chromium');
+    const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 1700 } });
       await page.goto(pathToFileURL(file).href);
