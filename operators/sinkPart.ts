@@ -125,7 +125,11 @@ export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch
       const abortAll = async (): Promise<void> => {
         await Promise.all([sink.abort(), rejects.abort()]);
       };
-      const result = (status: 'done' | 'failed', error: string | null, output: string | null, sha: string | null, extra: Partial<ShardResult> = {}): ShardResult => ({
+      // A failed part keeps none of its files, so its counts are zero: the manifest only ever counts
+      // what the folders hold (the rows read before the failure are gone with its files).
+      const result = (status: 'done' | 'failed', error: string | null, output: string | null, sha: string | null, extra: Partial<ShardResult> = {}): ShardResult => {
+        const t = status === 'done' ? tally : new PartTally();
+        return {
         index: part.index,
         count: part.count,
         input: { file: part.source, rowGroups: part.rowGroups },
@@ -136,19 +140,20 @@ export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch
         ...extra,
         outputSha256: sha,
         stats: {
-          rowsIn: tally.rowsIn,
-          rowsOut: tally.rowsOut,
-          rowsRejected: tally.rowsRejected,
-          rowsFlipped: tally.rowsFlipped,
-          rowsTruncated: tally.rowsTruncated,
-          rejectsByReason: Object.fromEntries(Object.entries(tally.rejectsByReason).sort(([a], [b]) => (a < b ? -1 : 1))),
+          rowsIn: t.rowsIn,
+          rowsOut: t.rowsOut,
+          rowsRejected: t.rowsRejected,
+          rowsFlipped: t.rowsFlipped,
+          rowsTruncated: t.rowsTruncated,
+          rejectsByReason: Object.fromEntries(Object.entries(t.rejectsByReason).sort(([a], [b]) => (a < b ? -1 : 1))),
         },
-        confidenceHistogram: [...tally.histogram],
-        ...(tally.expected ? { expectedErrors: roundExpectedErrors(tally.expected) } : {}),
+        confidenceHistogram: [...t.histogram],
+        ...(t.expected ? { expectedErrors: roundExpectedErrors(t.expected) } : {}),
         rank: options.rank,
         worldSize: options.worldSize,
         configHash: options.configHash,
-      });
+        };
+      };
 
       const sub = source.subscribe({
         next: (batch) => {

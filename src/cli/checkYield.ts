@@ -1,11 +1,12 @@
 /**
- * The end-of-run check that a finished run produced something usable: a run that wrote no pairs, or
- * rejected more than --max-reject-rate of its input rows, ends non-zero with one line saying why and
- * what to try. The folder stays as written (rejects/ holds every row and its reason).
+ * The end-of-run check that a finished run produced something usable: a run with a damaged input
+ * file, that wrote no pairs, or that rejected more than --max-reject-rate of its input rows, ends
+ * non-zero with one line saying why and what to try. The folder stays as written (rejects/ holds every row and its reason).
  */
 import { join } from 'node:path';
 import type { Manifest } from '../../schemas/manifest.js';
 import { DuckDb, quoteLiteral } from '../runtime/DuckDb.js';
+import { DAMAGED_INPUT } from '../runtime/readers.js';
 
 /** Share of input rows that may be rejected before the run counts as failed. */
 export const DEFAULT_MAX_REJECT_RATE = 0.5;
@@ -22,6 +23,9 @@ async function topReason(outDir: string): Promise<{ reason: string; n: number } 
 /** The problem with a finished run's yield as one line, or null when there is none. */
 export async function yieldProblem(manifest: Manifest, outDir: string, maxRejectRate: number, what = 'pairs'): Promise<string | null> {
   const t = manifest.totals;
+  const damaged = manifest.shards.filter((s) => (s.stats.rejectsByReason[DAMAGED_INPUT] ?? 0) > 0).map((s) => s.input.file);
+  if (damaged.length)
+    return `${damaged.length} input file(s) are damaged: ${damaged.join(', ')}; the rows before the damage were kept, the damage is in rejects/ (reason "${DAMAGED_INPUT}")`;
   const readable = t.parts - t.failedParts;
   if (readable === 0) return null; // every input failed: reported on its own
   const rate = t.rowsIn > 0 ? t.rowsRejected / t.rowsIn : 0;

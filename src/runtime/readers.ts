@@ -7,7 +7,10 @@ import { createGunzip } from 'node:zlib';
 import { tableFromIPC, Vector, type Table } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
 import type { PartRef, RawRow, RejectRecord } from '../../schemas/records.js';
-import { InputFileError } from './errors.js';
+import { InputFileError, oneLine } from './errors.js';
+
+/** The reject reason of a damaged input file; the rows before the damage are kept. */
+export const DAMAGED_INPUT = 'damaged input';
 
 export interface ReadOptions {
   /** Rows per emitted batch. */
@@ -158,6 +161,14 @@ export async function* readJsonl(part: PartRef, options: ReadOptions): AsyncGene
     }
   } catch (err) {
     if (err instanceof InputFileError) throw err;
+    // A damaged or cut gzip stream: the lines before the damage are good rows and are kept; the
+    // damage itself becomes one reject (its row is the first line that could not be read), so the
+    // counts match the folders and the run's end names the file (src/cli/checkYield.ts).
+    if (gz && /^Z_/.test((err as NodeJS.ErrnoException).code ?? '')) {
+      batch.push({ kind: 'reject', sourceFile: shown, sourceRow: line + 1, reason: `${DAMAGED_INPUT}: the gzip stream breaks after line ${line + 1}`, raw: oneLine(err) });
+      yield batch;
+      return;
+    }
     throw new InputFileError(shown, `read failed after line ${line + 1}: ${(err as Error).message ?? err}`, { cause: err });
   } finally {
     raw.destroy();

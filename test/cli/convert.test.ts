@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import type { Manifest } from '../../schemas/manifest.js';
 import { DuckDb, quoteLiteral } from '../../src/runtime/DuckDb.js';
@@ -266,4 +267,22 @@ test('a run that writes nothing, or rejects too much, ends non-zero with one lin
   const bad = await runCli(['convert', join(dir, 'mixed.jsonl'), '--out', join(dir, 'e'), '--max-reject-rate', '2']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--max-reject-rate must be a number in \[0, 1\], got 2/);
+});
+
+test('a cut .jsonl.gz keeps its readable rows, records the damage, and the manifest agrees with the folders', async () => {
+  const dir = await tempDir('convert-gz');
+  const gz = gzipSync(Buffer.from(hhRows().slice(0, 600).map((r) => JSON.stringify(r)).join('\n')));
+  writeFileSync(join(dir, 'cut.jsonl.gz'), gz.subarray(0, Math.floor(gz.length * 0.6)));
+  const out = join(dir, 'o');
+  const r = await runCli(['convert', join(dir, 'cut.jsonl.gz'), '--out', out]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^error: 1 input file\(s\) are damaged: cut\.jsonl\.gz; the rows before the damage were kept/m);
+  const m = readManifest(out);
+  assert.equal(m.shards[0].status, 'done');
+  assert.equal(m.totals.rejectsByReason['damaged input'], 1);
+  await using db = await DuckDb.open({ threads: 1 });
+  const [c] = await db.all(`SELECT (SELECT count(*) FROM ${pq(out, 'data')}) AS pairs, (SELECT count(*) FROM ${pq(out, 'rejects')}) AS rejects`);
+  assert.ok(Number(c.pairs) > 100, `${c.pairs} rows kept`);
+  assert.deepEqual([Number(c.pairs), Number(c.rejects)], [m.totals.rowsOut, m.totals.rowsRejected]);
+  assert.equal(m.totals.rowsIn, m.totals.rowsOut + m.totals.rowsRejected);
 });
