@@ -70,6 +70,8 @@ export interface ShardTarget {
   readonly worldSize: number;
   readonly configHash: string;
   readonly stats: Stats;
+  /** The provider that embedded the part, recorded in its completion record (rerank, embed). */
+  readonly device?: string;
 }
 
 export interface SinkPartOptions extends ShardTarget {
@@ -149,6 +151,7 @@ export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch
         },
         confidenceHistogram: [...t.histogram],
         ...(t.expected ? { expectedErrors: roundExpectedErrors(t.expected) } : {}),
+        ...(options.device ? { device: options.device } : {}),
         rank: options.rank,
         worldSize: options.worldSize,
         configHash: options.configHash,

@@ -33,6 +33,7 @@ export function embed(parts: readonly PartRef[], io: IoConfig, runtime: EmbedRun
           rank: io.rank,
           worldSize: io.worldSize,
           configHash,
+          device: embedder.device,
           compression: io.write.compression,
           rowGroupRows: io.write.rowGroupRows,
           layers: embedder.layers,

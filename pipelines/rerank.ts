@@ -51,7 +51,7 @@ export function rerank(parts: readonly PartRef[], config: RerankConfig, runtime:
           pairsFromLists({ pairs: config.pairs, stats }),
           relabelPairs({ ...config.rule, policy: config.policy, minMargin: config.minMargin, stats }),
         ),
-      }).pipe(writeShard({ ...io.write, part, outDir: io.outDir, split: io.split, rank: io.rank, worldSize: io.worldSize, configHash, stats })),
+      }).pipe(writeShard({ ...io.write, part, outDir: io.outDir, split: io.split, rank: io.rank, worldSize: io.worldSize, configHash, stats, device: embedder.device })),
     ),
     markComplete({ outDir: io.outDir }),
   );

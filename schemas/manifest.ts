@@ -43,6 +43,8 @@ export interface ShardResult {
   readonly stats: PartStats;
   /** Confidence histogram, 10 bins over [0, 1] (bin i holds [i/10, (i+1)/10)). */
   readonly confidenceHistogram: readonly number[];
+  /** The execution provider that embedded the part (cpu, cuda, webgpu): what ran, not what was asked. */
+  readonly device?: string;
   /** Present when the part's pairs carry a confidence (rerank). */
   readonly expectedErrors?: ExpectedErrors;
   /** Which rank wrote it and the config hash it was written under (for resume and merge). */

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     {
       await using db = await DuckDb.open();
       await createOutputViews(db, openOutputFolder(dir));
-      html = await buildReport(db, { title: basename(dir), flips: 10 });
+      html = await buildReport(db, { title: basename(dir), flips: 10, manifest: openOutputFolder(dir).manifest });
     }
     const file = join(tmp, 'report.html');
     writeFileSync(file, html);

@@ -129,7 +129,8 @@ export function rejectsSpec(rows: readonly { reason: string; count: number }[]):
     data: { values: rows },
     encoding: {
       y: { field: 'reason', type: 'nominal', sort: null, title: null, axis: { labelLimit: 320 } },
-      x: { field: 'count', type: 'quantitative', title: 'rows' },
+      // Counts are whole rows: no fractional ticks on small counts.
+      x: { field: 'count', type: 'quantitative', title: 'rows', axis: { tickMinStep: 1, format: 'd' } },
     },
     layer: [
       { mark: { type: 'bar', color: '#72b7b2' } },

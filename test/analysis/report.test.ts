@@ -90,3 +90,16 @@ test('the browser test skips with its reason on a machine without Chromium, and 
   assert.equal(chromiumSkipReason({ ...none, CI: 'true' }), false);
   assert.equal(findChromium({ CHROMIUM: '/nonexistent/chromium' }), null);
 });
+
+test('the report shows where to look (confidence bands, lowest-confidence kept pairs) and what produced the folder', async () => {
+  assert.match(html, /<h2>Where to look: doubtful pairs<\/h2>/);
+  assert.match(html, /<tr><th>confidence<\/th><th>kept<\/th><th>flipped<\/th><th>expected wrong labels<\/th><\/tr>(<tr><th>\[[0-9.]+, [0-9.]+[)\]]<\/th><td>\d+<\/td><td>\d+<\/td><td>[0-9.]+<\/td><\/tr>)+/);
+  assert.match(html, /<h3>Lowest-confidence kept pairs<\/h3>/);
+  // Without a manifest the provenance block says so; with one it names the rule and the device used.
+  assert.match(html, /No manifest\.json/);
+  await using db = await DuckDb.open();
+  await createOutputViews(db, openOutputFolder(made.dir));
+  const withManifest = await buildReport(db, { title: 'out', points: 100, flips: 5, manifest: openOutputFolder(made.dir).manifest });
+  assert.match(withManifest, /<th>device asked, used<\/th><td class="left">auto, cpu<\/td>/);
+  assert.match(withManifest, /<th>confidence<\/th><td class="left">label prior 0\.5, alpha [0-9.]+, unsafe slope 0, max wrong flips 0\.5<\/td>/);
+});

@@ -39,7 +39,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     await using db = await DuckDb.open();
     await createOutputViews(db, folder);
     const html = await queryFailure(() =>
-      buildReport(db, { title: basename(resolve(argv.dir)), points: argv.points, flips: argv.flips, textChars: argv['text-chars'], top: argv.top }),
+      buildReport(db, { title: basename(resolve(argv.dir)), points: argv.points, flips: argv.flips, textChars: argv['text-chars'], top: argv.top, manifest: folder.manifest }),
     );
     // Written under a temporary name and renamed, so a reader never sees half a page.
     const tmp = `${outFile}.tmp-${process.pid}`;
