@@ -57,6 +57,8 @@ export interface ShardResult {
 export interface Manifest {
   readonly prefrank: string;
   readonly createdBy: string;
+  /** The inputs' licence (a Hub id) when their folder says, else null. */
+  readonly license?: string | null;
   readonly configHash: string;
   /** The settings that decide the output bytes (model/tokenizer/probe hashes, template, alpha, ...). */
   readonly config: Readonly<Record<string, unknown>>;

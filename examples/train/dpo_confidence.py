@@ -46,6 +46,8 @@ class ConfidenceDPOTrainer(DPOTrainer):
     def dpo_loss(self, chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, *args, **kwargs):
         if self._confidence is None:
             return super().dpo_loss(chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps, *args, **kwargs)
+        # A pair kept with confidence below 0.5 (its label is doubtful, but no swap fit prefrank's
+        # damage budget) gets eps 0.5: it pulls neither way.
         eps = (1.0 - self._confidence.to(chosen_logps.device, chosen_logps.dtype)).clamp(0.0, 0.5)
         logits = (chosen_logps - rejected_logps) - (ref_chosen_logps - ref_rejected_logps)
         beta = self.beta

@@ -11,7 +11,8 @@ import { DEFAULT_MAX_REJECT_RATE } from './checkYield.js';
 /** What every command that reads preference data takes (probe train/eval too): inputs, layout, row checks. */
 export function withInputOptions<T>(y: Argv<T>) {
   return y
-    .positional('inputs', { type: 'string', array: true, demandOption: true, describe: 'Input files, folders or globs (.parquet, .jsonl, .jsonl.gz)' })
+    // default undefined: yargs would show the variadic positional's internal default, [].
+    .positional('inputs', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'Input files, folders or globs (.parquet, .jsonl, .jsonl.gz)' })
     .option('format', { choices: formats, default: 'auto' as Format, describe: 'Input layout (auto-detected from the columns)', group: 'Input/output:' })
     .option('pku-choice', { choices: ['safer', 'better'] as const, default: 'safer' as const, describe: 'PKU-SafeRLHF/BeaverTails: chosen by safer_response_id or better_response_id', group: 'Input/output:' })
     .option('max-row-bytes', { type: 'number', default: 16 * 2 ** 20, describe: 'JSON lines longer than this are rejected unread', group: 'Validation:' })

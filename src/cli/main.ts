@@ -31,6 +31,15 @@ async function loadCommands(argv: readonly string[]): Promise<AnyCommand[]> {
   return Promise.all(names.map((n) => commands[n]()));
 }
 
+/** What the user typed for a flag: `--flag value` or `--flag=value`. */
+function rawFlagValue(argv: readonly string[], flag: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === flag) return argv[i + 1];
+    if (argv[i].startsWith(flag + '=')) return argv[i].slice(flag.length + 1);
+  }
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName('prefrank')
@@ -51,6 +60,15 @@ export async function main(argv: string[]): Promise<number> {
       // handler with the invalid arguments (e.g. no --out).
       throw new UsageError(`${msg.replace(/\s*\n\s*/g, ' ')} (run 'prefrank --help' for usage)`);
     });
+  // A number flag given text (--batch-rows abc) reaches the commands as NaN; say what was typed,
+  // once, before any command checks its flags.
+  parser.middleware((args) => {
+    for (const [key, v] of Object.entries(args)) {
+      if (typeof v !== 'number' || !Number.isNaN(v) || key.includes('-')) continue;
+      const flag = '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+      throw new UsageError(`${flag} must be a number, got ${JSON.stringify(rawFlagValue(argv, flag) ?? '')}`);
+    }
+  }, true);
   for (const c of await loadCommands(argv)) parser.command(c);
   try {
     // A handler that finishes with partial failure (an unreadable input file) sets process.exitCode.

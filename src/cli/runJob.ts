@@ -11,7 +11,7 @@ import type { PartRef } from '../../schemas/records.js';
 import type { IoConfig } from '../runtime/Config.js';
 import { hashConfig } from '../runtime/Config.js';
 import { UserError } from '../runtime/errors.js';
-import { expandInputs, partsForRank, planParts } from '../runtime/inputs.js';
+import { expandInputs, inputLicense, partsForRank, planParts } from '../runtime/inputs.js';
 import { yieldProblem } from './checkYield.js';
 import type { Logger } from '../runtime/Logger.js';
 import { OutputFolder, type RunInfo } from '../runtime/OutputFolder.js';
@@ -63,7 +63,7 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
   const parts = await planParts(files, { partRows: io.partRows });
   const settings = { ...spec.settings, plan: planKey(parts) };
   const configHash = hashConfig(settings);
-  const info: RunInfo = { configHash, settings, parts: parts.length, command: spec.command };
+  const info: RunInfo = { configHash, settings, parts: parts.length, command: spec.command, license: await inputLicense(files) };
   const folder = new OutputFolder(io.outDir);
   const { created } = await folder.prepare(info, io.overwrite);
 
@@ -124,6 +124,8 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
       const stopListening = onStopRequest((why) => {
         if (stopping) return;
         stopping = interrupted = true;
+        // The bar first: a warning written while it is drawn lands on its line.
+        progress.stop();
         log.warn(`${why}: stopping at a clean point; completed shards are kept. Run the same command again to resume.`);
         sub?.unsubscribe();
         // Teardown removes temporary files asynchronously; give it a moment before returning.

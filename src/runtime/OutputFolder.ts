@@ -7,16 +7,20 @@ import { sumExpectedErrors } from '../probe/posterior.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { dataFolderOf } from '../../schemas/layout.js';
 import type { Manifest, PartStats, ShardResult } from '../../schemas/manifest.js';
 import { stableJson } from './Config.js';
 import { UserError } from './errors.js';
 import { renderDatasetCard } from './datasetCard.js';
+import { DuckDb, quoteLiteral } from './DuckDb.js';
 
 export interface RunInfo {
   readonly configHash: string;
   readonly settings: Readonly<Record<string, unknown>>;
   readonly parts: number;
   readonly command: string;
+  /** The inputs' licence when their folder says (a Hub id such as mit), for the dataset card. */
+  readonly license?: string | null;
 }
 
 export async function writeAtomic(file: string, text: string): Promise<void> {
@@ -127,6 +131,22 @@ export class OutputFolder {
     }
   }
 
+  /** The data shards' columns and DuckDB types (their union), for the dataset card's features. */
+  private async dataColumns(command: string): Promise<{ name: string; type: string }[]> {
+    const sub = dataFolderOf(command);
+    const files = (await readdir(this.path(sub)).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet'));
+    if (files.length === 0) return [];
+    // Only for the card: a shard DuckDB cannot read (merge is about to report it) leaves the
+    // card without its features rather than failing the manifest.
+    try {
+      await using db = await DuckDb.open({ threads: 1 });
+      const rows = await db.all(`DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(join(this.dir, sub, '*.parquet'))}, union_by_name = true)`);
+      return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+    } catch {
+      return [];
+    }
+  }
+
   /** Writes manifest.json and README.md from every part's record. */
   async finish(info: RunInfo, results: readonly ShardResult[], failed: readonly ShardResult[], split: string, versions: Record<string, string>): Promise<Manifest> {
     const all = [...results, ...failed].sort((a, b) => a.index - b.index);
@@ -137,6 +157,7 @@ export class OutputFolder {
     const manifest: Manifest = {
       prefrank: versions.prefrank,
       createdBy: info.command,
+      license: info.license ?? null,
       configHash: info.configHash,
       config: info.settings,
       versions,
@@ -155,7 +176,7 @@ export class OutputFolder {
       shards: all,
     };
     await writeAtomic(this.path('manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-    await writeAtomic(this.path('README.md'), renderDatasetCard(manifest));
+    await writeAtomic(this.path('README.md'), renderDatasetCard(manifest, await this.dataColumns(manifest.createdBy)));
     return manifest;
   }
 }

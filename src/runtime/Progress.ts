@@ -35,11 +35,14 @@ export class Progress {
     this.bar?.update(v, { speed: secs > 0 ? (v / secs).toFixed(0) : '0' });
   }
 
+  /** Draws the last state and ends the bar's line; a second call does nothing. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     if (this.bar) {
       this.tick();
       this.bar.stop();
+      this.bar = null;
     }
   }
 }

@@ -5,8 +5,8 @@
  * the input alone, so every rank computes the same plan and takes its own share of it.
  */
 import { openAsBlob } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { open, readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { glob } from 'tinyglobby';
 import * as pw from 'parquet-wasm/node';
 import type { PartRef } from '../../schemas/records.js';
@@ -90,6 +90,40 @@ export function sourceNames(files: readonly string[]): string[] {
     common = k;
   }
   return split.map((s) => s.slice(common).join('/'));
+}
+
+/** The deepest folder holding all the files (the root that sourceNames are relative to). */
+export function commonFolder(files: readonly string[]): string | null {
+  if (files.length === 0) return null;
+  const name = sourceNames(files)[0];
+  const abs = resolve(files[0]);
+  return abs.slice(0, abs.length - name.length - 1) || sep;
+}
+
+/**
+ * The inputs' licence as a Hugging Face Hub id, when the folder holding them says: a README.md with
+ * `license:` in its YAML front matter (a Hub dataset card), else a LICENSE file whose text is one of
+ * the common licences. null when nothing says (the card then says "unknown").
+ */
+export async function inputLicense(files: readonly string[]): Promise<string | null> {
+  const dir = commonFolder(files);
+  if (!dir) return null;
+  const read = async (f: string) => readFile(join(dir, f), 'utf8').catch(() => null);
+  const card = await read('README.md');
+  const front = card?.match(/^---\n([\s\S]*?)\n---/)?.[1].match(/^license:\s*([\w.+-]+)\s*$/m)?.[1];
+  if (front) return front;
+  for (const f of ['LICENSE', 'LICENSE.md', 'LICENSE.txt', 'LICENCE']) {
+    const text = await read(f);
+    if (text === null) continue;
+    if (/MIT License|Permission is hereby granted, free of charge/i.test(text)) return 'mit';
+    if (/Apache License[\s\S]{0,200}Version 2\.0/i.test(text)) return 'apache-2.0';
+    if (/Attribution-NonCommercial 4\.0/i.test(text)) return 'cc-by-nc-4.0';
+    if (/Attribution-ShareAlike 4\.0/i.test(text)) return 'cc-by-sa-4.0';
+    if (/Attribution 4\.0 International/i.test(text)) return 'cc-by-4.0';
+    if (/CC0 1\.0/i.test(text)) return 'cc0-1.0';
+    return 'other';
+  }
+  return null;
 }
 
 /** Plans the parts of a sorted file list. Unreadable Parquet files become one part that will fail. */

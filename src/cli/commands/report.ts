@@ -1,4 +1,5 @@
 /** `prefrank report DIR --out report.html`: one self-contained HTML page with charts and the most confident flips. */
+import { OVERWRITE_OPTION, refuseExisting } from '../outFile.js';
 import { renameSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
@@ -11,6 +12,7 @@ import { UsageError, UserError } from '../../runtime/errors.js';
 interface ReportArgs {
   dir: string;
   out?: string;
+  overwrite: boolean;
   points: number;
   flips: number;
   'text-chars': number;
@@ -24,6 +26,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     y
       .positional('dir', { type: 'string', demandOption: true, describe: 'Output folder of rerank' })
       .option('out', { type: 'string', describe: 'The HTML file to write (required)' })
+      .option('overwrite', OVERWRITE_OPTION)
       .option('points', { type: 'number', default: 4000, describe: 'Most pairs drawn in the reward scatter (deterministic sample)' })
       .option('flips', { type: 'number', default: 20, describe: 'Most confident flips shown with their texts' })
       .option('text-chars', { type: 'number', default: 1200, describe: 'Characters shown per text' })
@@ -32,6 +35,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     // Checked here, not with demandOption: a usage failure must stop before the handler runs.
     if (!argv.out) throw new UsageError('report needs --out FILE');
     const outFile = argv.out;
+    refuseExisting(outFile, argv.overwrite);
     for (const [flag, v] of [['--points', argv.points], ['--flips', argv.flips], ['--text-chars', argv['text-chars']], ['--top', argv.top]] as const) {
       if (!Number.isInteger(v) || v < 0) throw new UsageError(`${flag} ${v}: expected a non-negative integer`);
     }

@@ -3,6 +3,7 @@
  * `shards`; more folders side by side with `--attach name=DIR` (as `name.pairs`, ...); values bound
  * with `--param name=value` ($name in the query), never spliced into it.
  */
+import { OVERWRITE_OPTION, refuseExisting } from '../outFile.js';
 import type { Argv, CommandModule } from 'yargs';
 import { createOutputViews, openOutputFolder } from '../../analysis/views.js';
 import { checkQuery, exportQuery, FORMATS, parseAttach, parseParams, streamQuery, tableQuery, type Format } from '../../analysis/query.js';
@@ -14,6 +15,7 @@ interface SqlArgs {
   query: string;
   format: Format;
   out?: string;
+  overwrite: boolean;
   attach: string[];
   param: string[];
   'max-rows': number;
@@ -29,17 +31,19 @@ export const sqlCommand: CommandModule<object, SqlArgs> = {
       .positional('query', { type: 'string', demandOption: true, describe: 'One SQL statement (DuckDB dialect)' })
       .option('format', { choices: FORMATS, default: 'table' as Format, describe: 'table (first --max-rows rows), or the whole result as csv, json, jsonl, parquet' })
       .option('out', { type: 'string', describe: 'Write the result to this file (csv/json/jsonl/parquet)' })
+      .option('overwrite', OVERWRITE_OPTION)
       .option('attach', { type: 'string', array: true, default: [] as string[], describe: 'name=DIR: another folder, as name.pairs, name.rejects, name.shards (repeatable)' })
       .option('param', { type: 'string', array: true, default: [] as string[], describe: 'name=value, bound to $name in the query (repeatable)' })
       .option('max-rows', { type: 'number', default: 100, describe: 'Rows printed by --format table' })
       .option('max-width', { type: 'number', default: 60, describe: 'Characters per cell in --format table' })
       .example('$0 sql out/x "SELECT category, avg(flipped::INT) FROM pairs GROUP BY ALL"', '')
-      .example('$0 sql out/x "SELECT * FROM pairs WHERE source_file = $f" --param f=a.parquet', '') as unknown as Argv<SqlArgs>,
+      .example("$0 sql out/x 'SELECT * FROM pairs WHERE source_file = $f' --param f=a.parquet", '') as unknown as Argv<SqlArgs>,
   handler: async (argv) => {
     const params = parseParams(argv.param);
     const attached = parseAttach(argv.attach);
     if (argv.format === 'table' && argv.out) throw new UsageError('--out needs --format csv, json, jsonl or parquet');
     if (argv.format === 'parquet' && !argv.out) throw new UsageError('--format parquet needs --out FILE');
+    if (argv.out) refuseExisting(argv.out, argv.overwrite);
     for (const [flag, v] of [['--max-rows', argv['max-rows']], ['--max-width', argv['max-width']]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} ${v}: expected a positive integer`);
     }
