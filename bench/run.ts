@@ -10,6 +10,7 @@ const modules: Record<string, () => Promise<{ benches: Bench[] }>> = {
   convert: () => import('./convert.bench.js'),
   embed: () => import('./embed.bench.js'),
   workers: () => import('./workers.bench.js'),
+  sampling: () => import('./sampling.bench.js'),
 };
 
 async function main(): Promise<void> {

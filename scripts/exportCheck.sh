@@ -2,7 +2,8 @@
 # The export tool's check on a machine with PyTorch (the lent GPU machine's python3 has torch,
 # transformers, onnx and onnxruntime; this one has not). Exports a tiny random Llama (grouped-query
 # attention, RoPE, RMSNorm, SwiGLU) in float32 and float16 with external data, compares onnxruntime
-# with PyTorch (reference.json), then times a ~1B Llama-shaped export (> 2 GB of fp32 weights).
+# with PyTorch (reference.json), exports the float32 one's generation step (logits + key/value
+# cache, checked by greedy decoding against PyTorch), then times a ~1B Llama-shaped export (> 2 GB).
 # Writes $OUT/exports.tgz (the tiny exports, committed as test fixtures) and $OUT/export-check.log.
 #   device tool: command "bash scripts/exportCheck.sh", no carry needed
 set -uo pipefail
@@ -12,7 +13,8 @@ tok=test/fixtures/wordlevel-tokenizer
 {
   python3 -c 'import torch, transformers, onnx, onnxruntime; print("torch", torch.__version__, "transformers", transformers.__version__, "onnx", onnx.__version__, "onnxruntime", onnxruntime.__version__)'
   for dtype in float32 float16; do
-    python3 examples/export/export_hf.py --random-llama tiny --tokenizer-from "$tok" --dtype "$dtype" --out "$work/llama-tiny-$dtype" --check || echo "tiny $dtype: failed"
+    step=(); [ "$dtype" = float32 ] && step=(--decode-step)
+    python3 examples/export/export_hf.py --random-llama tiny --tokenizer-from "$tok" --dtype "$dtype" --out "$work/llama-tiny-$dtype" --check "${step[@]}" || echo "tiny $dtype: failed"
   done
   t0=$(date +%s)
   timeout 300 python3 examples/export/export_hf.py --random-llama 1b --tokenizer-from "$tok" --dtype float32 --out "$work/llama-1b" || echo "1b: failed or timed out"

@@ -92,6 +92,61 @@ def export(lm, dtype, path):
     raise SystemExit("export failed: " + " | ".join(errors))
 
 
+class DecodeStep(torch.nn.Module):
+    """One generation step with a key/value cache: the next token's logits and the new cache.
+
+    Inputs: input_ids [b, t], attention_mask [b, past + t], position_ids [b, t], then past.K.key and
+    past.K.value [b, kv_heads, past, head_dim] for every layer K. Outputs: logits [b, vocab] of the
+    last position, then present.K.key and present.K.value [b, kv_heads, past + t, head_dim].
+    """
+
+    def __init__(self, lm):
+        super().__init__()
+        self.lm = lm
+        self.layers = lm.config.num_hidden_layers
+
+    def forward(self, input_ids, attention_mask, position_ids, *past):
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        for k in range(self.layers):
+            cache.update(past[2 * k], past[2 * k + 1], k)
+        # cache_position from the inputs: left to transformers it would come from the cache's length
+        # as a Python number, which a trace freezes.
+        out = self.lm(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, cache_position=position_ids[0], past_key_values=cache, use_cache=True, return_dict=True)
+        new = out.past_key_values
+        present = []
+        for k in range(self.layers):
+            layer = new.layers[k] if hasattr(new, "layers") else None
+            present += [layer.keys, layer.values] if layer is not None else [new.key_cache[k], new.value_cache[k]]
+        return (out.logits[:, -1], *present)
+
+
+def export_decode_step(lm, path, dynamo=False):
+    """The generation step (for the re-rank vs online sampling benchmark), float32."""
+    cfg = lm.config
+    layers, kv = cfg.num_hidden_layers, cfg.num_key_value_heads
+    head = cfg.hidden_size // cfg.num_attention_heads
+    b, t, past_len = 2, 3, 4
+    ids = torch.randint(4, cfg.vocab_size, (b, t))
+    mask = torch.ones(b, past_len + t, dtype=torch.long)
+    pos = (torch.arange(t) + past_len).unsqueeze(0).expand(b, t).contiguous()
+    past = [torch.randn(b, kv, past_len, head) for _ in range(2 * layers)]
+    past_names = [f"past.{k}.{kind}" for k in range(layers) for kind in ("key", "value")]
+    present_names = [f"present.{k}.{kind}" for k in range(layers) for kind in ("key", "value")]
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "total"}, "position_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}}
+    axes.update({n: {0: "batch", 2: "past"} for n in past_names})
+    axes.update({n: {0: "batch", 2: "total"} for n in present_names})
+    step = DecodeStep(lm).eval()
+    kw = dict(input_names=["input_ids", "attention_mask", "position_ids", *past_names], output_names=["logits", *present_names], opset_version=18)
+    if dynamo:
+        bd, sd, pd, td = torch.export.Dim("batch"), torch.export.Dim("sequence", max=4096), torch.export.Dim("past", max=4096), torch.export.Dim("total", max=8192)
+        shapes = ({0: bd, 1: sd}, {0: bd, 1: td}, {0: bd, 1: sd}, *[{0: bd, 2: pd} for _ in past])
+        torch.onnx.export(step, (ids, mask, pos, *past), path, dynamo=True, dynamic_shapes=shapes, **kw)
+    else:
+        torch.onnx.export(step, (ids, mask, pos, *past), path, dynamo=False, dynamic_axes=axes, **kw)
+
+
 def save_with_external_data(exported, path):
     """The graph at `path`, every weight in one file beside it (`model.onnx.data`), read by path."""
     m = onnx.load(exported, load_external_data=True)
@@ -134,6 +189,36 @@ def check(lm, out, dtype):
         raise SystemExit("check failed: onnxruntime and PyTorch differ by more than 1e-2")
 
 
+def check_decode_step(lm, out):
+    """Greedy decoding of 6 tokens through decode_step.onnx equals PyTorch's (same argmax tokens)."""
+    import onnxruntime as ort
+
+    cfg = lm.config
+    sess = ort.InferenceSession(os.path.join(out, "decode_step.onnx"), providers=["CPUExecutionProvider"])
+    head = cfg.hidden_size // cfg.num_attention_heads
+    ids = np.array([[5, 17, 42, 7]], dtype=np.int64)
+    past = {f"past.{k}.{kind}": np.zeros((1, cfg.num_key_value_heads, 0, head), np.float32) for k in range(cfg.num_hidden_layers) for kind in ("key", "value")}
+    seq, mine, total = ids, [], 0
+    for _ in range(6):
+        t = seq.shape[1]
+        feeds = {"input_ids": seq, "attention_mask": np.ones((1, total + t), np.int64), "position_ids": np.arange(total, total + t)[None], **past}
+        res = sess.run(None, feeds)
+        nxt = int(res[0][0].argmax())
+        mine.append(nxt)
+        names = [o.name for o in sess.get_outputs()][1:]
+        past = {n.replace("present", "past"): v for n, v in zip(names, res[1:])}
+        total += t
+        seq = np.array([[nxt]], dtype=np.int64)
+    want, seq_t = [], torch.tensor(ids)
+    with torch.no_grad():
+        for _ in range(6):  # greedy, the whole sequence each step: no cache involved
+            nxt = int(lm(input_ids=seq_t, use_cache=False).logits[0, -1].argmax())
+            want.append(nxt)
+            seq_t = torch.cat([seq_t, torch.tensor([[nxt]])], dim=1)
+    print(f"decode step: onnxruntime greedy {mine}, PyTorch greedy {want}")
+    return mine == want
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
@@ -143,6 +228,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     ap.add_argument("--check", action="store_true", help="compare with PyTorch and write reference.json")
+    ap.add_argument("--decode-step", action="store_true", help="also export decode_step.onnx (logits + key/value cache, float32) for the sampling benchmark")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     tok_dir = a.tokenizer_from or a.model
@@ -168,6 +254,20 @@ def main():
     print(f"exported {a.out} ({how}, {a.dtype}, {lm.config.num_hidden_layers} layers x {lm.config.hidden_size})")
     if a.check:
         check(lm, a.out, a.dtype)
+    if a.decode_step:
+        # The trace first; the dynamo exporter when the trace froze a shape (checked by decoding).
+        for dynamo in (False, True):
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    export_decode_step(copy.deepcopy(lm), os.path.join(tmp, "decode_step.onnx"), dynamo)
+                    save_with_external_data(os.path.join(tmp, "decode_step.onnx"), os.path.join(a.out, "decode_step.onnx"))
+                if check_decode_step(lm, a.out):
+                    print(f"exported {a.out}/decode_step.onnx (dynamo={dynamo})")
+                    break
+            except Exception as e:  # noqa: BLE001 - try the other exporter
+                print(f"decode step, dynamo={dynamo}: {str(e)[:400]}")
+        else:
+            raise SystemExit("decode step: neither exporter gave a step that decodes as PyTorch does")
 
 
 if __name__ == "__main__":

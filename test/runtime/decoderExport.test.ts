@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import ort from 'onnxruntime-node';
 import { Embedder } from '../../src/runtime/Embedder.js';
+import { openOrtSession } from '../../src/runtime/openOrtSession.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { TextTokenizer } from '../../src/runtime/TextTokenizer.js';
 import { hhRows, runCli, tempDir } from '../helpers/badInputs.js';
@@ -62,4 +64,36 @@ it('a float16 decoder export re-ranks pairs end to end: embed, probe train on th
   const manifest = JSON.parse(readFileSync(join(work, 'out', 'manifest.json'), 'utf8'));
   assert.equal(manifest.config.template, 'chat-template');
   assert.equal(manifest.shards[0].device, 'cpu');
+});
+
+it("the export's decode step (key/value cache) decodes greedily as PyTorch does, in onnxruntime-node", async () => {
+  // PyTorch's greedy tokens for these ids, from the tool's check (scripts/exportCheck.sh's log).
+  const pytorch = [982, 514, 121, 661, 122, 148];
+  const cfg = JSON.parse(readFileSync(join(dir('float32'), 'config.json'), 'utf8')) as { num_key_value_heads: number; hidden_size: number; num_attention_heads: number };
+  const head = cfg.hidden_size / cfg.num_attention_heads;
+  const { session } = await openOrtSession(join(dir('float32'), 'decode_step.onnx'), { device: 'cpu', log: () => {}, externalDataFolder: dir('float32') });
+  try {
+    const pastNames = session.inputNames.filter((n) => n.startsWith('past.'));
+    let past: Record<string, ort.Tensor> = Object.fromEntries(pastNames.map((n) => [n, new ort.Tensor('float32', new Float32Array(0), [1, cfg.num_key_value_heads, 0, head])]));
+    let ids = [5, 17, 42, 7];
+    let total = 0;
+    const got: number[] = [];
+    for (let k = 0; k < pytorch.length; k++) {
+      const res = await session.run({
+        ...past,
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+        attention_mask: new ort.Tensor('int64', new BigInt64Array(total + ids.length).fill(1n), [1, total + ids.length]),
+        position_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(total + i)), [1, ids.length]),
+      });
+      const logits = res.logits.data as Float32Array;
+      const next = logits.indexOf(Math.max(...logits));
+      got.push(next);
+      past = Object.fromEntries(pastNames.map((n) => [n, res[n.replace('past.', 'present.')]]));
+      total += ids.length;
+      ids = [next];
+    }
+    assert.deepEqual(got, pytorch);
+  } finally {
+    await session.release();
+  }
 });
