@@ -35,7 +35,7 @@ export const RELABEL_DEFAULTS = {
   minMargin: 0.1,
 } as const;
 
-/** Beta(a, b) prior of fitLabelPrior on the share of right labels: mean 0.75, weight 10 pairs. */
+/** Beta(a, b) prior of fitCalibration on the share of right labels: mean 0.75, weight 10 pairs. */
 export const LABEL_PRIOR_BETA = [7.5, 2.5] as const;
 
 export function logit(p: number): number {
@@ -166,13 +166,15 @@ export function fitCalibration(noisy: RewardPairs, clean: RewardPairs = { rc: []
     const v = ll(p0, e);
     if (v > best.ll + 1e-9) best = { ll: v, p0, e };
   }
-  if (!withClean) best = { ...best, e: { alpha: fixedAlpha ?? fitAlpha(d), unsafeSlope: 0 } };
+  // The probe's accuracy under the model p0 was fitted in (its slopes), whichever slope the
+  // confidence then uses: the run's implied label reliability (impliedLabelPrior) pairs the two.
   let acc = 0;
   let agree = 0;
   for (let k = 0; k < n; k++) {
     acc += sigmoid(Math.abs(evidence(best.e, noisy.rc[k], noisy.rr[k])));
     if (d[k] > 0) agree++;
   }
+  if (!withClean) best = { ...best, e: { alpha: fixedAlpha ?? fitAlpha(d), unsafeSlope: 0 } };
   // Rounded so that probe.json reads well and back identically.
   const r = (x: number, k: number) => Number(x.toFixed(k));
   return {

@@ -54,6 +54,9 @@ test("fitCalibration recovers the labels' reliability, and clean pairs pin down 
   for (const p0 of [0.6, 0.75, 0.9]) {
     const fit = fitCalibration(simulate(4000, p0, 2, 3, 11))!;
     assert.ok(Math.abs(fit.labelPrior - p0) < 0.03, `p0 ${p0}: fitted ${fit.labelPrior}`);
+    // The accuracy against the true order, under the fitted model (slope 2, margins of spread 3:
+    // the true-order model gives about 0.91), so that the implied reliability of a run is consistent.
+    assert.ok(Math.abs(fit.probeAccuracy - 0.91) < 0.03, `accuracy ${fit.probeAccuracy}`);
     assert.equal(fit.slopeSource, 'agreement');
     assert.equal(fit.unsafeSlope, 0);
   }
