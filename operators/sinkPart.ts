@@ -1,8 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { ExpectedErrors, ShardResult } from '../schemas/manifest.js';
-import { addExpectedErrors, emptyExpectedErrors, roundExpectedErrors } from '../src/probe/posterior.js';
+import { addExpectedErrors, emptyExpectedErrors, roundExpectedErrors, type ExpectedErrors, type ShardResult } from '../schemas/manifest.js';
 import { rejectOutputRow, rejectSchema, tableFromRows } from '../schemas/output.js';
 import type { ListRecord, PairRecord, PartRef, RecordBatch, Item, RejectRecord } from '../schemas/records.js';
 import { InputFileError, oneLine } from '../src/runtime/errors.js';

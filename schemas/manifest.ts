@@ -67,3 +67,45 @@ export interface Manifest {
   readonly totals: PartStats & { readonly parts: number; readonly failedParts: number; readonly expectedErrors?: ExpectedErrors };
   readonly shards: readonly ShardResult[];
 }
+
+export function emptyExpectedErrors(): ExpectedErrors {
+  return { expectedWrongFlips: 0, expectedWrongAfter: 0, expectedWrongBefore: 0, heldBack: 0 };
+}
+
+/**
+ * Adds one output pair to the running sums. `confidence` is P(the output order is right): a swapped
+ * pair broke a correct one with probability 1 - confidence; any pair is still wrong with
+ * 1 - confidence; before the run a kept pair was wrong with 1 - confidence, a swapped one with
+ * its confidence.
+ */
+export function addExpectedErrors(e: ExpectedErrors, confidence: number, flipped: boolean): void {
+  const wrong = 1 - confidence;
+  e.expectedWrongAfter += wrong;
+  if (flipped) {
+    e.expectedWrongFlips += wrong;
+    e.expectedWrongBefore += confidence;
+  } else {
+    e.expectedWrongBefore += wrong;
+    if (confidence < 0.5) e.heldBack++;
+  }
+}
+
+/** Sums of several parts' expected errors (manifest totals), rounded like each part's. */
+export function sumExpectedErrors(parts: readonly (ExpectedErrors | undefined)[]): ExpectedErrors | undefined {
+  const present = parts.filter((p): p is ExpectedErrors => p !== undefined);
+  if (present.length === 0) return undefined;
+  const e = emptyExpectedErrors();
+  for (const p of present) {
+    e.expectedWrongFlips += p.expectedWrongFlips;
+    e.expectedWrongAfter += p.expectedWrongAfter;
+    e.expectedWrongBefore += p.expectedWrongBefore;
+    e.heldBack += p.heldBack;
+  }
+  return roundExpectedErrors(e);
+}
+
+/** Six decimals: enough for counts of pairs, and stable JSON for the manifest. */
+export function roundExpectedErrors(e: ExpectedErrors): ExpectedErrors {
+  const r = (x: number) => Number(x.toFixed(6));
+  return { expectedWrongFlips: r(e.expectedWrongFlips), expectedWrongAfter: r(e.expectedWrongAfter), expectedWrongBefore: r(e.expectedWrongBefore), heldBack: e.heldBack };
+}

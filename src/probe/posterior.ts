@@ -19,7 +19,6 @@
  * every rank, without a second pass over the data (a global cut would need the whole dataset before
  * the first shard is written, and would change with the way the input is split).
  */
-import type { ExpectedErrors } from '../../schemas/manifest.js';
 import { logSigmoid, sigmoid } from './HybridProbe.js';
 import { fitAlpha } from './metrics.js';
 
@@ -198,48 +197,6 @@ export function fitCalibration(noisy: RewardPairs, clean: RewardPairs = { rc: []
 export function impliedLabelPrior(agreement: number, probeAccuracy: number): number | null {
   if (!(probeAccuracy > 0.5) || !Number.isFinite(agreement)) return null;
   return Math.min(1, Math.max(0, (agreement - (1 - probeAccuracy)) / (2 * probeAccuracy - 1)));
-}
-
-export function emptyExpectedErrors(): ExpectedErrors {
-  return { expectedWrongFlips: 0, expectedWrongAfter: 0, expectedWrongBefore: 0, heldBack: 0 };
-}
-
-/**
- * Adds one output pair to the running sums. `confidence` is P(the output order is right): a swapped
- * pair broke a correct one with probability 1 - confidence; any pair is still wrong with
- * 1 - confidence; before the run a kept pair was wrong with 1 - confidence, a swapped one with
- * its confidence.
- */
-export function addExpectedErrors(e: ExpectedErrors, confidence: number, flipped: boolean): void {
-  const wrong = 1 - confidence;
-  e.expectedWrongAfter += wrong;
-  if (flipped) {
-    e.expectedWrongFlips += wrong;
-    e.expectedWrongBefore += confidence;
-  } else {
-    e.expectedWrongBefore += wrong;
-    if (confidence < 0.5) e.heldBack++;
-  }
-}
-
-/** Sums of several parts' expected errors (manifest totals), rounded like each part's. */
-export function sumExpectedErrors(parts: readonly (ExpectedErrors | undefined)[]): ExpectedErrors | undefined {
-  const present = parts.filter((p): p is ExpectedErrors => p !== undefined);
-  if (present.length === 0) return undefined;
-  const e = emptyExpectedErrors();
-  for (const p of present) {
-    e.expectedWrongFlips += p.expectedWrongFlips;
-    e.expectedWrongAfter += p.expectedWrongAfter;
-    e.expectedWrongBefore += p.expectedWrongBefore;
-    e.heldBack += p.heldBack;
-  }
-  return roundExpectedErrors(e);
-}
-
-/** Six decimals: enough for counts of pairs, and stable JSON for the manifest. */
-export function roundExpectedErrors(e: ExpectedErrors): ExpectedErrors {
-  const r = (x: number) => Number(x.toFixed(6));
-  return { expectedWrongFlips: r(e.expectedWrongFlips), expectedWrongAfter: r(e.expectedWrongAfter), expectedWrongBefore: r(e.expectedWrongBefore), heldBack: e.heldBack };
 }
 
 export interface TradeoffRow {

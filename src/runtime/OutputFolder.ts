@@ -3,12 +3,11 @@
  * completion record per finished part, and, once every part is done, `manifest.json` and the
  * dataset card. Each file is written whole under a temporary name and renamed.
  */
-import { sumExpectedErrors } from '../probe/posterior.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dataFolderOf } from '../../schemas/layout.js';
-import type { Manifest, PartStats, ShardResult } from '../../schemas/manifest.js';
+import { sumExpectedErrors, type Manifest, type PartStats, type ShardResult } from '../../schemas/manifest.js';
 import { stableJson } from './Config.js';
 import { UserError } from './errors.js';
 import { renderDatasetCard } from './datasetCard.js';

@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sigmoid } from '../../../src/probe/HybridProbe.js';
+import { addExpectedErrors, emptyExpectedErrors, sumExpectedErrors } from '../../../schemas/manifest.js';
 import {
-  addExpectedErrors,
-  emptyExpectedErrors,
   evidence,
   fitCalibration,
   impliedLabelPrior,
   labelPosterior,
   relabelOutcomes,
   shouldSwap,
-  sumExpectedErrors,
   tradeoffCurve,
 } from '../../../src/probe/posterior.js';
 import { Prng } from '../../../src/probe/Prng.js';
