@@ -19,6 +19,13 @@ function posteriorSql(labelPrior: number, alpha: number, unsafeSlope: number): s
   return `(1 / (1 + exp(-(ln(${labelPrior} / (1 - ${labelPrior})) + (${rc} - ${rr}) * greatest(0, ${alpha} + ${unsafeSlope} * -least(${rc}, ${rr}))))))`;
 }
 
+/** The first n HH-RLHF pairs as a JSON-lines file in `dir`. */
+function hhInput(dir: string, n: number): string {
+  const input = join(dir, 'hh.jsonl');
+  writeFileSync(input, hhRows().slice(0, n).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return input;
+}
+
 async function rows(dir: string, sql: string): Promise<Record<string, unknown>[]> {
   await using db = await DuckDb.open();
   return db.all(sql.replaceAll('$data', `read_parquet('${join(dir, 'data', '*.parquet')}')`).replaceAll('$rejects', `read_parquet('${join(dir, 'rejects', '*.parquet')}')`));
@@ -26,8 +33,7 @@ async function rows(dir: string, sql: string): Promise<Record<string, unknown>[]
 
 test('rerank: the whole method on real pairs, a posterior confidence, expected errors, the same bytes twice', async () => {
   const dir = await tempDir('rerank-cli');
-  const input = join(dir, 'hh.jsonl');
-  writeFileSync(input, hhRows().slice(0, 60).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const input = hhInput(dir, 60);
   const a = await runCli(['rerank', input, '--out', join(dir, 'a'), '--device', 'cpu']);
   assert.equal(a.code, 0, a.stderr);
   const summary = JSON.parse(a.stdout.trim().split('\n').at(-1)!);
@@ -67,8 +73,7 @@ test('rerank: the whole method on real pairs, a posterior confidence, expected e
 
 test("rerank --label-prior 0.5 --max-wrong-flips 0.5 is the paper's rule: every pair the reward disagrees with is swapped", async () => {
   const dir = await tempDir('rerank-paper');
-  const input = join(dir, 'hh.jsonl');
-  writeFileSync(input, hhRows().slice(0, 60).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const input = hhInput(dir, 60);
   const r = await runCli(['rerank', input, '--out', join(dir, 'o'), '--device', 'cpu', '--label-prior', '0.5', '--max-wrong-flips', '0.5']);
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
@@ -84,8 +89,7 @@ test("rerank --label-prior 0.5 --max-wrong-flips 0.5 is the paper's rule: every 
 
 test('rerank: confidence flags out of range are usage errors naming the flag', async () => {
   const dir = await tempDir('rerank-flags');
-  const input = join(dir, 'hh.jsonl');
-  writeFileSync(input, hhRows().slice(0, 2).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const input = hhInput(dir, 2);
   for (const [flag, value, pattern] of [
     ['--label-prior', '1.5', /--label-prior must be 'auto' or a number in \(0, 1\), got 1.5/],
     ['--max-wrong-flips', '0.7', /--max-wrong-flips must be in \(0, 0.5\], got 0.7/],
@@ -99,8 +103,7 @@ test('rerank: confidence flags out of range are usage errors naming the flag', a
 
 test('rerank --policy filter: low-confidence pairs go to rejects, nothing is lost', async () => {
   const dir = await tempDir('rerank-filter');
-  const input = join(dir, 'hh.jsonl');
-  writeFileSync(input, hhRows().slice(0, 60).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const input = hhInput(dir, 60);
   const r = await runCli(['rerank', input, '--out', join(dir, 'o'), '--device', 'cpu', '--policy', 'filter', '--min-margin', '0.3']);
   assert.equal(r.code, 0, r.stderr);
   const [kept] = await rows(join(dir, 'o'), 'SELECT count(*)::INT AS n, count(*) FILTER (WHERE abs(confidence - 0.5) < 0.3)::INT AS low, sum(flipped::INT)::INT AS flipped FROM $data');
