@@ -19,8 +19,9 @@ export const LOW_CONFIDENCE = 'low confidence';
 
 /**
  * Turns scored pairs into labelled pairs (DESIGN.md, Method 3): the posterior confidence that the
- * input's order is right, `c = sigmoid(logit(labelPrior) + alpha * (r_chosen - r_rejected))`
- * (src/probe/posterior.ts), then by policy:
+ * input's order is right, `c = sigmoid(logit(labelPrior) + f(r_chosen, r_rejected))` with the
+ * calibrated evidence `f = (r_chosen - r_rejected) * max(0, alpha + unsafeSlope * u)`,
+ * `u = -min(r_chosen, r_rejected)` (src/probe/posterior.ts), then by policy:
  * - `swap` (default): when c < 0.5 and c <= maxWrongFlips, chosen/rejected are swapped together with
  *   their safety labels, embeddings and rewards; `confidence` becomes 1 - c and `flipped` is true.
  *   A pair with c < 0.5 above the budget is kept with its c (below 0.5: the label is doubtful, and

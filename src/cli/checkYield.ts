@@ -1,7 +1,8 @@
 /**
  * The end-of-run check that a finished run produced something usable: a run with a damaged input
  * file, that wrote no pairs, or that rejected more than --max-reject-rate of its input rows, ends
- * non-zero with one line saying why and what to try. The folder stays as written (rejects/ holds every row and its reason).
+ * non-zero with one line saying why and what to try. The folder stays as written (rejects/ holds
+ * every row and its reason).
  */
 import { join } from 'node:path';
 import type { Manifest } from '../../schemas/manifest.js';

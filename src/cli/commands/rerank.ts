@@ -112,7 +112,7 @@ export const rerankCommand: CommandModule<object, Args> = {
 interface SummaryContext {
   readonly rule: RelabelRule;
   readonly policy: RelabelPolicy;
-  /** The probe's estimated accuracy against the true order (probe.json labelPrior), if known. */
+  /** The probe's estimated accuracy against the true order (probe.json calibration), if known. */
   readonly probeAccuracy: number | null;
 }
 
