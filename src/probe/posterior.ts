@@ -26,7 +26,7 @@ import { fitAlpha } from './metrics.js';
 export const RELABEL_DEFAULTS = {
   /**
    * The most probability that one swap breaks a correct pair. Measured with the default model and
-   * probe (npm run eval), the expected share of wrong swaps is then about 0.05: most swaps are far
+   * probe (npm run eval), the expected share of wrong swaps is then 0.05-0.06: most swaps are far
    * below the cut.
    */
   maxWrongFlips: 0.1,
