@@ -4,13 +4,12 @@
  * Parquet file (large files are split so that several workers can share them). The plan depends on
  * the input alone, so every rank computes the same plan and takes its own share of it.
  */
-import { openAsBlob } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { glob } from 'tinyglobby';
-import * as pw from 'parquet-wasm/node';
 import type { PartRef } from '../../schemas/records.js';
 import { UsageError } from './errors.js';
+import { ParquetDecoder } from './readers.js';
 
 const dataFile = /\.(parquet|jsonl|ndjson|json)(\.gz)?$/i;
 
@@ -58,16 +57,19 @@ export async function sniffFormat(file: string): Promise<'parquet' | 'jsonl'> {
   }
 }
 
-/** Row counts of a Parquet file's row groups, or the reason it cannot be read. */
-export async function parquetRowGroups(file: string): Promise<number[] | Error> {
+/**
+ * Row counts of a Parquet file's row groups, or the reason it cannot be read. Read by a decoder in a
+ * worker thread (readers.ts, ParquetDecoder), so a malformed footer cannot take the process down;
+ * pass one to reuse it across files.
+ */
+export async function parquetRowGroups(file: string, decoder?: ParquetDecoder): Promise<number[] | Error> {
+  const own = decoder ?? new ParquetDecoder();
   try {
-    const pf = await pw.ParquetFile.fromFile(await openAsBlob(file));
-    const md = pf.metadata();
-    const groups = Array.from({ length: md.numRowGroups() }, (_, i) => md.rowGroup(i).numRows());
-    pf.free();
-    return groups;
+    return (await own.request({ op: 'rowGroups', file })).rowGroups as number[];
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
+  } finally {
+    if (!decoder) await own.close();
   }
 }
 
@@ -130,39 +132,50 @@ export async function inputLicense(files: readonly string[]): Promise<string | n
 export async function planParts(files: readonly string[], options: PlanOptions): Promise<PartRef[]> {
   const drafts: Omit<PartRef, 'index' | 'count'>[] = [];
   const names = sourceNames(files);
-  for (const [k, file] of files.entries()) {
-    const source = names[k];
-    const format = await sniffFormat(file);
-    if (format === 'jsonl') {
-      drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: null });
-      continue;
-    }
-    const groups = await parquetRowGroups(file);
-    if (groups instanceof Error || groups.length === 0) {
-      drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: groups instanceof Error ? null : 0 });
-      continue;
-    }
-    let start = 0;
-    let firstRow = 0;
-    let rows = 0;
-    let row = 0;
-    for (let g = 0; g < groups.length; g++) {
-      if (g > start && rows + groups[g] > options.partRows) {
-        drafts.push({ file, source, format, rowGroups: [start, g], firstRow, rows });
-        start = g;
-        firstRow = row;
-        rows = 0;
+  // One decoder for every footer; a new one after a file that crashed it.
+  let decoder: ParquetDecoder | null = null;
+  try {
+    for (const [k, file] of files.entries()) {
+      const source = names[k];
+      const format = await sniffFormat(file);
+      if (format === 'jsonl') {
+        drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: null });
+        continue;
       }
-      rows += groups[g];
-      row += groups[g];
+      decoder ??= new ParquetDecoder();
+      const groups = await parquetRowGroups(file, decoder);
+      if (decoder.crashed) {
+        await decoder.close();
+        decoder = null;
+      }
+      if (groups instanceof Error || groups.length === 0) {
+        drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: groups instanceof Error ? null : 0 });
+        continue;
+      }
+      let start = 0;
+      let firstRow = 0;
+      let rows = 0;
+      let row = 0;
+      for (let g = 0; g < groups.length; g++) {
+        if (g > start && rows + groups[g] > options.partRows) {
+          drafts.push({ file, source, format, rowGroups: [start, g], firstRow, rows });
+          start = g;
+          firstRow = row;
+          rows = 0;
+        }
+        rows += groups[g];
+        row += groups[g];
+      }
+      drafts.push({ file, source, format, rowGroups: start === 0 ? null : [start, groups.length], firstRow, rows });
+      // A file that was split names every range explicitly, the first one included.
+      const own = drafts.filter((d) => d.file === file);
+      if (own.length > 1 && own[0].rowGroups === null) {
+        const end = own[1].rowGroups![0];
+        drafts[drafts.indexOf(own[0])] = { ...own[0], rowGroups: [0, end] };
+      }
     }
-    drafts.push({ file, source, format, rowGroups: start === 0 ? null : [start, groups.length], firstRow, rows });
-    // A file that was split names every range explicitly, the first one included.
-    const own = drafts.filter((d) => d.file === file);
-    if (own.length > 1 && own[0].rowGroups === null) {
-      const end = own[1].rowGroups![0];
-      drafts[drafts.indexOf(own[0])] = { ...own[0], rowGroups: [0, end] };
-    }
+  } finally {
+    await decoder?.close();
   }
   return drafts.map((d, index) => ({ ...d, index, count: drafts.length }));
 }

@@ -2,10 +2,10 @@
  * Pull-based readers: async generators that read the next batch of rows only when asked, so the
  * pipeline's demand (not the disk) sets the pace and memory stays at a few batches.
  */
-import { createReadStream, openAsBlob } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
-import { tableFromIPC, Vector, type Table } from 'apache-arrow';
-import * as pw from 'parquet-wasm/node';
+import { Vector } from 'apache-arrow';
 import type { PartRef, RawRow, RejectRecord } from '../../schemas/records.js';
 import { InputFileError, oneLine } from './errors.js';
 
@@ -34,45 +34,78 @@ export function toPlain(value: unknown): unknown {
   return value;
 }
 
-function* tableRows(table: Table, file: string, firstRow: number): Generator<RawRow> {
-  const names = table.schema.fields.map((f) => f.name);
-  const cols = names.map((n) => table.getChild(n)!);
-  for (let i = 0; i < table.numRows; i++) {
-    const row: Record<string, unknown> = {};
-    for (let c = 0; c < names.length; c++) row[names[c]] = toPlain(cols[c].get(i));
-    yield { kind: 'raw', sourceFile: file, sourceRow: firstRow + i, row };
+/**
+ * One Parquet decoder in a worker thread (src/runtime/parquetWorker.ts): requests go one at a time;
+ * a decoder panic ends the worker and rejects the request in flight with what it said.
+ */
+export class ParquetDecoder {
+  private readonly worker = new Worker(new URL('./parquetWorker.js', import.meta.url));
+  private pending: { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void } | null = null;
+  private dead: Error | null = null;
+
+  constructor() {
+    const fail = (err: Error) => {
+      this.dead ??= err;
+      this.pending?.reject(err);
+      this.pending = null;
+    };
+    this.worker.on('message', (m: Record<string, unknown>) => {
+      const p = this.pending;
+      this.pending = null;
+      this.worker.unref();
+      if (typeof m.error === 'string') p?.reject(new Error(m.error));
+      else p?.resolve(m);
+    });
+    this.worker.on('error', (err) => fail(new Error(`the Parquet decoder crashed (${err.message.split('\n')[0]})`)));
+    this.worker.on('exit', (code) => fail(new Error(`the Parquet decoder exited (code ${code})`)));
+    // An idle decoder keeps no process alive; one with a request in flight does (request()).
+    this.worker.unref();
+  }
+
+  request(req: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.ref();
+      this.worker.postMessage(req);
+    });
+  }
+
+  get crashed(): boolean {
+    return this.dead !== null;
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
   }
 }
 
-/** Reads a Parquet part batch by batch (only the part's row groups are touched). */
+/** Reads a Parquet part batch by batch (only the part's row groups are touched), in a worker. */
 export async function* readParquet(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
   const shown = part.source;
-  let pf: pw.ParquetFile;
-  try {
-    pf = await pw.ParquetFile.fromFile(await openAsBlob(part.file));
-  } catch (err) {
-    throw new InputFileError(shown, `not a readable Parquet file: ${(err as Error).message ?? err}`, { cause: err });
-  }
+  const decoder = new ParquetDecoder();
   try {
     const rowGroups = part.rowGroups ? Array.from({ length: part.rowGroups[1] - part.rowGroups[0] }, (_, i) => part.rowGroups![0] + i) : undefined;
-    const stream = await pf.stream({ batchSize: options.batchRows, rowGroups });
-    const reader = stream.getReader();
+    try {
+      await decoder.request({ op: 'open', file: part.file, rowGroups, batchRows: options.batchRows });
+    } catch (err) {
+      throw new InputFileError(shown, `not a readable Parquet file: ${(err as Error).message}`, { cause: err });
+    }
     let row = part.firstRow;
     for (;;) {
-      let next: ReadableStreamReadResult<pw.RecordBatch>;
+      let next: Record<string, unknown>;
       try {
-        next = await reader.read();
+        next = await decoder.request({ op: 'next' });
       } catch (err) {
-        throw new InputFileError(shown, `Parquet read failed at row ${row}: ${(err as Error).message ?? err}`, { cause: err });
+        throw new InputFileError(shown, `Parquet read failed at row ${row}: ${(err as Error).message}`, { cause: err });
       }
       if (next.done) break;
-      const table = tableFromIPC(next.value.intoIPCStream());
-      const batch = [...tableRows(table, shown, row)];
-      row += table.numRows;
-      yield batch;
+      const rows = next.rows as Record<string, unknown>[];
+      yield rows.map((r, i): RawRow => ({ kind: 'raw', sourceFile: shown, sourceRow: row + i, row: r }));
+      row += rows.length;
     }
   } finally {
-    pf.free();
+    await decoder.close();
   }
 }
 

@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import type { Manifest } from '../../schemas/manifest.js';
 import { DuckDb, quoteLiteral } from '../../src/runtime/DuckDb.js';
+import { projectRoot } from '../../src/runtime/paths.js';
 import { HH_FILE, hhParquetTable, hhRows, makeBadCorpus, runCli, tempDir, writeJsonl, writeParquetFile, type CliResult } from '../helpers/badInputs.js';
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -285,4 +286,33 @@ test('a cut .jsonl.gz keeps its readable rows, records the damage, and the manif
   assert.ok(Number(c.pairs) > 100, `${c.pairs} rows kept`);
   assert.deepEqual([Number(c.pairs), Number(c.rejects)], [m.totals.rowsOut, m.totals.rowsRejected]);
   assert.equal(m.totals.rowsIn, m.totals.rowsOut + m.totals.rowsRejected);
+});
+
+test('damaged Parquet files (cut bodies, flipped bytes, broken footers) fail one by one with one line each; the process never dies and the good file is kept', async () => {
+  const dir = await tempDir('convert-fuzz');
+  const good = readFileSync(join(projectRoot(), 'data', 'sample', 'hh-rlhf-harmless-test-1k.parquet'));
+  mkdirSync(join(dir, 'in'));
+  writeFileSync(join(dir, 'in', 'good.parquet'), good);
+  // Seeded damage of three kinds, 12 files; some of them made parquet-wasm panic in the main thread.
+  let seed = 3;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (let i = 0; i < 12; i++) {
+    const b = Buffer.from(good);
+    let bytes: Buffer = b;
+    if (i % 3 === 0) bytes = Buffer.concat([b.subarray(0, 8 + rand(b.length - 16)), b.subarray(b.length - 8)]);
+    else if (i % 3 === 1) for (let k = 0, off = 4 + rand(b.length - 16); k < 16; k++) b[off + k] ^= 0xff;
+    else for (let k = 0, off = b.length - 8 - 1 - rand(2000); k < 8; k++) b[off + k] = rand(256);
+    writeFileSync(join(dir, 'in', `damaged-${String(i).padStart(2, '0')}.parquet`), bytes);
+  }
+  const out = join(dir, 'o');
+  const r = await runCli(['convert', join(dir, 'in'), '--out', out, '--log-level', 'warn']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /wasm-function|RuntimeError|internal error/);
+  const m = readManifest(out);
+  assert.equal(m.shards.length, 13);
+  const failed = m.shards.filter((s) => s.status === 'failed');
+  assert.ok(failed.length >= 6, `${failed.length} damaged files failed`);
+  for (const s of failed) assert.equal(r.stderr.split('\n').filter((l) => l.includes(`failed: ${s.input.file}:`)).length, 1, s.input.file);
+  const kept = m.shards.find((s) => s.input.file === 'good.parquet')!;
+  assert.deepEqual([kept.status, kept.stats.rowsIn], ['done', 1000]);
 });
