@@ -6,7 +6,7 @@ import type { Argv } from 'yargs';
 import { formats, type Format } from '../../schemas/adapters.js';
 import type { IoConfig } from '../runtime/Config.js';
 import { UsageError } from '../runtime/errors.js';
-import { DEFAULT_MAX_REJECT_RATE } from './checkYield.js';
+import { checkMaxRejectRate, MAX_REJECT_RATE_OPTION } from './checkYield.js';
 
 /** What every command that reads preference data takes (probe train/eval too): inputs, layout, row checks. */
 export function withInputOptions<T>(y: Argv<T>) {
@@ -32,7 +32,7 @@ export function withIoOptions<T>(y: Argv<T>) {
     .option('world-size', { type: 'number', describe: 'Number of ranks in the whole run, across machines (default: SLURM_ARRAY_TASK_COUNT, or 1)', group: 'Scale-out:' })
     .option('workers', { type: 'number', default: 1, describe: 'Worker processes on this machine (each a rank of its own; compute threads are split between them)', group: 'Scale-out:' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'Replace an output folder written with other settings', group: 'Input/output:' })
-    .option('max-reject-rate', { type: 'number', default: DEFAULT_MAX_REJECT_RATE, describe: 'End non-zero when more than this share of input rows is rejected (or none is written), in [0, 1]', group: 'Validation:' });
+    .option('max-reject-rate', MAX_REJECT_RATE_OPTION);
 }
 
 export interface InputArgs {
@@ -56,11 +56,6 @@ export interface IoArgs extends InputArgs {
   workers?: number;
   overwrite: boolean;
   maxRejectRate: number;
-}
-
-function rate(flag: string, v: number): number {
-  if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw new UsageError(`--${flag} must be a number in [0, 1], got ${v}`);
-  return v;
 }
 
 function positiveInt(flag: string, v: number): number {
@@ -100,6 +95,6 @@ export function ioConfig(args: IoArgs): IoConfig & { readonly workers: number } 
     ...rankAndWorld(args),
     workers: positiveInt('workers', args.workers ?? 1),
     overwrite: args.overwrite,
-    maxRejectRate: rate('max-reject-rate', args.maxRejectRate),
+    maxRejectRate: checkMaxRejectRate(args.maxRejectRate),
   });
 }

@@ -150,7 +150,7 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
   const complete = !interrupted && !worker && parts.every((p) => allDone.has(p.index) || failedIdx.has(p.index));
   if (complete) {
     const manifest = await folder.finish(info, [...allDone.values()], failed, io.split, versions());
-    const problem = await yieldProblem(manifest, io.outDir, io.maxRejectRate, spec.command === 'embed' ? 'features' : 'pairs');
+    const problem = await yieldProblem(manifest, io.outDir, io.maxRejectRate);
     if (problem) {
       log.error(problem);
       process.exitCode = 1;

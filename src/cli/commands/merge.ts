@@ -3,13 +3,13 @@
  * --rank/--world-size by hand) are done, checks that every input part was done exactly once and
  * writes the final manifest.json and dataset card. Nothing is written unless the check passes.
  */
-import { DEFAULT_MAX_REJECT_RATE, yieldProblem } from '../checkYield.js';
+import { checkMaxRejectRate, DEFAULT_MAX_REJECT_RATE, MAX_REJECT_RATE_OPTION, yieldProblem } from '../checkYield.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { Manifest, ShardResult } from '../../../schemas/manifest.js';
-import { UsageError, UserError } from '../../runtime/errors.js';
+import { UserError } from '../../runtime/errors.js';
 import { sha256File } from '../../runtime/hash.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
 import { OutputFolder, type RunInfo } from '../../runtime/OutputFolder.js';
@@ -166,7 +166,7 @@ export async function mergeOutput(dir: string, log: Logger, maxRejectRate = DEFA
     // The manifest lists them; the exit code says the dataset lacks those inputs' rows.
     process.exitCode = 1;
   }
-  const problem = await yieldProblem(manifest, dir, maxRejectRate, info.command === 'embed' ? 'features' : 'pairs');
+  const problem = await yieldProblem(manifest, dir, maxRejectRate);
   if (problem) {
     log.error(problem);
     process.exitCode = 1;
@@ -182,10 +182,9 @@ export const mergeCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .positional('dir', { type: 'string', demandOption: true, describe: 'Output folder (the --out of the ranks)' })
-      .option('max-reject-rate', { type: 'number', default: DEFAULT_MAX_REJECT_RATE, describe: 'End non-zero when more than this share of input rows was rejected (or none written), in [0, 1]' })
+      .option('max-reject-rate', MAX_REJECT_RATE_OPTION)
       .example('$0 merge out/', 'After all Slurm array tasks or Indexed Job pods finished') as never,
   handler: async (args) => {
-    if (!(args.maxRejectRate >= 0 && args.maxRejectRate <= 1)) throw new UsageError(`--max-reject-rate must be a number in [0, 1], got ${args.maxRejectRate}`);
-    await mergeOutput(args.dir, new Logger(args.logLevel, args.logFormat), args.maxRejectRate);
+    await mergeOutput(args.dir, new Logger(args.logLevel, args.logFormat), checkMaxRejectRate(args.maxRejectRate));
   },
 };
