@@ -72,7 +72,7 @@ export class TextTokenizer {
     if (config['unigram_tie_break'] !== undefined) useTieBreak(tok, json, config['unigram_tie_break'], cfgPath);
 
     let chat: Template | null = null;
-    let template = options.template ?? modelTemplate(path);
+    let template = options.template ?? templateOf(config, cfgPath);
     if (options.chatTemplate) {
       const src = config['chat_template'];
       const text = typeof src === 'string' ? src : Array.isArray(src) ? (src.find((t: { name?: string }) => t?.name === 'default') as { template?: string } | undefined)?.template : undefined;
@@ -151,12 +151,18 @@ export class TextTokenizer {
 export function modelTemplate(tokenizerPath: string): string {
   const cfgPath = join(dirname(tokenizerPath), 'tokenizer_config.json');
   if (!existsSync(cfgPath)) return DEFAULT_TEMPLATE;
-  let t: unknown;
+  let config: Record<string, unknown>;
   try {
-    t = (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>)['prefrank_template'];
+    config = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
   } catch (err) {
     throw new UserError(`cannot parse ${cfgPath}: ${(err as Error).message}`, { cause: err });
   }
+  return templateOf(config, cfgPath);
+}
+
+/** `prefrank_template` of a parsed tokenizer_config.json, checked; DEFAULT_TEMPLATE when absent. */
+function templateOf(config: Readonly<Record<string, unknown>>, cfgPath: string): string {
+  const t = config['prefrank_template'];
   if (t === undefined) return DEFAULT_TEMPLATE;
   if (typeof t !== 'string') throw new UserError(`${cfgPath}: prefrank_template must be a string`);
   validateTemplate(t);

@@ -5,19 +5,13 @@
  * the input alone, so every rank computes the same plan and takes its own share of it.
  */
 import { open, readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { glob } from 'tinyglobby';
 import type { PartRef } from '../../schemas/records.js';
 import { UsageError } from './errors.js';
 import { ParquetDecoder } from './readers.js';
 
 const dataFile = /\.(parquet|jsonl|ndjson|json)(\.gz)?$/i;
-
-/** How a file is shown in messages: relative to the working folder when inside it, with '/' separators. */
-export function displayPath(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return (rel === '' || isAbsolute(rel) ? file : rel).split(sep).join('/');
-}
 
 /** Expands inputs to a sorted, de-duplicated list of absolute file paths. */
 export async function expandInputs(inputs: readonly string[]): Promise<string[]> {

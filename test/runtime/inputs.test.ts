@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UsageError } from '../../src/runtime/errors.js';
-import { displayPath, expandInputs, parquetRowGroups, partsForRank, planParts, sniffFormat } from '../../src/runtime/inputs.js';
+import { expandInputs, sourceNames, parquetRowGroups, partsForRank, planParts, sniffFormat } from '../../src/runtime/inputs.js';
 import { hhParquetTable, hhRows, tempDir, writeJsonl, writeParquetFile } from '../helpers/badInputs.js';
 
 test('expandInputs: files, folders (recursive, data files only) and globs, de-duplicated, in code-unit order', async () => {
@@ -68,7 +68,8 @@ test('planParts: JSONL whole, Parquet split at row-group boundaries, unreadable 
   assert.deepEqual(partsForRank(parts, 0, 1), parts);
 });
 
-test('displayPath: relative to the working folder with / separators, absolute outside it', () => {
-  assert.equal(displayPath(join(process.cwd(), 'x', 'y.jsonl')), 'x/y.jsonl');
-  assert.equal(displayPath(process.cwd()), process.cwd());
+test('sourceNames: relative to the deepest folder holding all files, / separators, whatever the working folder', () => {
+  assert.deepEqual(sourceNames([join('/d', 'in', 'a.jsonl'), join('/d', 'in', 'sub', 'b.jsonl')]), ['a.jsonl', 'sub/b.jsonl']);
+  assert.deepEqual(sourceNames([join('/d', 'in', 'a.jsonl')]), ['a.jsonl']);
+  assert.deepEqual(sourceNames([join('/d', 'x', 'a.jsonl'), join('/d', 'y', 'a.jsonl')]), ['x/a.jsonl', 'y/a.jsonl']);
 });
