@@ -20,7 +20,7 @@ export function withRewardOptions<T>(y: Argv<T>) {
     .option('max-wrong-flips', { type: 'number', default: RELABEL_DEFAULTS.maxWrongFlips, describe: 'swap: the most probability that a swap breaks a correct pair, in (0, 0.5]; 0.5 swaps every pair with confidence < 0.5', group: 'Reward:' });
 }
 
-/** 'auto' or a finite number >= `min`; anything else is a UsageError naming the flag. */
+/** 'auto' or a finite number (each flag's range is checked by checkRelabelRule); else a UsageError naming the flag. */
 function autoOrNumber(flag: string, v: string): 'auto' | number {
   if (v === 'auto') return 'auto';
   const n = Number(v);

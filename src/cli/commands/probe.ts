@@ -232,11 +232,11 @@ const evalCommand: CommandModule<object, EvalArgs> = {
     const labelScores = features.labels.map((l) => probe.score(l.features));
     // The relabel trade-off with injected noise: the paper's rule, then the posterior at each budget.
     const noisy = new Set(new Prng(args.seed).permutation(rc.length).slice(0, Math.round(args.noise * rc.length)));
-    const rules = [{ labelPrior: 0.5, maxWrongFlips: 0.5 }, ...CURVE_BUDGETS.map((b) => ({ labelPrior: rule.labelPrior, maxWrongFlips: b }))];
-    // The paper's row is the paper's form: plain alpha * d, prior 0.5.
+    const flipped = Array.from(rc, (_, i) => noisy.has(i));
+    // The paper's row is the paper's form (plain alpha * d, prior 0.5); then the posterior per budget.
     const curve = [
-      ...tradeoffCurve({ rc, rr }, { alpha, unsafeSlope: 0 }, rules.slice(0, 1), Array.from(rc, (_, i) => noisy.has(i))),
-      ...tradeoffCurve({ rc, rr }, rule, rules.slice(1), Array.from(rc, (_, i) => noisy.has(i))),
+      ...tradeoffCurve({ rc, rr }, { alpha, unsafeSlope: 0 }, [{ labelPrior: 0.5, maxWrongFlips: 0.5 }], flipped),
+      ...tradeoffCurve({ rc, rr }, rule, CURVE_BUDGETS.map((b) => ({ labelPrior: rule.labelPrior, maxWrongFlips: b })), flipped),
     ];
     const result = {
       probe: args.probe,
