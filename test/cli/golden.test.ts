@@ -1,0 +1,112 @@
+/**
+ * Same bytes out: every command runs on one fixed mixed input and each file it writes, and what it
+ * prints, is compared with digests recorded before a change (test/fixtures/golden/digests.json).
+ * A refactor that is meant to change nothing must leave this test green; a change that is meant to
+ * change an output re-records the digests (PREFRANK_GOLDEN=write npm test) and says why in its commit.
+ *
+ * Only the wall-clock fields of the printed summaries (seconds, rows per second) are left out: every
+ * file is compared whole.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import { projectRoot } from '../../src/runtime/paths.js';
+import { hhParquetTable, hhRows, runCli, tempDir, writeJsonl, writeParquetFile } from '../helpers/badInputs.js';
+
+const DIGESTS = join(projectRoot(), 'test', 'fixtures', 'golden', 'digests.json');
+
+function digest(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+}
+
+function filesUnder(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(p);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Printed output with the run's temporary folder and its timings taken out. */
+function stable(text: string, tmp: string): string {
+  return text
+    .split(tmp)
+    .join('<tmp>')
+    .replace(/"(seconds|rowsPerSecond)":[0-9.e+-]+/g, '"$1":0');
+}
+
+/** The fixed input: HH pairs as JSONL (with two bad lines), as Parquet, PKU-style and listwise rows. */
+function writeInputs(dir: string): void {
+  const hh = hhRows();
+  mkdirSync(dir, { recursive: true });
+  writeJsonl(join(dir, 'a-hh.jsonl'), [...hh.slice(0, 24), '{"chosen": "only one side"}', 'not json', ...hh.slice(24, 30)]);
+  writeParquetFile(join(dir, 'b-hh.parquet'), hhParquetTable(hh.slice(30, 50), 30), 8);
+  const split = (t: string) => {
+    const i = t.lastIndexOf('\n\nAssistant: ');
+    return { prompt: t.slice(0, i), response: t.slice(i + 13) };
+  };
+  writeJsonl(
+    join(dir, 'c-pku.jsonl'),
+    hh.slice(50, 62).map((r, i) => ({
+      prompt: split(r.chosen).prompt,
+      response_0: split(r.chosen).response,
+      response_1: split(r.rejected).response,
+      safer_response_id: i % 2,
+      better_response_id: 0,
+      is_response_0_safe: true,
+      is_response_1_safe: i % 3 === 0,
+      category: i % 2 ? 'violence' : 'privacy',
+    })),
+  );
+  writeJsonl(
+    join(dir, 'd-list.jsonl'),
+    hh.slice(62, 70).map((r, i) => ({
+      prompt: split(r.chosen).prompt,
+      responses: [split(r.chosen).response, split(r.rejected).response, split(hh[100 + i].chosen).response],
+      labels: [3, 1, 2],
+    })),
+  );
+}
+
+test('every command writes and prints the same bytes as before (golden digests)', { timeout: 240_000 }, async () => {
+  const tmp = await tempDir('golden');
+  const inp = join(tmp, 'in');
+  writeInputs(inp);
+  const got: Record<string, string> = {};
+  const run = async (name: string, args: string[], expectCode = 0) => {
+    const r = await runCli(args);
+    assert.equal(r.code, expectCode, `${name}: ${r.stderr}`);
+    got[`${name}: stdout`] = digest(stable(r.stdout, tmp));
+  };
+  const o = (name: string) => join(tmp, name);
+  await run('convert', ['convert', inp, '--out', o('convert'), '--row-group-rows', '16']);
+  await run('rerank', ['rerank', inp, '--out', o('rerank'), '--device', 'cpu', '--pairs', 'all']);
+  await run('rerank filter', ['rerank', join(o('convert'), 'data'), '--out', o('filter'), '--device', 'cpu', '--policy', 'filter', '--min-margin', '0.2']);
+  await run('rerank annotate', ['rerank', join(o('convert'), 'data'), '--out', o('annotate'), '--device', 'cpu', '--policy', 'annotate', '--label-prior', '0.6']);
+  await run('embed', ['embed', join(o('convert'), 'data'), '--out', o('embed'), '--device', 'cpu', '--layers', '0,-1']);
+  for (const rank of ['0', '1']) await run(`rerank rank ${rank}`, ['rerank', inp, '--out', o('ranked'), '--device', 'cpu', '--world-size', '2', '--rank', rank, '--part-rows', '8']);
+  await run('merge', ['merge', o('ranked')]);
+  await run('stats', ['stats', o('rerank'), '--json']);
+  await run('stats table', ['stats', o('rerank')]);
+  await run('sql', ['sql', o('rerank'), 'SELECT pair_id, flipped, round(confidence, 4) AS c FROM pairs ORDER BY pair_id', '--format', 'csv']);
+  await run('report', ['report', o('rerank'), '--out', o('report.html')]);
+  await run('probe train', ['probe', 'train', o('embed'), '--out', o('probe'), '--seed', '1', '--device', 'cpu']);
+  await run('probe eval', ['probe', 'eval', join(o('convert'), 'data'), '--probe', o('probe'), '--device', 'cpu', '--layers', '0,-1']);
+  for (const f of filesUnder(tmp)) if (!f.startsWith(inp)) got[relative(tmp, f)] = digest(readFileSync(f));
+
+  if (process.env.PREFRANK_GOLDEN === 'write') {
+    mkdirSync(join(DIGESTS, '..'), { recursive: true });
+    writeFileSync(DIGESTS, JSON.stringify(got, null, 2) + '\n');
+  }
+  const want = JSON.parse(readFileSync(DIGESTS, 'utf8')) as Record<string, string>;
+  assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort(), 'the set of files written changed');
+  const changed = Object.keys(want).filter((k) => got[k] !== want[k]);
+  assert.deepEqual(changed, [], `outputs that changed: ${changed.join(', ')}`);
+});
