@@ -1,5 +1,6 @@
+import { completionFile, tmpName } from '../schemas/layout.js';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { ShardResult } from '../schemas/manifest.js';
 
@@ -9,7 +10,7 @@ export interface MarkCompleteOptions {
 
 /** Where a part's completion record lives. */
 export function completionPath(outDir: string, index: number): string {
-  return join(outDir, 'completions', `${String(index).padStart(5, '0')}.json`);
+  return join(outDir, completionFile(index));
 }
 
 /**
@@ -26,12 +27,11 @@ export function completionPath(outDir: string, index: number): string {
  * @see writeShard
  */
 export function markComplete(options: MarkCompleteOptions): OperatorFunction<ShardResult, ShardResult> {
-  const dir = join(options.outDir, 'completions');
   return concatMap(async (result) => {
-    await mkdir(dir, { recursive: true });
     const file = completionPath(options.outDir, result.index);
-    await writeFile(`${file}.tmp`, JSON.stringify(result, null, 2) + '\n');
-    await rename(`${file}.tmp`, file);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(tmpName(file), JSON.stringify(result, null, 2) + '\n');
+    await rename(tmpName(file), file);
     return result;
   });
 }

@@ -1,3 +1,4 @@
+import { shardPath } from '../schemas/layout.js';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Observable, type OperatorFunction } from 'rxjs';
@@ -9,10 +10,6 @@ import { sha256File } from '../src/runtime/hash.js';
 import { ParquetWriter, type ParquetWriterOptions } from '../src/runtime/ParquetWriter.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
-/** `{split}-{i:05d}-of-{n:05d}.parquet`, the Hugging Face datasets naming. */
-export function shardName(split: string, part: PartRef): string {
-  return `${split}-${String(part.index).padStart(5, '0')}-of-${String(part.count).padStart(5, '0')}.parquet`;
-}
 
 /** The counts of one part, as the writers see its records go by. */
 export class PartTally {
@@ -99,11 +96,11 @@ export interface SinkPartOptions extends ShardTarget {
  */
 export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch<Item>, ShardResult> {
   const { part, outDir, stats, name } = options;
-  const file = shardName(options.split, part);
+  const rejectsPath = shardPath('rejects', options.split, part.index, part.count);
   return (source) =>
     new Observable<ShardResult>((subscriber) => {
       const sink = options.open();
-      const rejects = new ParquetWriter(join(outDir, 'rejects', file), rejectSchema, options.write);
+      const rejects = new ParquetWriter(join(outDir, rejectsPath), rejectSchema, options.write);
       const tally = new PartTally();
       let chain: Promise<void> = mkdir(dirname(rejects.path), { recursive: true }).then(() => undefined);
       let finished = false;
@@ -137,7 +134,7 @@ export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch
         status,
         error,
         output,
-        rejects: status === 'done' ? `rejects/${file}` : null,
+        rejects: status === 'done' ? rejectsPath : null,
         ...extra,
         outputSha256: sha,
         stats: {

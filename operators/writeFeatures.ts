@@ -1,11 +1,12 @@
+import { shardPath } from '../schemas/layout.js';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { OperatorFunction } from 'rxjs';
 import { FEATURE_METADATA_KEY, featureSchema, featureTable, type FeatureRow, type FeatureShardMetadata } from '../schemas/features.js';
 import type { ShardResult } from '../schemas/manifest.js';
 import type { Embedding, Item, ListRecord, PairRecord, RecordBatch } from '../schemas/records.js';
 import { ParquetWriter } from '../src/runtime/ParquetWriter.js';
-import { shardName, sinkPart, type PartSink, type PartTally, type ShardTarget } from './sinkPart.js';
+import { sinkPart, type PartSink, type PartTally, type ShardTarget } from './sinkPart.js';
 
 export interface WriteFeaturesOptions extends ShardTarget {
   readonly compression: 'zstd' | 'snappy' | 'none';
@@ -40,7 +41,7 @@ export function writeFeatures(options: WriteFeaturesOptions): OperatorFunction<R
   const { part, outDir, split, stats, layers, width } = options;
   if (!(options.rowGroupRows > 0)) throw new RangeError(`writeFeatures: rowGroupRows must be positive, got ${options.rowGroupRows}`);
   if (!(width > 0) || layers.length === 0) throw new RangeError(`writeFeatures: need layers and a width, got ${layers.length} x ${width}`);
-  const name = shardName(split, part);
+  const featuresPath = shardPath('features', split, part.index, part.count);
   const rowBytes = layers.length * width * 4;
   const rowGroupRows = Math.max(1, Math.min(options.rowGroupRows, Math.floor(ROW_GROUP_BYTES / rowBytes)));
   const meta: FeatureShardMetadata = { layers, width, numLayers: options.metadata.numLayers, modelSha256: options.metadata.modelSha256, tokenizerSha256: options.metadata.tokenizerSha256, template: options.metadata.template };
@@ -54,8 +55,8 @@ export function writeFeatures(options: WriteFeaturesOptions): OperatorFunction<R
   };
 
   const open = (): PartSink => {
-    const features = new ParquetWriter(join(outDir, 'features', name), featureSchema, { ...writerOptions, metadata });
-    const ready = mkdir(join(outDir, 'features'), { recursive: true });
+    const features = new ParquetWriter(join(outDir, featuresPath), featureSchema, { ...writerOptions, metadata });
+    const ready = mkdir(dirname(features.path), { recursive: true });
     return {
       async write(records: readonly (PairRecord | ListRecord)[], tally: PartTally) {
         const rows: FeatureRow[] = [];
@@ -82,7 +83,7 @@ export function writeFeatures(options: WriteFeaturesOptions): OperatorFunction<R
       async close() {
         await ready;
         await features.close();
-        return { output: `features/${name}` };
+        return { output: featuresPath };
       },
       abort: () => features.abort(),
     };

@@ -1,5 +1,6 @@
+import { shardPath } from '../schemas/layout.js';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { OperatorFunction } from 'rxjs';
 import { Utf8, type Field, type Schema } from 'apache-arrow';
 import {
@@ -14,9 +15,8 @@ import {
 import type { ShardResult } from '../schemas/manifest.js';
 import type { Item, ListRecord, PairRecord, RecordBatch } from '../schemas/records.js';
 import { ParquetWriter, type ParquetWriterOptions } from '../src/runtime/ParquetWriter.js';
-import { shardName, sinkPart, type PartSink, type PartTally, type ShardTarget } from './sinkPart.js';
+import { sinkPart, type PartSink, type PartTally, type ShardTarget } from './sinkPart.js';
 
-export { shardName } from './sinkPart.js';
 
 export interface WriteShardOptions extends ShardTarget, ParquetWriterOptions {}
 
@@ -41,7 +41,8 @@ const EXTRA = 'extra_columns';
 export function writeShard(options: WriteShardOptions): OperatorFunction<RecordBatch<Item>, ShardResult> {
   const { part, outDir } = options;
   if (!(options.rowGroupRows > 0)) throw new RangeError(`writeShard: rowGroupRows must be positive, got ${options.rowGroupRows}`);
-  const name = shardName(options.split, part);
+  const dataPath = shardPath('data', options.split, part.index, part.count);
+  const listsPath = shardPath('lists', options.split, part.index, part.count);
   const write: ParquetWriterOptions = { compression: options.compression, rowGroupRows: options.rowGroupRows, metadata: options.metadata };
   const schemaFor = (base: Schema, cols: string[]) =>
     withPassThrough(base, [...cols, ...(part.format === 'jsonl' ? [EXTRA] : [])].map((n) => ({ name: n, type: new Utf8() })));
@@ -75,8 +76,8 @@ export function writeShard(options: WriteShardOptions): OperatorFunction<RecordB
         }
         if (pairRows.length) {
           if (!pairs) {
-            await mkdir(join(outDir, 'data'), { recursive: true });
-            pairs = new ParquetWriter(join(outDir, 'data', name), schemaFor(pairOutputSchema, columnsOf(pairRows[0])), write);
+            await mkdir(dirname(join(outDir, dataPath)), { recursive: true });
+            pairs = new ParquetWriter(join(outDir, dataPath), schemaFor(pairOutputSchema, columnsOf(pairRows[0])), write);
           }
           const schema = pairs.schema;
           await pairs.write(tableFromRows(schema, pairRows.map((p) => fit(pairOutputRow(p), schema))));
@@ -84,8 +85,8 @@ export function writeShard(options: WriteShardOptions): OperatorFunction<RecordB
         if (listRows.length) {
           if (!lists) {
             // Made on the first list only: most outputs have none, and get no empty lists/ folder.
-            await mkdir(join(outDir, 'lists'), { recursive: true });
-            lists = new ParquetWriter(join(outDir, 'lists', name), schemaFor(listOutputSchema, columnsOf(listRows[0])), write);
+            await mkdir(dirname(join(outDir, listsPath)), { recursive: true });
+            lists = new ParquetWriter(join(outDir, listsPath), schemaFor(listOutputSchema, columnsOf(listRows[0])), write);
           }
           const schema = lists.schema;
           await lists.write(tableFromRows(schema, listRows.map((l) => fit(listOutputRow(l), schema))));
@@ -93,11 +94,11 @@ export function writeShard(options: WriteShardOptions): OperatorFunction<RecordB
       },
       async close() {
         if (!pairs) {
-          await mkdir(join(outDir, 'data'), { recursive: true });
-          pairs = new ParquetWriter(join(outDir, 'data', name), schemaFor(pairOutputSchema, []), write);
+          await mkdir(dirname(join(outDir, dataPath)), { recursive: true });
+          pairs = new ParquetWriter(join(outDir, dataPath), schemaFor(pairOutputSchema, []), write);
         }
         await Promise.all([pairs.close(), lists?.close()]);
-        return { output: `data/${name}`, extra: lists ? { lists: `lists/${name}` } : {} };
+        return { output: dataPath, extra: lists ? { lists: listsPath } : {} };
       },
       async abort() {
         await Promise.all([pairs?.abort(), lists?.abort()]);

@@ -13,7 +13,8 @@ export { embedPairs } from '../operators/embedPairs.js';
 export { scorePairs } from '../operators/scorePairs.js';
 export { pairsFromLists, parsePairsSpec } from '../operators/pairsFromLists.js';
 export { relabelPairs } from '../operators/relabelPairs.js';
-export { writeShard, shardName } from '../operators/writeShard.js';
+export { writeShard } from '../operators/writeShard.js';
+export { shardName } from '../schemas/layout.js';
 export { markComplete } from '../operators/markComplete.js';
 
 export * from '../schemas/records.js';

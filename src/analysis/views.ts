@@ -7,6 +7,7 @@
  * with no data or rejects files still gets the view, empty and typed from schemas/output.ts, so the
  * same queries work on every folder.
  */
+import { dataFolderOf, MANIFEST_FILE } from '../../schemas/layout.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DataType, Field } from 'apache-arrow';
@@ -39,21 +40,21 @@ export function openOutputFolder(dir: string): OutputFolder {
   const abs = resolve(dir);
   if (!existsSync(abs)) throw new UserError(`${dir}: no such folder`);
   if (!statSync(abs).isDirectory()) throw new UserError(`${dir}: not a folder`);
-  const manifestPath = join(abs, 'manifest.json');
-  const hasData = existsSync(join(abs, 'data'));
+  const manifestPath = join(abs, MANIFEST_FILE);
+  const hasData = existsSync(join(abs, dataFolderOf('rerank')));
   if (!hasData && !existsSync(manifestPath)) throw new UserError(`${dir}: not a prefrank output folder (no data/ and no manifest.json)`);
   let manifest: Manifest | null = null;
   if (existsSync(manifestPath)) {
     try {
       manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
     } catch (e) {
-      throw new UserError(`${join(dir, 'manifest.json')}: not valid JSON (${(e as Error).message})`);
+      throw new UserError(`${join(dir, MANIFEST_FILE)}: not valid JSON (${(e as Error).message})`);
     }
     if (!manifest || typeof manifest !== 'object' || !Array.isArray(manifest.shards)) {
-      throw new UserError(`${join(dir, 'manifest.json')}: not a prefrank manifest (no shards array)`);
+      throw new UserError(`${join(dir, MANIFEST_FILE)}: not a prefrank manifest (no shards array)`);
     }
   }
-  return { dir: abs, dataFiles: parquetFiles(join(abs, 'data')), rejectFiles: parquetFiles(join(abs, 'rejects')), manifest };
+  return { dir: abs, dataFiles: parquetFiles(join(abs, dataFolderOf('rerank'))), rejectFiles: parquetFiles(join(abs, 'rejects')), manifest };
 }
 
 function duckType(t: DataType): string {

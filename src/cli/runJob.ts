@@ -3,6 +3,7 @@
  * already complete under the same settings, runs this rank's share through the pipeline, and
  * writes the manifest and dataset card once every part is done. Stops cleanly on SIGINT/SIGTERM.
  */
+import { completionFile, RUN_FILE, SHARD_FOLDERS, shardPath, tmpName, TOP_TMP } from '../../schemas/layout.js';
 import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { toArray, type Observable, type Subscription, tap } from 'rxjs';
@@ -18,7 +19,6 @@ import { OutputFolder, type RunInfo } from '../runtime/OutputFolder.js';
 import { Progress } from '../runtime/Progress.js';
 import type { Stats } from '../runtime/Stats.js';
 import { versions } from '../runtime/versions.js';
-import { shardName } from '../../operators/sinkPart.js';
 import { isWorkerProcess, onStopRequest, runWorkers } from './workers.js';
 
 export interface JobSpec {
@@ -92,7 +92,7 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
     } catch (err) {
       // A run that could not start (a probe that does not fit the model) leaves no claim on a
       // folder it created, so the corrected command is not refused as "other settings".
-      if (created && done.size === 0) await folder.remove(['run.json']);
+      if (created && done.size === 0) await folder.remove([RUN_FILE]);
       throw err;
     }
     // A total (and so an ETA) only when every part's row count is known from Parquet metadata.
@@ -157,7 +157,7 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
     }
     // run.json/manifest.json temporaries of a killed run. Only in a run of one rank: with several,
     // another rank (on another machine, so its pid means nothing here) may be writing one now.
-    if (io.worldSize === 1) await folder.remove((await readdir(io.outDir)).filter((f) => /^(run\.json|manifest\.json|README\.md)\.\d+\.tmp$/.test(f)));
+    if (io.worldSize === 1) await folder.remove((await readdir(io.outDir)).filter((f) => TOP_TMP.test(f)));
   } else if (!interrupted && !worker && !workersFailed && allDone.size + failedIdx.size < parts.length) {
     log.info(`${parts.length - allDone.size - failedIdx.size} shard(s) are left to other ranks; run 'prefrank merge ${io.outDir}' when all are done`);
   }
@@ -182,9 +182,11 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
 async function removeUncommitted(folder: OutputFolder, parts: readonly PartRef[], split: string, tmpOnly = false): Promise<void> {
   const files: string[] = [];
   for (const p of parts) {
-    const name = shardName(split, p);
-    for (const d of ['data', 'rejects', 'lists']) files.push(`${d}/${name}.tmp`, ...(tmpOnly ? [] : [`${d}/${name}`]));
-    files.push(`completions/${String(p.index).padStart(5, '0')}.json.tmp`);
+    for (const d of SHARD_FOLDERS) {
+      const shard = shardPath(d, split, p.index, p.count);
+      files.push(tmpName(shard), ...(tmpOnly ? [] : [shard]));
+    }
+    files.push(tmpName(completionFile(p.index)));
   }
   await folder.remove(files);
 }

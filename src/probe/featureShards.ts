@@ -4,6 +4,7 @@
  * Pairs come from a pair's adjacent `chosen` and `rejected` rows; `candidate` rows (lists) carry no
  * preference and are counted, not used. Shards hold no safety labels and no texts.
  */
+import { dataFolderOf } from '../../schemas/layout.js';
 import { openAsBlob } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -37,7 +38,7 @@ export async function featureShardFiles(inputs: readonly string[]): Promise<stri
   for (const input of inputs) {
     // An embed output folder: its shards are under features/.
     const st = await stat(input).catch(() => null);
-    const sub = join(input, 'features');
+    const sub = join(input, dataFolderOf('embed'));
     resolved.push(st?.isDirectory() && (await stat(sub).catch(() => null))?.isDirectory() ? sub : input);
   }
   const files = await expandInputs(resolved);

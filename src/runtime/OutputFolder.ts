@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dataFolderOf } from '../../schemas/layout.js';
+import { CARD_FILE, COMPLETIONS_FOLDER, completionIndex, dataFolderOf, MANIFEST_FILE, RUN_FILE, RUN_FILES, RUN_FOLDERS, tmpName, TOP_TMP } from '../../schemas/layout.js';
 import { sumExpectedErrors, type Manifest, type PartStats, type ShardResult } from '../../schemas/manifest.js';
 import { stableJson } from './Config.js';
 import { UserError } from './errors.js';
@@ -24,7 +24,7 @@ export interface RunInfo {
 
 export async function writeAtomic(file: string, text: string): Promise<void> {
   // A per-process temporary name: two workers writing the same file never share one.
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = tmpName(file, process.pid);
   try {
     await writeFile(tmp, text);
     await rename(tmp, file);
@@ -63,8 +63,8 @@ export class OutputFolder {
     }
     const previous = await this.runInfo();
     // Entries another rank starting at the same moment may already have made are not foreign.
-    const ours = /^(data|rejects|lists|features|completions|stats|run\.json\.\d+\.tmp)$/;
-    if (!previous && (await readdir(this.dir)).some((f) => !ours.test(f))) {
+    const ours = (f: string) => RUN_FOLDERS.includes(f) || TOP_TMP.test(f);
+    if (!previous && (await readdir(this.dir)).some((f) => !ours(f))) {
       throw new UserError(`${this.dir} is not empty and is not a prefrank output folder (no run.json); name a new or empty folder with --out`);
     }
     if (previous && previous.configHash !== info.configHash) {
@@ -75,18 +75,18 @@ export class OutputFolder {
       await this.clear();
     }
     const created = !previous || previous.configHash !== info.configHash;
-    if (created) await writeAtomic(this.path('run.json'), JSON.stringify(info, null, 2) + '\n');
+    if (created) await writeAtomic(this.path(RUN_FILE), JSON.stringify(info, null, 2) + '\n');
     return { created };
   }
 
   async clear(): Promise<void> {
-    for (const d of ['data', 'rejects', 'lists', 'completions', 'stats', 'features']) await rm(this.path(d), { recursive: true, force: true });
-    for (const f of ['manifest.json', 'README.md', 'run.json']) await rm(this.path(f), { force: true });
+    for (const d of RUN_FOLDERS) await rm(this.path(d), { recursive: true, force: true });
+    for (const f of RUN_FILES) await rm(this.path(f), { force: true });
   }
 
   async runInfo(): Promise<RunInfo | null> {
-    if (!existsSync(this.path('run.json'))) return null;
-    return JSON.parse(await readFile(this.path('run.json'), 'utf8')) as RunInfo;
+    if (!existsSync(this.path(RUN_FILE))) return null;
+    return JSON.parse(await readFile(this.path(RUN_FILE), 'utf8')) as RunInfo;
   }
 
   /** Completion records of parts done under `configHash` (their shards present), by part index. */
@@ -100,10 +100,10 @@ export class OutputFolder {
   }
 
   private async records(configHash: string, status: ShardResult['status']): Promise<Map<number, ShardResult>> {
-    const dir = this.path('completions');
+    const dir = this.path(COMPLETIONS_FOLDER);
     const found = new Map<number, ShardResult>();
     if (!existsSync(dir)) return found;
-    for (const f of (await readdir(dir)).filter((n) => /^\d{5}\.json$/.test(n)).sort()) {
+    for (const f of (await readdir(dir)).filter((n) => completionIndex(n) !== null).sort()) {
       // A record that cannot be parsed (a crash of the machine before the page cache was flushed)
       // counts as not done: the part is redone, never trusted.
       let r: ShardResult;
@@ -112,7 +112,7 @@ export class OutputFolder {
       } catch {
         continue;
       }
-      if (r.configHash !== configHash || r.status !== status || r.index !== Number(f.slice(0, 5))) continue;
+      if (r.configHash !== configHash || r.status !== status || r.index !== completionIndex(f)) continue;
       const present = [r.output, r.rejects, r.lists].every((o) => !o || existsSync(this.path(o)));
       if (status === 'failed' || (r.output && present)) found.set(r.index, r);
     }
@@ -174,8 +174,8 @@ export class OutputFolder {
       },
       shards: all,
     };
-    await writeAtomic(this.path('manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-    await writeAtomic(this.path('README.md'), renderDatasetCard(manifest, await this.dataColumns(manifest.createdBy)));
+    await writeAtomic(this.path(MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    await writeAtomic(this.path(CARD_FILE), renderDatasetCard(manifest, await this.dataColumns(manifest.createdBy)));
     return manifest;
   }
 }

@@ -4,6 +4,7 @@
  * The file is written under `${path}.tmp` and renamed into place by `close()`, so a reader never
  * sees a partial shard; `abort()` removes the temporary file.
  */
+import { tmpName } from '../../schemas/layout.js';
 import { createWriteStream } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
@@ -45,7 +46,7 @@ export class ParquetWriter {
   ) {}
 
   private get tmp(): string {
-    return `${this.path}.tmp`;
+    return tmpName(this.path);
   }
 
   /** Starts the encoder on the first rows; parquet-wasm pulls batches when it is ready for them. */

@@ -5,7 +5,7 @@
  * only when the check passes, byte-identical to those of an uninterrupted single run.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -97,6 +97,17 @@ describe('merge', () => {
     rmSync(join(out, 'data', 'train-00000-of-00004.parquet'));
     assert.equal((await runInProcess(['merge', out])).code, 0);
     assert.equal(readFileSync(join(out, 'data', shard(0))).compare(readFileSync(join(whole, 'data', shard(0)))), 0);
+  });
+
+  it('checks every shard folder the layout names: a stray and a temporary file under features/ are seen', async () => {
+    const out = join(root, 'features-stray');
+    cpSync(whole, out, { recursive: true });
+    mkdirSync(join(out, 'features'));
+    writeFileSync(join(out, 'features', 'train-00000-of-00099.parquet'), 'x');
+    writeFileSync(join(out, 'features', `${shard(0)}.tmp`), 'x');
+    const check = await checkOutput(out);
+    assert.deepEqual(check.problems.map((p) => p.problem), ['features/train-00000-of-00099.parquet is not part of this run (another plan\'s or split\'s shard?); remove it']);
+    assert.deepEqual(check.tmp, [`features/${shard(0)}.tmp`]);
   });
 
   it('refuses a folder that is not an output folder, in one line', async () => {

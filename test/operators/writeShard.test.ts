@@ -7,7 +7,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { concat, EMPTY, lastValueFrom, of, Subject, throwError, toArray } from 'rxjs';
-import { shardName, writeShard, type WriteShardOptions } from '../../operators/writeShard.js';
+import { writeShard, type WriteShardOptions } from '../../operators/writeShard.js';
+import { shardName } from '../../schemas/layout.js';
 import type { Item, PartRef, RecordBatch } from '../../schemas/records.js';
 import { DuckDb, quoteLiteral } from '../../src/runtime/DuckDb.js';
 import { InputFileError } from '../../src/runtime/errors.js';
@@ -26,7 +27,7 @@ const NAME = 'train-00002-of-00005.parquet';
 test('empty: one "done" result and empty data and rejects shards (n shards, always)', async () => {
   const out = await tempDir('ws-empty');
   const [r] = await lastValueFrom(EMPTY.pipe(writeShard(options(out)), toArray()));
-  assert.equal(shardName('train', partRef()), NAME);
+  assert.equal(shardName('train', partRef().index, partRef().count), NAME);
   assert.deepEqual(
     { ...r, outputSha256: null },
     {

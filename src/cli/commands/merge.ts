@@ -3,6 +3,7 @@
  * --rank/--world-size by hand) are done, checks that every input part was done exactly once and
  * writes the final manifest.json and dataset card. Nothing is written unless the check passes.
  */
+import { COMPLETIONS_FOLDER, completionFile, isShardOfPart, isTmpName, RUN_FILE, SHARD_FOLDERS } from '../../../schemas/layout.js';
 import { checkMaxRejectRate, DEFAULT_MAX_REJECT_RATE, MAX_REJECT_RATE_OPTION, yieldProblem } from '../checkYield.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
@@ -37,8 +38,6 @@ export interface MergeCheck {
   readonly invalid: string[];
 }
 
-const pad = (n: number) => String(n).padStart(5, '0');
-
 
 async function listFiles(dir: string): Promise<string[]> {
   return existsSync(dir) ? (await readdir(dir)).sort() : [];
@@ -57,7 +56,7 @@ export async function checkOutput(dir: string): Promise<MergeCheck> {
   try {
     info = await folder.runInfo();
   } catch (err) {
-    throw new UserError(`${join(dir, 'run.json')} cannot be read: ${(err as Error).message}`, { cause: err });
+    throw new UserError(`${join(dir, RUN_FILE)} cannot be read: ${(err as Error).message}`, { cause: err });
   }
   if (!info) throw new UserError(`${dir} is not a prefrank output folder (no run.json); name the --out folder of a convert or rerank run`);
   const plan = Array.isArray(info.settings.plan) ? (info.settings.plan as string[]) : [];
@@ -72,7 +71,7 @@ export async function checkOutput(dir: string): Promise<MergeCheck> {
   const worldSizes = new Set<number>();
 
   for (let i = 0; i < info.parts; i++) {
-    const file = join(dir, 'completions', `${String(i).padStart(5, '0')}.json`);
+    const file = join(dir, completionFile(i));
     if (!existsSync(file)) {
       missing.push({ index: i, input: inputOf(i), problem: 'not done (no completion record)' });
       continue;
@@ -107,18 +106,18 @@ export async function checkOutput(dir: string): Promise<MergeCheck> {
 
   // Strays: shard files no verified record names. A reader globbing data/*.parquet would count them.
   const tmp: string[] = [];
-  for (const sub of ['data', 'rejects', 'lists']) {
+  for (const sub of SHARD_FOLDERS) {
     for (const f of await listFiles(join(dir, sub))) {
       const rel = `${sub}/${f}`;
-      if (f.endsWith('.tmp')) tmp.push(rel);
+      if (isTmpName(f)) tmp.push(rel);
       // A missing part's own (uncommitted) shard is not a stray: it is redone and replaced.
-      else if (!named.has(rel) && !missing.some((m) => m.index !== null && f.endsWith(`-${pad(m.index)}-of-${pad(info!.parts)}.parquet`))) {
+      else if (!named.has(rel) && !missing.some((m) => m.index !== null && isShardOfPart(f, m.index, info!.parts))) {
         problems.push({ index: null, input: null, problem: `${rel} is not part of this run (another plan's or split's shard?); remove it` });
       }
     }
   }
-  for (const f of await listFiles(join(dir, 'completions'))) if (f.endsWith('.tmp')) tmp.push(`completions/${f}`);
-  for (const f of await listFiles(dir)) if (f.endsWith('.tmp')) tmp.push(f);
+  for (const f of await listFiles(join(dir, COMPLETIONS_FOLDER))) if (isTmpName(f)) tmp.push(`${COMPLETIONS_FOLDER}/${f}`);
+  for (const f of await listFiles(dir)) if (isTmpName(f)) tmp.push(f);
 
   // Which rank owns a missing part, when every finished part was written under one world size.
   if (worldSizes.size === 1) {

@@ -1,3 +1,4 @@
+import { MANIFEST_FILE } from '../../../schemas/layout.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
@@ -137,7 +138,7 @@ async function printSummary(outDir: string, seconds: number, rowsThisRun: number
   const flipped = Number(row.flipped ?? 0);
   const q = ((row.q as number[] | null) ?? []).map((x) => Number(Number(x).toFixed(4)));
   // From the manifest, not this process's counters: with --workers the work was done elsewhere.
-  const manifest = JSON.parse(await readFile(resolve(outDir, 'manifest.json'), 'utf8')) as Manifest;
+  const manifest = JSON.parse(await readFile(resolve(outDir, MANIFEST_FILE), 'utf8')) as Manifest;
   const expected = manifest.totals.expectedErrors ?? null;
   const r4 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(4)));
   const agreement = row.agreement === null ? null : Number(row.agreement);
