@@ -1,7 +1,7 @@
 import { map, type OperatorFunction } from 'rxjs';
 import { rawPreview } from '../schemas/adapters.js';
 import type { Item, PairRecord, RecordBatch, RejectRecord } from '../schemas/records.js';
-import { checkRelabelRule, labelPosterior, RELABEL_DEFAULTS, shouldSwap, type RelabelRule } from '../src/probe/posterior.js';
+import { checkMinMargin, checkRelabelRule, labelPosterior, RELABEL_DEFAULTS, shouldSwap, type RelabelRule } from '../src/probe/posterior.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
 export type RelabelPolicy = 'swap' | 'annotate' | 'filter';
@@ -45,7 +45,7 @@ export function relabelPairs(options: RelabelPairsOptions): OperatorFunction<Rec
   const minMargin = options.minMargin ?? RELABEL_DEFAULTS.minMargin;
   checkRelabelRule(options, (f) => `relabelPairs: ${f}`);
   if (!RELABEL_POLICIES.includes(policy)) throw new RangeError(`relabelPairs: policy must be ${RELABEL_POLICIES.join(', ')}, got ${policy}`);
-  if (!(minMargin >= 0 && minMargin < 0.5)) throw new RangeError(`relabelPairs: minMargin must be in [0, 0.5), got ${minMargin}`);
+  checkMinMargin(minMargin, 'relabelPairs: minMargin');
   if (!stats) throw new TypeError('relabelPairs: options.stats is required');
 
   const relabel = (p: PairRecord): PairRecord | RejectRecord => {

@@ -9,6 +9,7 @@ import type { Argv } from 'yargs';
 import { DEFAULT_MODEL_NAME, defaultModelFile } from '../runtime/defaultModel.js';
 import type { EmbedderOptions } from '../runtime/Embedder.js';
 import { UsageError } from '../runtime/errors.js';
+import { sha256File } from '../runtime/hash.js';
 import { DEVICES, type Device } from '../runtime/openOrtSession.js';
 import { DEFAULT_TEMPLATE, modelTemplate } from '../runtime/TextTokenizer.js';
 
@@ -114,4 +115,24 @@ export function embedderOptions(args: EmbedArgs, log: (message: string) => void)
     paddingSide: args.paddingSide,
     log,
   });
+}
+
+/**
+ * The model-path settings that decide the output bytes, hashed into the run's config: one list for
+ * every command that embeds (embed, rerank), so a resumed run can never mix, say, left- and
+ * right-padded features. The files are hashed without opening a session: with --workers the
+ * parent process only waits, and an onnxruntime session costs seconds and memory.
+ */
+export async function modelSettings(args: EmbedArgs, options: EmbedderOptions): Promise<Record<string, unknown>> {
+  const [modelSha256, tokenizerSha256] = await Promise.all([sha256File(options.model), sha256File(options.tokenizer ?? join(dirname(options.model), 'tokenizer.json'))]);
+  return {
+    modelSha256,
+    tokenizerSha256,
+    layers: args.layers,
+    template: args.chatTemplate ? 'chat-template' : options.template,
+    maxTokens: args.maxTokens ?? null,
+    batchTokens: args.batchTokens,
+    paddingSide: args.paddingSide,
+    device: args.device,
+  };
 }

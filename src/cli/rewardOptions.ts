@@ -5,7 +5,7 @@
 import type { Argv } from 'yargs';
 import { resolveAlpha, resolveLabelPrior, type LoadedProbe } from '../probe/artifact.js';
 import { checkRelabelRule, RELABEL_DEFAULTS, type RelabelRule } from '../probe/posterior.js';
-import { UsageError } from '../runtime/errors.js';
+import { asUsageError, UsageError } from '../runtime/errors.js';
 
 export interface RewardArgs {
   alpha: string;
@@ -20,8 +20,8 @@ export function withRewardOptions<T>(y: Argv<T>) {
     .option('max-wrong-flips', { type: 'number', default: RELABEL_DEFAULTS.maxWrongFlips, describe: 'swap: the most probability that a swap breaks a correct pair, in (0, 0.5]; 0.5 swaps every pair with confidence < 0.5', group: 'Reward:' });
 }
 
-/** 'auto' or a finite number (each flag's range is checked by checkRelabelRule); else a UsageError naming the flag. */
-function autoOrNumber(flag: string, v: string): 'auto' | number {
+/** 'auto' or a finite number (each flag's range is checked where it is used); else a UsageError naming the flag. */
+export function autoOrNumber(flag: string, v: string): 'auto' | number {
   if (v === 'auto') return 'auto';
   const n = Number(v);
   if (!(v.trim() !== '' && Number.isFinite(n))) throw new UsageError(`--${flag} must be 'auto' or a number, got ${JSON.stringify(v)}`);
@@ -40,10 +40,6 @@ export function relabelRule(args: RewardArgs, probe: LoadedProbe): RelabelRule {
     labelPrior: resolveLabelPrior(autoOrNumber('label-prior', args.labelPrior), probe.meta, probe.dir),
     maxWrongFlips: args.maxWrongFlips,
   };
-  try {
-    checkRelabelRule(rule, (f) => FLAGS[f]);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  asUsageError(() => checkRelabelRule(rule, (f) => FLAGS[f]));
   return rule;
 }

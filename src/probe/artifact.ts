@@ -176,11 +176,9 @@ export function checkProbeCompatibility(meta: ProbeMetadata, source: FeatureSour
   return diffs;
 }
 
-/** `--alpha auto` reads the probe's fitted alpha; a number overrides it. */
+/** `--alpha auto` reads the probe's fitted alpha; a number overrides it (checked with the rule, checkRelabelRule). */
 export function resolveAlpha(alpha: 'auto' | number | undefined, meta: ProbeMetadata): number {
-  if (alpha === undefined || alpha === 'auto') return meta.alpha;
-  if (!(Number.isFinite(alpha) && alpha >= 0)) throw new UsageError(`--alpha must be 'auto' or a number >= 0, got ${alpha}`);
-  return alpha;
+  return alpha === undefined || alpha === 'auto' ? meta.alpha : alpha;
 }
 
 /**

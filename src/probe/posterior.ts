@@ -66,9 +66,19 @@ export interface RelabelRule extends Evidence {
   readonly maxWrongFlips: number;
 }
 
+/** The one check of alpha, wherever it is given (rerank, probe eval, probe train). */
+export function checkAlpha(alpha: number, name = 'alpha'): void {
+  if (!(typeof alpha === 'number' && Number.isFinite(alpha) && alpha >= 0)) throw new RangeError(`${name} must be a number >= 0, got ${alpha}`);
+}
+
+/** The one check of filter's margin (the CLI flag and the operator alike). */
+export function checkMinMargin(minMargin: number, name = 'minMargin'): void {
+  if (!(minMargin >= 0 && minMargin < 0.5)) throw new RangeError(`${name} must be in [0, 0.5), got ${minMargin}`);
+}
+
 /** Throws a RangeError naming the first value out of range (`flag` maps a field to its CLI name). */
 export function checkRelabelRule(r: RelabelRule, flag: (field: keyof RelabelRule) => string = (f) => f): void {
-  if (!(typeof r.alpha === 'number' && Number.isFinite(r.alpha) && r.alpha >= 0)) throw new RangeError(`${flag('alpha')} must be a number >= 0, got ${r.alpha}`);
+  checkAlpha(r.alpha, flag('alpha'));
   if (!(typeof r.unsafeSlope === 'number' && Number.isFinite(r.unsafeSlope))) throw new RangeError(`${flag('unsafeSlope')} must be a finite number, got ${r.unsafeSlope}`);
   if (!(r.labelPrior > 0 && r.labelPrior < 1)) throw new RangeError(`${flag('labelPrior')} must be in (0, 1), got ${r.labelPrior}`);
   if (!(r.maxWrongFlips > 0 && r.maxWrongFlips <= 0.5)) throw new RangeError(`${flag('maxWrongFlips')} must be in (0, 0.5], got ${r.maxWrongFlips}`);

@@ -10,7 +10,7 @@
  * one seeded Prng, and the loop is sequential, so the same data and options give the same bytes.
  */
 import { HybridProbe, hybridForward, logSigmoid, sigmoid } from './HybridProbe.js';
-import { fitCalibration, type CalibrationFit } from './posterior.js';
+import { checkAlpha, fitCalibration, type CalibrationFit } from './posterior.js';
 import { accuracyByGroup, auroc, fitAlpha, pairLogLikelihood, pairReliability, pairwiseAccuracy, type GroupAccuracy } from './metrics.js';
 import { Prng } from './Prng.js';
 
@@ -226,7 +226,7 @@ export function resolveTrainOptions(options: TrainProbeOptions): TrainProbeResul
   checkNumber('seed', o.seed, (v) => Number.isInteger(v), 'an integer');
   checkNumber('holdout', o.holdout, (v) => v >= 0 && v < 1, 'in [0, 1)');
   checkNumber('labelWeight', o.labelWeight, (v) => v >= 0, '>= 0');
-  if (o.alpha !== 'auto') checkNumber('alpha', o.alpha, (v) => v >= 0, "'auto' or a number >= 0");
+  if (o.alpha !== 'auto') checkAlpha(o.alpha, 'trainProbe: alpha');
   return o;
 }
 

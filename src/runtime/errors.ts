@@ -19,6 +19,20 @@ export class UsageError extends UserError {
   }
 }
 
+/**
+ * Runs a range check written for the library (it throws a RangeError naming the value) on a flag's
+ * value: the same check, one line and exit code 2 for the user. `rename` maps the message (e.g. an
+ * option name to its flag).
+ */
+export function asUsageError<T>(check: () => T, rename: (message: string) => string = (m) => m): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(rename(err.message));
+    throw err;
+  }
+}
+
 /** An input file that cannot be read at all: the part fails, the run goes on, and exits non-zero. */
 export class InputFileError extends UserError {
   constructor(

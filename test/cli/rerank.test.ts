@@ -94,6 +94,9 @@ test('rerank: confidence flags out of range are usage errors naming the flag', a
     ['--label-prior', '1.5', /--label-prior must be 'auto' or a number in \(0, 1\), got 1.5/],
     ['--max-wrong-flips', '0.7', /--max-wrong-flips must be in \(0, 0.5\], got 0.7/],
     ['--alpha', 'x', /--alpha must be 'auto' or a number, got "x"/],
+    ['--alpha', '-1', /^prefrank: --alpha must be a number >= 0, got -1$/m],
+    // The operator's own check, so the flag and relabelPairs can never disagree again.
+    ['--min-margin', '0.5', /^prefrank: --min-margin must be in \[0, 0.5\), got 0.5$/m],
   ] as const) {
     const r = await runCli(['rerank', input, '--out', join(dir, 'o'), '--device', 'cpu', flag, value]);
     assert.equal(r.code, 2, `${flag} ${value}: ${r.stderr}`);

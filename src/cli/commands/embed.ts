@@ -4,7 +4,7 @@ import { ioSettings } from '../../runtime/Config.js';
 import { Embedder } from '../../runtime/Embedder.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
 import { Stats } from '../../runtime/Stats.js';
-import { embedderOptions, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
+import { embedderOptions, modelSettings, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
 import { ioConfig, withIoOptions, type IoArgs } from '../ioOptions.js';
 import { runJob } from '../runJob.js';
 
@@ -21,19 +21,10 @@ export const embedCommand: CommandModule<object, Args> = {
     const log = new Logger(args.logLevel, args.logFormat);
     const io = ioConfig(args);
     const stats = new Stats();
-    await using embedder = await Embedder.open(embedderOptions(args, (m) => log.info(m)));
+    const embedOptions = embedderOptions(args, (m) => log.info(m));
+    const settings = { command: 'embed', ...ioSettings(io), ...(await modelSettings(args, embedOptions)) };
+    await using embedder = await Embedder.open(embedOptions);
     log.info(`model: ${embedder.numLayers} layer(s) (${embedder.tapKind}), reading ${embedder.layers.length} x ${embedder.width}, device ${embedder.device}`);
-    const settings = {
-      command: 'embed',
-      ...ioSettings(io),
-      modelSha256: embedder.modelSha256,
-      tokenizerSha256: embedder.tokenizerSha256,
-      layers: embedder.layers,
-      width: embedder.width,
-      template: embedder.template,
-      maxTokens: embedder.maxTokens,
-      paddingSide: args.paddingSide,
-    };
     const out = await runJob({ command: 'embed', io, settings, log, stats, pipeline: (parts, configHash) => embed(parts, io, { embedder, stats, configHash }) });
     const texts = stats.get('embedPairs.texts');
     const slots = stats.get('embedPairs.paddedSlots');

@@ -9,13 +9,13 @@ import type { CommandModule } from 'yargs';
 import { checkProbeCompatibility, featureSourceOf, loadProbe, prefrankVersion, saveProbe, type FeatureSource } from '../../probe/artifact.js';
 import { tradeoffCurve } from '../../probe/posterior.js';
 import { Prng } from '../../probe/Prng.js';
-import { relabelRule, withRewardOptions, type RewardArgs } from '../rewardOptions.js';
+import { autoOrNumber, relabelRule, withRewardOptions, type RewardArgs } from '../rewardOptions.js';
 import { embedRecords, readRecords, type FeatureSet } from '../../probe/featureData.js';
 import { featureShardFiles, readFeatureShards } from '../../probe/featureShards.js';
 import { accuracyByGroup, auroc, pairLogLikelihood, pairReliability, pairwiseAccuracy } from '../../probe/metrics.js';
 import { resolveTrainOptions, trainProbe } from '../../probe/trainProbe.js';
 import { Embedder } from '../../runtime/Embedder.js';
-import { UsageError, UserError } from '../../runtime/errors.js';
+import { asUsageError, UsageError, UserError } from '../../runtime/errors.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
 import { Stats } from '../../runtime/Stats.js';
 import { DEFAULT_MODEL_NAME } from '../../runtime/defaultModel.js';
@@ -61,21 +61,8 @@ async function loadFeatures(
 }
 
 /** trainProbe's option checks name the option; the flag is its kebab-case form. */
-function asUsage(f: () => unknown): void {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof RangeError) throw new UsageError(err.message.replace(/^trainProbe: (\w+)/, (_, k: string) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`));
-    throw err;
-  }
-}
+const trainFlag = (message: string) => message.replace(/^trainProbe: (\w+)/, (_, k: string) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`);
 
-function parseAlpha(v: string): 'auto' | number {
-  if (v === 'auto') return 'auto';
-  const n = Number(v);
-  if (!(v.trim() !== '' && Number.isFinite(n) && n >= 0)) throw new UsageError(`--alpha must be 'auto' or a number >= 0, got ${JSON.stringify(v)}`);
-  return n;
-}
 
 type TrainArgs = InputArgs &
   EmbedArgs & {
@@ -112,7 +99,7 @@ const trainCommand: CommandModule<object, TrainArgs> = {
       .option('alpha', { type: 'string', default: 'auto', describe: "Confidence temperature stored in the probe: auto (maximum likelihood on the held-out pairs) or a number", group: 'Training:' }) as never,
   handler: async (args) => {
     const log = new Logger(args.logLevel, args.logFormat);
-    const alpha = parseAlpha(args.alpha);
+    const alpha = autoOrNumber('alpha', args.alpha);
     const trainOptions = {
       margin: args.margin,
       lr: args.lr,
@@ -127,7 +114,7 @@ const trainCommand: CommandModule<object, TrainArgs> = {
       alpha,
     };
     // Flags are checked before the model opens: a typo should not cost an embedding pass.
-    asUsage(() => resolveTrainOptions({ ...trainOptions, layers: 1, width: 1 }));
+    asUsageError(() => resolveTrainOptions({ ...trainOptions, layers: 1, width: 1 }), trainFlag);
     // Feature shards from `prefrank embed` train without a model; other inputs are embedded here.
     const shardFiles = await featureShardFiles(args.inputs);
     let features: FeatureSet;

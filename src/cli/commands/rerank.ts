@@ -1,22 +1,21 @@
 import { MANIFEST_FILE } from '../../../schemas/layout.js';
 import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { rerank } from '../../../pipelines/rerank.js';
 import { parsePairsSpec } from '../../../operators/pairsFromLists.js';
 import { checkProbeCompatibility, featureSourceOf, loadProbe } from '../../probe/artifact.js';
 import { RELABEL_POLICIES, type RelabelPolicy } from '../../../operators/relabelPairs.js';
-import { impliedLabelPrior, RELABEL_DEFAULTS, type RelabelRule } from '../../probe/posterior.js';
+import { checkMinMargin, impliedLabelPrior, RELABEL_DEFAULTS, type RelabelRule } from '../../probe/posterior.js';
 import { ioSettings } from '../../runtime/Config.js';
 import { DuckDb } from '../../runtime/DuckDb.js';
-import { sha256File } from '../../runtime/hash.js';
 import type { Manifest } from '../../../schemas/manifest.js';
 import { Embedder } from '../../runtime/Embedder.js';
-import { UsageError } from '../../runtime/errors.js';
+import { asUsageError, UsageError } from '../../runtime/errors.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
 import { dataPath } from '../../runtime/paths.js';
 import { Stats } from '../../runtime/Stats.js';
-import { embedderOptions, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
+import { embedderOptions, modelSettings, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
 import { ioConfig, withIoOptions, type IoArgs } from '../ioOptions.js';
 import { relabelRule, withRewardOptions, type RewardArgs } from '../rewardOptions.js';
 import { runJob } from '../runJob.js';
@@ -48,7 +47,7 @@ export const rerankCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     const log = new Logger(args.logLevel, args.logFormat);
     const io = ioConfig(args);
-    if (!(args.minMargin >= 0 && args.minMargin < 0.5)) throw new UsageError(`--min-margin must be in [0, 0.5), got ${args.minMargin}`);
+    asUsageError(() => checkMinMargin(args.minMargin, '--min-margin'));
     let pairs;
     try {
       pairs = parsePairsSpec(args.pairs);
@@ -62,23 +61,11 @@ export const rerankCommand: CommandModule<object, Args> = {
 
     const stats = new Stats();
     const embedOptions = embedderOptions(args, (m) => log.info(m));
-    // The settings hash the model and tokenizer files without opening a session: with --workers
-    // this process only waits for its workers, and an onnxruntime session costs seconds and memory.
-    const [modelSha256, tokenizerSha256] = await Promise.all([
-      sha256File(embedOptions.model),
-      sha256File(embedOptions.tokenizer ?? join(dirname(embedOptions.model), 'tokenizer.json')),
-    ]);
     const settings = {
       command: 'rerank',
       ...ioSettings(io),
-      modelSha256,
-      tokenizerSha256,
+      ...(await modelSettings(args, embedOptions)),
       probeSha256,
-      layers: args.layers,
-      template: args.chatTemplate ? 'chat-template' : embedOptions.template,
-      maxTokens: args.maxTokens ?? null,
-      batchTokens: args.batchTokens,
-      device: args.device,
       ...rule,
       policy: args.policy,
       minMargin: args.minMargin,

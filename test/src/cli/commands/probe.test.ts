@@ -70,6 +70,9 @@ test('bad flags are usage errors naming the flag', async () => {
   const r = await prefrank('probe', 'train', 'pairs.jsonl', '--out', 'q', '--alpha', 'big');
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--alpha must be 'auto' or a number/);
+  const negative = await prefrank('probe', 'train', 'pairs.jsonl', '--out', 'q', '--alpha', '-1');
+  assert.equal(negative.code, 2, negative.stderr);
+  assert.match(negative.stderr, /^prefrank: --alpha must be a number >= 0, got -1$/m);
   const lr = await prefrank('probe', 'train', 'pairs.jsonl', '--out', 'q', '--lr', '0');
   assert.equal(lr.code, 2, lr.stderr);
   assert.match(lr.stderr, /--lr must be > 0/);
