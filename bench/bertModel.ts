@@ -4,7 +4,7 @@
  * gives a Hugging Face BertModel (`/encoder/layer.N/...`), so the layer tap finds its layers, and
  * the output `last_hidden_state`, so transformers.js' feature-extraction runs it too.
  */
-import { DataType, encodeModel, int64s, node, tensor, valueInfo, type NodeProto, type TensorProto } from '../src/runtime/onnxBuild.js';
+import { DataType, encodeModel, int64s, node, tensor, valueInfo, type NodeProto, type TensorProto } from '../src/runtime/model/onnxBuild.js';
 import { weights } from '../test/helpers/random.js';
 
 export interface BertShape {

@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import ort from 'onnxruntime-node';
 import { Prng } from '../src/probe/Prng.js';
-import { Embedder } from '../src/runtime/Embedder.js';
-import { openOrtSession } from '../src/runtime/openOrtSession.js';
+import { Embedder } from '../src/runtime/model/Embedder.js';
+import { openOrtSession } from '../src/runtime/model/openOrtSession.js';
 import { projectRoot, sharedPath } from '../src/runtime/paths.js';
-import type { Device } from '../src/runtime/openOrtSession.js';
+import type { Device } from '../src/runtime/model/openOrtSession.js';
 import { median, type Bench, type Row } from './harness.js';
 
 const N = 8;

@@ -1,7 +1,7 @@
 import { defer, map, type OperatorFunction } from 'rxjs';
 import { adaptRow, detectFormat, formats, type AdaptOptions, type Format } from '../schemas/adapters.js';
 import type { Item, ListRecord, PairRecord, RawRow, RecordBatch, RejectRecord } from '../schemas/records.js';
-import type { ReadItem } from '../src/runtime/readers.js';
+import type { ReadItem } from '../src/runtime/io/readers.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
 export interface AdaptRowsOptions extends AdaptOptions {

@@ -1,7 +1,8 @@
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { Embedding, Item, ListRecord, PairRecord, RecordBatch, RejectRecord } from '../schemas/records.js';
 import { rawPreview } from '../schemas/adapters.js';
-import type { EmbedInput, EmbedOutput } from '../src/runtime/Embedder.js';
+import { NO_TOKENS } from '../schemas/records.js';
+import type { EmbedInput, EmbedOutput } from '../src/runtime/model/Embedder.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
 /** The part of an open Embedder this operator uses (tests pass a fake). */
@@ -68,13 +69,13 @@ export function embedPairs(options: EmbedPairsOptions): OperatorFunction<RecordB
       if (k < 0) return it;
       if (it.kind === 'pair') {
         const [c, r] = [embeddings[k], embeddings[k + 1]];
-        if (!c || !r) return reject(it, `no tokens after tokenization: ${!c ? 'chosen' : 'rejected'}`, stats);
+        if (!c || !r) return reject(it, `${NO_TOKENS}: ${!c ? 'chosen' : 'rejected'}`, stats);
         return { ...it, embChosen: c, embRejected: r } satisfies PairRecord;
       }
       const list = it as ListRecord;
       const embs = embeddings.slice(k, k + list.responses.length);
       const empty = embs.findIndex((e) => !e);
-      if (empty >= 0) return reject(list, `no tokens after tokenization: response ${empty}`, stats);
+      if (empty >= 0) return reject(list, `${NO_TOKENS}: response ${empty}`, stats);
       return { ...list, embeddings: embs as Embedding[] } satisfies ListRecord;
     });
     return { ...batch, items };

@@ -5,8 +5,8 @@ import type { OperatorFunction } from 'rxjs';
 import { FEATURE_METADATA_KEY, featureSchema, featureTable, type FeatureRow, type FeatureShardMetadata } from '../schemas/features.js';
 import type { ShardResult } from '../schemas/manifest.js';
 import type { Embedding, Item, ListRecord, PairRecord, RecordBatch } from '../schemas/records.js';
-import { ParquetWriter } from '../src/runtime/ParquetWriter.js';
-import { sinkPart, type PartSink, type PartTally, type ShardTarget } from './sinkPart.js';
+import { ParquetWriter } from '../src/runtime/io/ParquetWriter.js';
+import { sinkPart, type PartSink, type PartTally, type ShardTarget } from '../src/runtime/io/partSink.js';
 
 export interface WriteFeaturesOptions extends ShardTarget {
   readonly compression: 'zstd' | 'snappy' | 'none';

@@ -14,8 +14,8 @@ import {
 } from '../schemas/output.js';
 import type { ShardResult } from '../schemas/manifest.js';
 import type { Item, ListRecord, PairRecord, RecordBatch } from '../schemas/records.js';
-import { ParquetWriter, type ParquetWriterOptions } from '../src/runtime/ParquetWriter.js';
-import { sinkPart, type PartSink, type PartTally, type ShardTarget } from './sinkPart.js';
+import { ParquetWriter, type ParquetWriterOptions } from '../src/runtime/io/ParquetWriter.js';
+import { sinkPart, type PartSink, type PartTally, type ShardTarget } from '../src/runtime/io/partSink.js';
 
 
 export interface WriteShardOptions extends ShardTarget, ParquetWriterOptions {}

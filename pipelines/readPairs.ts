@@ -3,9 +3,9 @@ import type { AdaptOptions } from '../schemas/adapters.js';
 import type { Item, PartRef, RecordBatch } from '../schemas/records.js';
 import type { ValidateOptions } from '../schemas/validate.js';
 import { adaptRows } from '../operators/adaptRows.js';
-import { streamPart } from '../operators/streamPart.js';
+import { streamPart } from './eachPart.js';
 import { validatePairs } from '../operators/validatePairs.js';
-import type { ReadItem, ReadOptions } from '../src/runtime/readers.js';
+import type { ReadItem, ReadOptions } from '../src/runtime/io/readers.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
 export interface ReadPairsOptions {

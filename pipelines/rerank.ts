@@ -1,17 +1,16 @@
-import { concatMap, from, pipe, type Observable } from 'rxjs';
+import { pipe, type Observable } from 'rxjs';
 import type { ShardResult } from '../schemas/manifest.js';
 import type { PartRef } from '../schemas/records.js';
 import { embedPairs } from '../operators/embedPairs.js';
-import { markComplete } from '../operators/markComplete.js';
 import { pairsFromLists, type PairsMode } from '../operators/pairsFromLists.js';
 import { relabelPairs, type RelabelPolicy } from '../operators/relabelPairs.js';
 import { scorePairs } from '../operators/scorePairs.js';
-import { streamPart } from '../operators/streamPart.js';
+import { eachPart } from './eachPart.js';
 import { writeShard } from '../operators/writeShard.js';
 import type { HybridProbe } from '../src/probe/HybridProbe.js';
 import type { RelabelRule } from '../src/probe/posterior.js';
 import type { IoConfig } from '../src/runtime/Config.js';
-import type { Embedder } from '../src/runtime/Embedder.js';
+import type { Embedder } from '../src/runtime/model/Embedder.js';
 import type { Stats } from '../src/runtime/Stats.js';
 import { canonicalStages } from './readPairs.js';
 
@@ -37,22 +36,17 @@ export interface RerankRuntime {
 export function rerank(parts: readonly PartRef[], config: RerankConfig, runtime: RerankRuntime): Observable<ShardResult> {
   const { io } = config;
   const { embedder, probe, stats, configHash } = runtime;
-  return from(parts).pipe(
-    concatMap((part) =>
-      streamPart({
-        part,
-        read: io.read,
-        window: io.window,
-        stats,
-        stages: pipe(
-          canonicalStages({ ...io, stats }),
-          embedPairs({ embedder, stats }),
-          scorePairs({ probe, stats }),
-          pairsFromLists({ pairs: config.pairs, stats }),
-          relabelPairs({ ...config.rule, policy: config.policy, minMargin: config.minMargin, stats }),
-        ),
-      }).pipe(writeShard({ ...io.write, part, outDir: io.outDir, split: io.split, rank: io.rank, worldSize: io.worldSize, configHash, stats, device: embedder.device })),
-    ),
-    markComplete({ outDir: io.outDir }),
-  );
+  return eachPart(parts, {
+    ...io,
+    stats,
+    stages: () =>
+      pipe(
+        canonicalStages({ ...io, stats }),
+        embedPairs({ embedder, stats }),
+        scorePairs({ probe, stats }),
+        pairsFromLists({ pairs: config.pairs, stats }),
+        relabelPairs({ ...config.rule, policy: config.policy, minMargin: config.minMargin, stats }),
+      ),
+    write: (part) => writeShard({ ...io.write, part, outDir: io.outDir, split: io.split, rank: io.rank, worldSize: io.worldSize, configHash, stats, device: embedder.device }),
+  });
 }

@@ -67,6 +67,9 @@ export interface ListRecord extends SourceRef {
 }
 
 /** A row that could not be processed, and why. Every input row ends in data/ or rejects/. */
+/** The reason of a record with a text that has no tokens at all (embedPairs). */
+export const NO_TOKENS = 'no tokens after tokenization';
+
 export interface RejectRecord extends SourceRef {
   readonly kind: 'reject';
   /** Short machine-groupable reason, e.g. "missing column: chosen". */

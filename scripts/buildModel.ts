@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { buildGloveModel, defaultModelDir as gloveModelDir } from '../src/runtime/buildGloveModel.js';
-import { buildDefaultModel, defaultModelDir } from '../src/runtime/defaultModel.js';
+import { buildGloveModel, defaultModelDir as gloveModelDir } from '../src/runtime/model/buildGloveModel.js';
+import { buildDefaultModel, defaultModelDir } from '../src/runtime/model/defaultModel.js';
 
 const at = process.argv.indexOf('--out');
 const glove = process.argv.includes('--glove');

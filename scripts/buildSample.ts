@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { Field, Schema, Utf8 } from 'apache-arrow';
 import { tableFromRows } from '../schemas/output.js';
 import { dataPath, sharedPath } from '../src/runtime/paths.js';
-import { ParquetWriter } from '../src/runtime/ParquetWriter.js';
+import { ParquetWriter } from '../src/runtime/io/ParquetWriter.js';
 
 const ROWS = 1000;
 

@@ -4,13 +4,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { embedRecords, readRecords, type FeatureLabel, type FeatureSet } from '../src/probe/featureData.js';
-import { defaultModelFile } from '../src/runtime/defaultModel.js';
-import { Embedder } from '../src/runtime/Embedder.js';
+import { readFeatures } from '../pipelines/probeFeatures.js';
+import type { FeatureLabel, FeatureSet } from '../src/probe/featureData.js';
+import { defaultModelFile } from '../src/runtime/model/defaultModel.js';
+import { Embedder } from '../src/runtime/model/Embedder.js';
 import { sharedPath } from '../src/runtime/paths.js';
 import { Stats } from '../src/runtime/Stats.js';
 
-export { DEFAULT_MODEL_NAME } from '../src/runtime/defaultModel.js';
+export { DEFAULT_MODEL_NAME } from '../src/runtime/model/defaultModel.js';
 export const HH_FILE = sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz');
 export const MODERATION_FILE = sharedPath('data', 'openai-moderation', 'samples-1680.jsonl.gz');
 
@@ -26,15 +27,19 @@ export async function openDefaultEmbedder(): Promise<Embedder> {
 
 /** The HH-RLHF pairs through the shared front stages (implicit-prompt adapter), embedded. */
 export async function hhFeatures(embedder: Embedder, file = HH_FILE): Promise<FeatureSet & { rejects: Readonly<Record<string, number>> }> {
-  const { records, rejects } = await readRecords([file], {
-    read: { batchRows: 512, maxRowBytes: 16 * 2 ** 20 },
-    adapt: { format: 'implicit', pkuChoice: 'safer' },
-    validate: { maxTextChars: 1_000_000 },
-    window: 2,
-    partRows: 1_000_000,
-    stats: new Stats(),
-  });
-  return { ...(await embedRecords(embedder, records)), rejects };
+  const { files: _f, ...features } = await readFeatures(
+    [file],
+    {
+      read: { batchRows: 512, maxRowBytes: 16 * 2 ** 20 },
+      adapt: { format: 'implicit', pkuChoice: 'safer' },
+      validate: { maxTextChars: 1_000_000 },
+      window: 2,
+      partRows: 1_000_000,
+      stats: new Stats(),
+    },
+    embedder,
+  );
+  return features;
 }
 
 const HARM_KEYS = ['S', 'H', 'V', 'HR', 'SH', 'S3', 'H2', 'V2'] as const;

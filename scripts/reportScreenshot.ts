@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { buildReport } from '../src/analysis/report.js';
 import { createOutputViews, openOutputFolder } from '../src/analysis/views.js';
-import { DuckDb } from '../src/runtime/DuckDb.js';
+import { DuckDb } from '../src/runtime/io/DuckDb.js';
 import { projectRoot } from '../src/runtime/paths.js';
 import { CHROMIUM_ARGS, findChromium } from '../test/helpers/chromium.js';
 import { makeOutputFolder } from '../test/helpers/makeOutputFolder.js';

@@ -6,7 +6,7 @@ export { rerank, type RerankConfig, type RerankRuntime } from '../pipelines/rera
 export { convert } from '../pipelines/convert.js';
 export { readPairs, canonicalStages, type ReadPairsOptions } from '../pipelines/readPairs.js';
 
-export { streamPart } from '../operators/streamPart.js';
+export { streamPart } from '../pipelines/eachPart.js';
 export { adaptRows } from '../operators/adaptRows.js';
 export { validatePairs } from '../operators/validatePairs.js';
 export { embedPairs } from '../operators/embedPairs.js';
@@ -23,10 +23,10 @@ export * from '../schemas/manifest.js';
 export { adaptRow, detectFormat, formats, type Format } from '../schemas/adapters.js';
 
 export type { IoConfig } from './runtime/Config.js';
-export { Embedder, type EmbedderOptions } from './runtime/Embedder.js';
-export { DuckDb } from './runtime/DuckDb.js';
+export { Embedder, type EmbedderOptions } from './runtime/model/Embedder.js';
+export { DuckDb } from './runtime/io/DuckDb.js';
 export { HybridProbe } from './probe/HybridProbe.js';
 export { loadProbe, checkProbeCompatibility } from './probe/artifact.js';
 export { Stats } from './runtime/Stats.js';
-export { expandInputs, planParts, partsForRank } from './runtime/inputs.js';
+export { expandInputs, planParts, partsForRank } from './runtime/io/inputs.js';
 export { UserError, UsageError, InputFileError } from './runtime/errors.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { DuckDbError, quoteLiteral, type DuckDb } from '../runtime/DuckDb.js';
+import { DuckDbError, quoteLiteral, type DuckDb } from '../runtime/io/DuckDb.js';
 import { UsageError, UserError } from '../runtime/errors.js';
 import { formatTable } from './table.js';
 

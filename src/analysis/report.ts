@@ -6,7 +6,7 @@
  * Dataset texts are untrusted: every one goes through `escapeHtml`, and the page's
  * Content-Security-Policy forbids scripts anyway, as a second fence.
  */
-import { quoteIdent, type DuckDb } from '../runtime/DuckDb.js';
+import { quoteIdent, type DuckDb } from '../runtime/io/DuckDb.js';
 import { confidenceHistogramSpec, flipRateSpec, rejectsSpec, renderSvg, rewardScatterSpec, type HistogramBin, type ScatterPoint } from './charts.js';
 import type { Manifest } from '../../schemas/manifest.js';
 import { computeStats, QUANTILE_LEVELS, type FolderStats } from './stats.js';

@@ -7,7 +7,7 @@
  * floats in parallel, in no fixed order).
  */
 import type { JS } from '@duckdb/node-api';
-import { quoteIdent, type DuckDb } from '../runtime/DuckDb.js';
+import { quoteIdent, type DuckDb } from '../runtime/io/DuckDb.js';
 import { formatTable } from './table.js';
 
 export const QUANTILE_LEVELS = [0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1] as const;

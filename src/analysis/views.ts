@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import type { DataType, Field } from 'apache-arrow';
 import { pairOutputFields, rejectFields } from '../../schemas/output.js';
 import type { Manifest, ShardResult } from '../../schemas/manifest.js';
-import { quoteIdent, quoteLiteral, type DuckDb } from '../runtime/DuckDb.js';
+import { quoteIdent, quoteLiteral, type DuckDb } from '../runtime/io/DuckDb.js';
 import { UserError, UsageError } from '../runtime/errors.js';
 
 /** Names that cannot be used for an attached folder's schema (DuckDB's own schemas and catalogs). */

@@ -6,9 +6,9 @@
  */
 import { join } from 'node:path';
 import type { Manifest } from '../../schemas/manifest.js';
-import { DuckDb, quoteLiteral } from '../runtime/DuckDb.js';
+import { DuckDb, quoteLiteral } from '../runtime/io/DuckDb.js';
 import { UsageError } from '../runtime/errors.js';
-import { DAMAGED_INPUT } from '../runtime/readers.js';
+import { DAMAGED_INPUT } from '../runtime/io/readers.js';
 
 /** Share of input rows that may be rejected before the run counts as failed. */
 export const DEFAULT_MAX_REJECT_RATE = 0.5;

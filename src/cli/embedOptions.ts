@@ -6,12 +6,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { DEFAULT_MODEL_NAME, defaultModelFile } from '../runtime/defaultModel.js';
-import type { EmbedderOptions } from '../runtime/Embedder.js';
+import { DEFAULT_MODEL_NAME, defaultModelFile } from '../runtime/model/defaultModel.js';
+import type { EmbedderOptions } from '../runtime/model/Embedder.js';
 import { UsageError } from '../runtime/errors.js';
 import { sha256File } from '../runtime/hash.js';
-import { DEVICES, type Device } from '../runtime/openOrtSession.js';
-import { DEFAULT_TEMPLATE, modelTemplate } from '../runtime/TextTokenizer.js';
+import { DEVICES, type Device } from '../runtime/model/openOrtSession.js';
+import { DEFAULT_TEMPLATE, modelTemplate } from '../runtime/model/TextTokenizer.js';
 
 const group = 'Model:';
 export const DEFAULT_MODEL = 'default';

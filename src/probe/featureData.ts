@@ -1,56 +1,12 @@
 /**
- * Training and evaluation data for the probe: canonical records read through the shared front
- * stages (read -> adapt -> validate, pipelines/readPairs.ts), then embedded with an open Embedder
- * into features. Probe training needs every pair in memory at once (a few thousand to a few
- * hundred thousand), so this collects instead of streaming.
+ * Training and evaluation data for the probe: embedded records (the embed pipeline's stages,
+ * pipelines/probeFeatures.ts) turned into features. Probe training needs every pair in memory at
+ * once (a few thousand to a few hundred thousand), so this collects instead of streaming.
  */
 import { basename } from 'node:path';
-import { lastValueFrom, toArray } from 'rxjs';
-import { readPairs } from '../../pipelines/readPairs.js';
-import type { AdaptOptions } from '../../schemas/adapters.js';
-import type { Embedding, ListRecord, PairRecord } from '../../schemas/records.js';
-import type { ValidateOptions } from '../../schemas/validate.js';
-import type { EmbedInput, EmbedOutput } from '../runtime/Embedder.js';
-import { expandInputs, planParts } from '../runtime/inputs.js';
-import type { ReadOptions } from '../runtime/readers.js';
-import type { Stats } from '../runtime/Stats.js';
+import type { Embedding, Item } from '../../schemas/records.js';
+import { NO_TOKENS } from '../../schemas/records.js';
 import type { TrainingLabel, TrainingPair } from './trainProbe.js';
-
-export interface ReadRecordsOptions {
-  readonly read: ReadOptions;
-  readonly adapt: AdaptOptions;
-  readonly validate: ValidateOptions;
-  readonly window: number;
-  readonly partRows: number;
-  readonly stats: Stats;
-}
-
-export interface ReadRecordsResult {
-  readonly records: (PairRecord | ListRecord)[];
-  /** Rejected rows by reason (bad rows do not stop training; they are reported). */
-  readonly rejects: Readonly<Record<string, number>>;
-  readonly files: readonly string[];
-}
-
-/** Reads every input through read -> adapt -> validate and collects the good records. */
-export async function readRecords(inputs: readonly string[], options: ReadRecordsOptions): Promise<ReadRecordsResult> {
-  const files = await expandInputs(inputs);
-  const parts = await planParts(files, { partRows: options.partRows });
-  const batches = await lastValueFrom(readPairs(parts, options).pipe(toArray()), { defaultValue: [] });
-  const records: (PairRecord | ListRecord)[] = [];
-  const rejects: Record<string, number> = {};
-  for (const b of batches)
-    for (const it of b.items) {
-      if (it.kind === 'pair' || it.kind === 'list') records.push(it);
-      else if (it.kind === 'reject') rejects[it.reason] = (rejects[it.reason] ?? 0) + 1;
-    }
-  return { records, rejects, files };
-}
-
-/** The part of an Embedder this module uses (a fake in tests). */
-export interface EmbedderLike {
-  embed(inputs: readonly EmbedInput[]): Promise<EmbedOutput>;
-}
 
 /** One embedded pair, with what the metrics and the noise experiment need to know about it. */
 export interface FeaturePair extends TrainingPair {
@@ -75,68 +31,53 @@ export interface FeatureSet {
   readonly truncated: number;
 }
 
+/** An empty FeatureSet to add batches to. */
+export function emptyFeatureSet(): FeatureSet {
+  return { pairs: [], labels: [], skipped: 0, truncated: 0 };
+}
+
 /**
- * Embeds records into features: each pair's chosen and rejected response under its prompt (through
- * the embedder's template), and each response with a safety label (pairs' chosenSafe/rejectedSafe,
- * lists' labels) as a labelled example. Groups for the metric breakdown are the category when
- * present, else the input file's base name. `chunk` responses are embedded per call.
+ * Adds embedded records (embedPairs' output) to `set`: each pair's chosen and rejected features,
+ * and each response with a safety label (pairs' chosenSafe/rejectedSafe, lists' labels) as a
+ * labelled example. Groups for the metric breakdown are the category when present, else the input
+ * file's base name. A record that embedPairs rejected because a text had no tokens counts as
+ * skipped; other rejects are the reader's and validator's, reported apart.
  */
-export async function embedRecords(
-  embedder: EmbedderLike,
-  records: readonly (PairRecord | ListRecord)[],
-  options: { readonly chunk?: number; readonly onProgress?: (done: number, total: number) => void } = {},
-): Promise<FeatureSet> {
-  const chunk = options.chunk ?? 256;
-  const pairs: FeaturePair[] = [];
-  const labels: FeatureLabel[] = [];
-  let skipped = 0;
-  let truncated = 0;
-  for (let start = 0; start < records.length; start += chunk) {
-    const slice = records.slice(start, start + chunk);
-    const inputs: EmbedInput[] = [];
-    for (const r of slice) {
-      if (r.kind === 'pair') inputs.push({ prompt: r.prompt, response: r.chosen }, { prompt: r.prompt, response: r.rejected });
-      else for (const resp of r.responses) inputs.push({ prompt: r.prompt, response: resp });
+export function addFeatures(set: FeatureSet, items: readonly Item[]): FeatureSet {
+  let { skipped, truncated } = set;
+  for (const r of items) {
+    if (r.kind === 'reject') {
+      if (r.reason.startsWith(NO_TOKENS)) skipped++;
+      continue;
     }
-    const { embeddings } = await embedder.embed(inputs);
-    let k = 0;
-    for (const r of slice) {
-      if (r.kind === 'pair') {
-        const [c, j] = [embeddings[k], embeddings[k + 1]];
-        k += 2;
-        if (!c || !j) {
-          skipped++;
-          continue;
-        }
-        if (c.truncated || j.truncated) truncated++;
-        pairs.push({
-          chosen: c.features,
-          rejected: j.features,
-          group: r.category ?? basename(r.sourceFile),
-          pairId: r.pairId,
-          sourceFile: r.sourceFile,
-          sourceRow: r.sourceRow,
-          category: r.category,
-          chosenText: r.chosen,
-          rejectedText: r.rejected,
-          prompt: r.prompt,
-        });
-        const label = (e: Embedding, safe: boolean | null) => {
-          if (safe !== null) labels.push({ features: e.features, safe, sourceFile: r.sourceFile });
-        };
-        label(c, r.chosenSafe);
-        label(j, r.rejectedSafe);
-      } else {
-        const embs = embeddings.slice(k, k + r.responses.length);
-        k += r.responses.length;
-        embs.forEach((e, i) => {
-          const safe = r.labels?.[i] ?? null;
-          if (!e) skipped++;
-          else if (safe !== null) labels.push({ features: e.features, safe, sourceFile: r.sourceFile });
-        });
-      }
+    if (r.kind === 'pair') {
+      const [c, j] = [r.embChosen, r.embRejected];
+      if (!c || !j) throw new Error(`addFeatures: pair ${r.pairId} has no embeddings; embedPairs must run first`);
+      if (c.truncated || j.truncated) truncated++;
+      set.pairs.push({
+        chosen: c.features,
+        rejected: j.features,
+        group: r.category ?? basename(r.sourceFile),
+        pairId: r.pairId,
+        sourceFile: r.sourceFile,
+        sourceRow: r.sourceRow,
+        category: r.category,
+        chosenText: r.chosen,
+        rejectedText: r.rejected,
+        prompt: r.prompt,
+      });
+      const label = (e: Embedding, safe: boolean | null) => {
+        if (safe !== null) set.labels.push({ features: e.features, safe, sourceFile: r.sourceFile });
+      };
+      label(c, r.chosenSafe);
+      label(j, r.rejectedSafe);
+    } else if (r.kind === 'list') {
+      if (!r.embeddings) throw new Error(`addFeatures: list ${r.listId} has no embeddings; embedPairs must run first`);
+      r.embeddings.forEach((e, i) => {
+        const safe = r.labels?.[i] ?? null;
+        if (safe !== null) set.labels.push({ features: e.features, safe, sourceFile: r.sourceFile });
+      });
     }
-    options.onProgress?.(Math.min(records.length, start + chunk), records.length);
   }
-  return { pairs, labels, skipped, truncated };
+  return { ...set, skipped, truncated };
 }

@@ -12,7 +12,7 @@ import { tableFromIPC, type Vector } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
 import { FEATURE_METADATA_KEY, type FeatureShardMetadata } from '../../schemas/features.js';
 import { UserError } from '../runtime/errors.js';
-import { expandInputs } from '../runtime/inputs.js';
+import { expandInputs } from '../runtime/io/inputs.js';
 import type { FeatureSource } from './artifact.js';
 import type { FeaturePair, FeatureSet } from './featureData.js';
 

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import type { AdaptOptions } from '../../schemas/adapters.js';
 import type { ValidateOptions } from '../../schemas/validate.js';
-import type { ParquetWriterOptions } from './ParquetWriter.js';
-import type { ReadOptions } from './readers.js';
+import type { ParquetWriterOptions } from './io/ParquetWriter.js';
+import type { ReadOptions } from './io/readers.js';
 
 export interface IoConfig {
   readonly inputs: readonly string[];

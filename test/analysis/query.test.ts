@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { checkQuery, exportQuery, parseAttach, parseParams, shortFloat32, streamQuery, tableQuery } from '../../src/analysis/query.js';
 import { createOutputViews, openOutputFolder } from '../../src/analysis/views.js';
-import { DuckDb } from '../../src/runtime/DuckDb.js';
+import { DuckDb } from '../../src/runtime/io/DuckDb.js';
 import { UsageError, UserError } from '../../src/runtime/errors.js';
 import { makeOutputFolder, type MadeOutputFolder } from '../helpers/makeOutputFolder.js';
 

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { buildReport } from '../../src/analysis/report.js';
 import { computeStats } from '../../src/analysis/stats.js';
 import { createOutputViews, openOutputFolder } from '../../src/analysis/views.js';
-import { DuckDb } from '../../src/runtime/DuckDb.js';
+import { DuckDb } from '../../src/runtime/io/DuckDb.js';
 import { dataPath, projectRoot } from '../../src/runtime/paths.js';
 import type { Manifest } from '../../schemas/manifest.js';
 

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { buildReport, escapeHtml } from '../../src/analysis/report.js';
 import { createOutputViews, openOutputFolder } from '../../src/analysis/views.js';
-import { DuckDb } from '../../src/runtime/DuckDb.js';
+import { DuckDb } from '../../src/runtime/io/DuckDb.js';
 import { CHROMIUM_ARGS, chromiumSkipReason, findChromium } from '../helpers/chromium.js';
 import { makeOutputFolder, PLANTED_CATEGORY, PLANTED_PROMPT, type MadeOutputFolder } from '../helpers/makeOutputFolder.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeStats, formatStats, QUANTILE_LEVELS } from '../../src/analysis/stats.js';
 import { createOutputViews, openOutputFolder } from '../../src/analysis/views.js';
-import { DuckDb } from '../../src/runtime/DuckDb.js';
+import { DuckDb } from '../../src/runtime/io/DuckDb.js';
 import { makeOutputFolder, type MadeOutputFolder } from '../helpers/makeOutputFolder.js';
 
 let tmp: string;

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOutputViews, openOutputFolder } from '../../src/analysis/views.js';
-import { DuckDb } from '../../src/runtime/DuckDb.js';
+import { DuckDb } from '../../src/runtime/io/DuckDb.js';
 import { UserError, UsageError } from '../../src/runtime/errors.js';
 import { makeOutputFolder, type MadeOutputFolder } from '../helpers/makeOutputFolder.js';
 

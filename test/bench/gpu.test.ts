@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { buildTokenizerJson, flopsPerText, makeTexts, parseOptions, sampleWords, SHAPES, torchStateDict } from '../../bench/gpu.js';
 import { buildBertModel } from '../../bench/bertModel.js';
 import { projectRoot } from '../../src/runtime/paths.js';
-import { TextTokenizer } from '../../src/runtime/TextTokenizer.js';
+import { TextTokenizer } from '../../src/runtime/model/TextTokenizer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'prefrank-gpu-test-'));
 const out = join(dir, 'gpu.json');

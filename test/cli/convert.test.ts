@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import type { Manifest } from '../../schemas/manifest.js';
-import { DuckDb, quoteLiteral } from '../../src/runtime/DuckDb.js';
+import { DuckDb, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { HH_FILE, hhParquetTable, hhRows, makeBadCorpus, runCli, tempDir, writeJsonl, writeParquetFile, type CliResult } from '../helpers/badInputs.js';
 

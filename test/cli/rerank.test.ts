@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Manifest } from '../../schemas/manifest.js';
-import { DuckDb } from '../../src/runtime/DuckDb.js';
+import { DuckDb } from '../../src/runtime/io/DuckDb.js';
 import { sha256File } from '../../src/runtime/hash.js';
 import { RELABEL_DEFAULTS } from '../../src/probe/posterior.js';
 import { sharedPath } from '../../src/runtime/paths.js';

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { partsForRank } from '../../src/runtime/inputs.js';
-import { prefixLine, stripFlags, workerArgv, workerRank } from '../../src/cli/workers.js';
+import { partsForRank } from '../../src/runtime/io/inputs.js';
+import { prefixLine, stripFlags, workerArgv, workerRank } from '../../src/exec/workers.js';
 import type { PartRef } from '../../schemas/records.js';
 
 describe('workers', () => {

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataType, encodeModel, int64s, node, tensor, valueInfo } from '../../src/runtime/onnxBuild.js';
+import { DataType, encodeModel, int64s, node, tensor, valueInfo } from '../../src/runtime/model/onnxBuild.js';
 import { weights } from './random.js';
 
 export { weights };

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { adaptRows } from '../../operators/adaptRows.js';
 import { adaptRow } from '../../schemas/adapters.js';
 import type { RawRow, RecordBatch, RejectRecord } from '../../schemas/records.js';
-import type { ReadItem } from '../../src/runtime/readers.js';
+import type { ReadItem } from '../../src/runtime/io/readers.js';
 import { Stats } from '../../src/runtime/Stats.js';
 import { hhRows } from '../helpers/badInputs.js';
 import { part, scheduler } from './probeItems.js';

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { concat, lastValueFrom, NEVER, of, throwError, toArray } from 'rxjs';
 import { writeFeatures, type WriteFeaturesOptions } from '../../operators/writeFeatures.js';
 import type { Embedding } from '../../schemas/records.js';
-import { DuckDb } from '../../src/runtime/DuckDb.js';
+import { DuckDb } from '../../src/runtime/io/DuckDb.js';
 import { InputFileError } from '../../src/runtime/errors.js';
 import { Stats } from '../../src/runtime/Stats.js';
 import { batch, list, pair, part, reject } from './probeItems.js';

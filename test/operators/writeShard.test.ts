@@ -10,7 +10,7 @@ import { concat, EMPTY, lastValueFrom, of, Subject, throwError, toArray } from '
 import { writeShard, type WriteShardOptions } from '../../operators/writeShard.js';
 import { shardName } from '../../schemas/layout.js';
 import type { Item, PartRef, RecordBatch } from '../../schemas/records.js';
-import { DuckDb, quoteLiteral } from '../../src/runtime/DuckDb.js';
+import { DuckDb, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
 import { InputFileError } from '../../src/runtime/errors.js';
 import { Stats } from '../../src/runtime/Stats.js';
 import { tempDir } from '../helpers/badInputs.js';

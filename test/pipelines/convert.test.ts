@@ -13,8 +13,8 @@ import { convert } from '../../pipelines/convert.js';
 import { adaptRow } from '../../schemas/adapters.js';
 import type { PairRecord } from '../../schemas/records.js';
 import type { IoConfig } from '../../src/runtime/Config.js';
-import { DuckDb, quoteLiteral } from '../../src/runtime/DuckDb.js';
-import { expandInputs, partsForRank, planParts } from '../../src/runtime/inputs.js';
+import { DuckDb, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
+import { expandInputs, partsForRank, planParts } from '../../src/runtime/io/inputs.js';
 import { Stats } from '../../src/runtime/Stats.js';
 import { arrowTable, hhMessages, hhRows, tempDir, writeJsonl, writeParquetFile } from '../helpers/badInputs.js';
 

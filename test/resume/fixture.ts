@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join, relative } from 'node:path';
 import { Schema, Field, Utf8, Int32 } from 'apache-arrow';
 import { tableFromRows } from '../../schemas/output.js';
-import { ParquetWriter } from '../../src/runtime/ParquetWriter.js';
+import { ParquetWriter } from '../../src/runtime/io/ParquetWriter.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { prng } from '../helpers/random.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanDuckDbMessage, DuckDb, DuckDbError, quoteIdent, quoteLiteral } from '../../src/runtime/DuckDb.js';
+import { cleanDuckDbMessage, DuckDb, DuckDbError, quoteIdent, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
 
 test('named parameters are bound as values: an injection attempt stays a string', async () => {
   await using db = await DuckDb.open({ threads: 1 });

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pairOutputRow, pairOutputSchema, rejectSchema, tableFromRows } from '../../schemas/output.js';
 import type { PairRecord } from '../../schemas/records.js';
-import { DuckDb, quoteLiteral } from '../../src/runtime/DuckDb.js';
-import { ParquetWriter } from '../../src/runtime/ParquetWriter.js';
+import { DuckDb, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
+import { ParquetWriter } from '../../src/runtime/io/ParquetWriter.js';
 import { hhRows, tempDir } from '../helpers/badInputs.js';
 
 const pairs = (from: number, n: number) =>

@@ -4,8 +4,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { buildGloveModel, gloveSourcePath } from '../../src/runtime/buildGloveModel.js';
-import { Embedder } from '../../src/runtime/Embedder.js';
+import { buildGloveModel, gloveSourcePath } from '../../src/runtime/model/buildGloveModel.js';
+import { Embedder } from '../../src/runtime/model/Embedder.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'prefrank-glove-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

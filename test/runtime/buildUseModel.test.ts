@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { buildUseModel } from '../../src/runtime/buildUseModel.js';
-import { Embedder } from '../../src/runtime/Embedder.js';
+import { buildUseModel } from '../../src/runtime/model/buildUseModel.js';
+import { Embedder } from '../../src/runtime/model/Embedder.js';
 import { sharedPath } from '../../src/runtime/paths.js';
-import { TextTokenizer } from '../../src/runtime/TextTokenizer.js';
+import { TextTokenizer } from '../../src/runtime/model/TextTokenizer.js';
 
 /** The package the default model is built from, run as its authors ship it (TF.js, CPU). */
 interface Reference {

@@ -3,8 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Manifest } from '../../schemas/manifest.js';
-import { renderDatasetCard, sizeCategory } from '../../src/runtime/datasetCard.js';
-import { inputLicense } from '../../src/runtime/inputs.js';
+import { renderDatasetCard, sizeCategory } from '../../src/runtime/io/datasetCard.js';
+import { inputLicense } from '../../src/runtime/io/inputs.js';
 import { tempDir } from '../helpers/badInputs.js';
 
 const manifest = (createdBy: string, rowsOut: number, license: string | null): Manifest => ({

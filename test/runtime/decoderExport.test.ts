@@ -8,10 +8,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { Embedder } from '../../src/runtime/Embedder.js';
-import { openOrtSession } from '../../src/runtime/openOrtSession.js';
+import { Embedder } from '../../src/runtime/model/Embedder.js';
+import { openOrtSession } from '../../src/runtime/model/openOrtSession.js';
 import { projectRoot } from '../../src/runtime/paths.js';
-import { TextTokenizer } from '../../src/runtime/TextTokenizer.js';
+import { TextTokenizer } from '../../src/runtime/model/TextTokenizer.js';
 import { hhRows, runCli, tempDir } from '../helpers/badInputs.js';
 
 const dir = (dtype: string) => join(projectRoot(), 'test', 'fixtures', 'llama-export', dtype);

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UsageError } from '../../src/runtime/errors.js';
-import { expandInputs, sourceNames, parquetRowGroups, partsForRank, planParts, sniffFormat } from '../../src/runtime/inputs.js';
+import { expandInputs, sourceNames, parquetRowGroups, partsForRank, planParts, sniffFormat } from '../../src/runtime/io/inputs.js';
 import { hhParquetTable, hhRows, tempDir, writeJsonl, writeParquetFile } from '../helpers/badInputs.js';
 
 test('expandInputs: files, folders (recursive, data files only) and globs, de-duplicated, in code-unit order', async () => {

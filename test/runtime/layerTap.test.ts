@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { Embedder } from '../../src/runtime/Embedder.js';
+import { Embedder } from '../../src/runtime/model/Embedder.js';
 import { UserError } from '../../src/runtime/errors.js';
-import { applyLayerTap } from '../../src/runtime/layerTap.js';
-import { DataType, decodeModel, encodeModelProto, valueInfo } from '../../src/runtime/onnxBuild.js';
+import { applyLayerTap } from '../../src/runtime/model/layerTap.js';
+import { DataType, decodeModel, encodeModelProto, valueInfo } from '../../src/runtime/model/onnxBuild.js';
 import { sharedPath } from '../../src/runtime/paths.js';
 import { hiddenStatesModel, noLayersModel, pastKeyValuesModel, writeModelDir } from '../helpers/onnxModels.js';
 

@@ -4,7 +4,7 @@ import { ioConfig, withIoOptions, type IoArgs } from '../ioOptions.js';
 import { ioSettings } from '../../runtime/Config.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
 import { Stats } from '../../runtime/Stats.js';
-import { runJob } from '../runJob.js';
+import { runJob } from '../../exec/runJob.js';
 
 type Args = IoArgs & { logLevel: LogLevel; logFormat: 'text' | 'json' };
 

@@ -1,12 +1,12 @@
 import type { CommandModule } from 'yargs';
 import { embed } from '../../../pipelines/embed.js';
 import { ioSettings } from '../../runtime/Config.js';
-import { Embedder } from '../../runtime/Embedder.js';
+import { Embedder } from '../../runtime/model/Embedder.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
 import { Stats } from '../../runtime/Stats.js';
 import { embedderOptions, modelSettings, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
 import { ioConfig, withIoOptions, type IoArgs } from '../ioOptions.js';
-import { runJob } from '../runJob.js';
+import { runJob } from '../../exec/runJob.js';
 
 type Args = IoArgs & EmbedArgs & { logLevel: LogLevel; logFormat: 'text' | 'json' };
 

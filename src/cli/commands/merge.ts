@@ -13,7 +13,7 @@ import type { Manifest, ShardResult } from '../../../schemas/manifest.js';
 import { UserError } from '../../runtime/errors.js';
 import { sha256File } from '../../runtime/hash.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
-import { OutputFolder, type RunInfo } from '../../runtime/OutputFolder.js';
+import { OutputFolder, type RunInfo } from '../../runtime/io/OutputFolder.js';
 import { versions } from '../../runtime/versions.js';
 
 export interface MergeProblem {

@@ -10,15 +10,16 @@ import { checkProbeCompatibility, featureSourceOf, loadProbe, prefrankVersion, s
 import { tradeoffCurve } from '../../probe/posterior.js';
 import { Prng } from '../../probe/Prng.js';
 import { autoOrNumber, relabelRule, withRewardOptions, type RewardArgs } from '../rewardOptions.js';
-import { embedRecords, readRecords, type FeatureSet } from '../../probe/featureData.js';
+import type { FeatureSet } from '../../probe/featureData.js';
+import { readFeatures } from '../../../pipelines/probeFeatures.js';
 import { featureShardFiles, readFeatureShards } from '../../probe/featureShards.js';
 import { accuracyByGroup, auroc, pairLogLikelihood, pairReliability, pairwiseAccuracy } from '../../probe/metrics.js';
 import { resolveTrainOptions, trainProbe } from '../../probe/trainProbe.js';
-import { Embedder } from '../../runtime/Embedder.js';
+import { Embedder } from '../../runtime/model/Embedder.js';
 import { asUsageError, UsageError, UserError } from '../../runtime/errors.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
 import { Stats } from '../../runtime/Stats.js';
-import { DEFAULT_MODEL_NAME } from '../../runtime/defaultModel.js';
+import { DEFAULT_MODEL_NAME } from '../../runtime/model/defaultModel.js';
 import { DEFAULT_MODEL, embedderOptions, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
 import { inputConfig, withInputOptions, type InputArgs as BaseInputArgs } from '../ioOptions.js';
 
@@ -45,19 +46,16 @@ async function loadFeatures(
     await embedder.close();
     throw err;
   }
-  const stats = new Stats();
-  const read = await readRecords(args.inputs, {
-    ...input,
-    window: 2,
-    partRows: 1_000_000,
-    stats,
-  });
-  const rejected = Object.values(read.rejects).reduce((a, b) => a + b, 0);
-  log.info(`read ${read.records.length} records from ${read.files.length} file(s)`, rejected ? { rejected, reasons: read.rejects } : {});
   const t0 = Date.now();
-  const features = await embedRecords(embedder, read.records, { onProgress: (done, total) => log.debug(`embedded ${done}/${total}`) });
-  log.info(`embedded ${features.pairs.length} pairs and ${features.labels.length} labelled responses in ${((Date.now() - t0) / 1000).toFixed(1)} s`, { skipped: features.skipped, truncated: features.truncated });
-  return { features, embedder, modelName, files: read.files };
+  const read = await readFeatures(args.inputs, { ...input, window: 2, partRows: 1_000_000, stats: new Stats() }, embedder);
+  const rejected = Object.values(read.rejects).reduce((x, y) => x + y, 0);
+  log.info(`read and embedded ${read.pairs.length} pairs and ${read.labels.length} labelled responses from ${read.files.length} file(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`, {
+    skipped: read.skipped,
+    truncated: read.truncated,
+    ...(rejected ? { rejected, reasons: read.rejects } : {}),
+  });
+  const { rejects: _r, files, ...features } = read;
+  return { features, embedder, modelName, files };
 }
 
 /** trainProbe's option checks name the option; the flag is its kebab-case form. */

@@ -6,7 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { buildReport } from '../../analysis/report.js';
 import { createOutputViews, openOutputFolder } from '../../analysis/views.js';
 import { queryFailure } from '../../analysis/query.js';
-import { DuckDb } from '../../runtime/DuckDb.js';
+import { DuckDb } from '../../runtime/io/DuckDb.js';
 import { UsageError, UserError } from '../../runtime/errors.js';
 
 interface ReportArgs {

@@ -8,9 +8,9 @@ import { checkProbeCompatibility, featureSourceOf, loadProbe } from '../../probe
 import { RELABEL_POLICIES, type RelabelPolicy } from '../../../operators/relabelPairs.js';
 import { checkMinMargin, impliedLabelPrior, RELABEL_DEFAULTS, type RelabelRule } from '../../probe/posterior.js';
 import { ioSettings } from '../../runtime/Config.js';
-import { DuckDb } from '../../runtime/DuckDb.js';
+import { DuckDb } from '../../runtime/io/DuckDb.js';
 import type { Manifest } from '../../../schemas/manifest.js';
-import { Embedder } from '../../runtime/Embedder.js';
+import { Embedder } from '../../runtime/model/Embedder.js';
 import { asUsageError, UsageError } from '../../runtime/errors.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
 import { dataPath } from '../../runtime/paths.js';
@@ -18,7 +18,7 @@ import { Stats } from '../../runtime/Stats.js';
 import { embedderOptions, modelSettings, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
 import { ioConfig, withIoOptions, type IoArgs } from '../ioOptions.js';
 import { relabelRule, withRewardOptions, type RewardArgs } from '../rewardOptions.js';
-import { runJob } from '../runJob.js';
+import { runJob } from '../../exec/runJob.js';
 
 type Args = IoArgs &
   EmbedArgs &

@@ -7,7 +7,7 @@ import { OVERWRITE_OPTION, refuseExisting } from '../outFile.js';
 import type { Argv, CommandModule } from 'yargs';
 import { createOutputViews, openOutputFolder } from '../../analysis/views.js';
 import { checkQuery, exportQuery, FORMATS, parseAttach, parseParams, streamQuery, tableQuery, type Format } from '../../analysis/query.js';
-import { DuckDb } from '../../runtime/DuckDb.js';
+import { DuckDb } from '../../runtime/io/DuckDb.js';
 import { UsageError } from '../../runtime/errors.js';
 
 interface SqlArgs {

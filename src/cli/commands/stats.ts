@@ -3,7 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { computeStats, formatStats } from '../../analysis/stats.js';
 import { createOutputViews, openOutputFolder } from '../../analysis/views.js';
 import { queryFailure } from '../../analysis/query.js';
-import { DuckDb } from '../../runtime/DuckDb.js';
+import { DuckDb } from '../../runtime/io/DuckDb.js';
 import { UsageError } from '../../runtime/errors.js';
 
 interface StatsArgs {

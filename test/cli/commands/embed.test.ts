@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { DuckDb } from '../../../src/runtime/DuckDb.js';
+import { DuckDb } from '../../../src/runtime/io/DuckDb.js';
 import { sharedPath } from '../../../src/runtime/paths.js';
 import { runCli } from '../../helpers/badInputs.js';
 

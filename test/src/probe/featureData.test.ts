@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ListRecord, PairRecord } from '../../../schemas/records.js';
-import { embedRecords, type EmbedderLike } from '../../../src/probe/featureData.js';
+import { lastValueFrom, of } from 'rxjs';
+import type { Item, ListRecord, PairRecord, PartRef } from '../../../schemas/records.js';
+import { embedPairs, type PairEmbedder } from '../../../operators/embedPairs.js';
+import { addFeatures, emptyFeatureSet } from '../../../src/probe/featureData.js';
+import { Stats } from '../../../src/runtime/Stats.js';
 
 // A fake embedder: the feature is the response's length, empty responses have no tokens.
-const fake: EmbedderLike & { calls: number } = {
+const fake: PairEmbedder & { calls: number } = {
   calls: 0,
   async embed(inputs) {
     this.calls++;
@@ -20,12 +23,17 @@ const pair = (row: number, chosen: string, rejected: string, safe: [boolean | nu
   kind: 'pair', pairId: `p${row}`, sourceFile: '/x/a.jsonl', sourceRow: row, prompt: 'q', chosen, rejected, chosenSafe: safe[0], rejectedSafe: safe[1], category: row === 2 ? 'cat' : null, passThrough: {},
 });
 
-test('pairs, labels from pairs and lists, skipped empties, groups', async () => {
+test('features of embedded records: pairs, labels from pairs and lists, skipped empties, groups', async () => {
   const list: ListRecord = { kind: 'list', listId: 'l', sourceFile: '/x/b.jsonl', sourceRow: 0, prompt: 'q', responses: ['aa', '', 'ccc'], labels: [true, false, null], category: null, passThrough: {} };
-  const set = await embedRecords(fake, [pair(0, 'abc', 'abcdefg', [true, false]), pair(1, '', 'x'), pair(2, 'a', 'bb'), list], { chunk: 2 });
-  assert.equal(fake.calls, 2);
+  const list2: ListRecord = { ...list, listId: 'm', sourceRow: 1, responses: ['dddd', 'e'], labels: [false, true] };
+  const items: Item[] = [pair(0, 'abc', 'abcdefg', [true, false]), pair(1, '', 'x'), pair(2, 'a', 'bb'), list, list2, { kind: 'reject', sourceFile: '/x/a.jsonl', sourceRow: 9, reason: 'invalid JSON', raw: '{' }];
+  // Through the embed stage itself, as pipelines/probeFeatures.ts runs it.
+  const batch = await lastValueFrom(of({ part: {} as PartRef, index: 0, items }).pipe(embedPairs({ embedder: fake, stats: new Stats() })));
+  assert.equal(fake.calls, 1);
+  const set = addFeatures(emptyFeatureSet(), batch.items);
   assert.deepEqual(set.pairs.map((p) => [p.pairId, p.chosen[0], p.rejected[0], p.group]), [['p0', 3, 7, 'a.jsonl'], ['p2', 1, 2, 'cat']]);
-  assert.deepEqual(set.labels.map((l) => [l.features[0], l.safe]), [[3, true], [7, false], [2, true]]);
+  // The list with an empty response is skipped whole (embedPairs rejects it), the other gives both labels.
+  assert.deepEqual(set.labels.map((l) => [l.features[0], l.safe]), [[3, true], [7, false], [4, false], [1, true]]);
   assert.equal(set.skipped, 2);
   assert.equal(set.truncated, 1);
 });

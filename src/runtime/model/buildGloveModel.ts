@@ -9,7 +9,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { dataPath } from './paths.js';
+import { dataPath } from '../paths.js';
 import { DataType, encodeModel, int64s, node, tensor, valueInfo } from './onnxBuild.js';
 
 export const GLOVE_DIM = 100;

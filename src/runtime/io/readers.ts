@@ -6,8 +6,8 @@ import { createReadStream } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { Vector } from 'apache-arrow';
-import type { PartRef, RawRow, RejectRecord } from '../../schemas/records.js';
-import { InputFileError, oneLine } from './errors.js';
+import type { PartRef, RawRow, RejectRecord } from '../../../schemas/records.js';
+import { InputFileError, oneLine } from '../errors.js';
 
 /** The reject reason of a damaged input file; the rows before the damage are kept. */
 export const DAMAGED_INPUT = 'damaged input';

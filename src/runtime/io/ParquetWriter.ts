@@ -4,7 +4,7 @@
  * The file is written under `${path}.tmp` and renamed into place by `close()`, so a reader never
  * sees a partial shard; `abort()` removes the temporary file.
  */
-import { tmpName } from '../../schemas/layout.js';
+import { tmpName } from '../../../schemas/layout.js';
 import { createWriteStream } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
-import { UserError } from './errors.js';
+import { UserError } from '../errors.js';
 import { LastStartUnigram } from './unigramLastStart.js';
 
 export const DEFAULT_TEMPLATE = '{prompt}{response}';

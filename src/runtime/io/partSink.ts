@@ -1,14 +1,14 @@
-import { shardPath } from '../schemas/layout.js';
+import { shardPath } from '../../../schemas/layout.js';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { addExpectedErrors, emptyExpectedErrors, roundExpectedErrors, type ExpectedErrors, type ShardResult } from '../schemas/manifest.js';
-import { rejectOutputRow, rejectSchema, tableFromRows } from '../schemas/output.js';
-import type { ListRecord, PairRecord, PartRef, RecordBatch, Item, RejectRecord } from '../schemas/records.js';
-import { InputFileError, oneLine } from '../src/runtime/errors.js';
-import { sha256File } from '../src/runtime/hash.js';
-import { ParquetWriter, type ParquetWriterOptions } from '../src/runtime/ParquetWriter.js';
-import type { Stats } from '../src/runtime/Stats.js';
+import { addExpectedErrors, emptyExpectedErrors, roundExpectedErrors, type ExpectedErrors, type ShardResult } from '../../../schemas/manifest.js';
+import { rejectOutputRow, rejectSchema, tableFromRows } from '../../../schemas/output.js';
+import type { ListRecord, PairRecord, PartRef, RecordBatch, Item, RejectRecord } from '../../../schemas/records.js';
+import { InputFileError, oneLine } from '../errors.js';
+import { sha256File } from '../hash.js';
+import { ParquetWriter, type ParquetWriterOptions } from './ParquetWriter.js';
+import type { Stats } from '../Stats.js';
 
 
 /** The counts of one part, as the writers see its records go by. */

@@ -22,7 +22,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { dataPath } from './paths.js';
+import { dataPath } from '../paths.js';
 import { DataType, encodeModel, int64s, node, scalarF32, tensor, valueInfo, type AttrValue, type NodeProto, type TensorProto } from './onnxBuild.js';
 
 export const USE_MODEL_NAME = 'use-lite';

@@ -7,8 +7,8 @@
 import { open, readFile, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { glob } from 'tinyglobby';
-import type { PartRef } from '../../schemas/records.js';
-import { UsageError } from './errors.js';
+import type { PartRef } from '../../../schemas/records.js';
+import { UsageError } from '../errors.js';
 import { ParquetDecoder } from './readers.js';
 
 const dataFile = /\.(parquet|jsonl|ndjson|json)(\.gz)?$/i;

@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CARD_FILE, COMPLETIONS_FOLDER, completionIndex, dataFolderOf, MANIFEST_FILE, RUN_FILE, RUN_FILES, RUN_FOLDERS, tmpName, TOP_TMP } from '../../schemas/layout.js';
-import { sumExpectedErrors, type Manifest, type PartStats, type ShardResult } from '../../schemas/manifest.js';
-import { stableJson } from './Config.js';
-import { UserError } from './errors.js';
+import { CARD_FILE, COMPLETIONS_FOLDER, completionIndex, dataFolderOf, MANIFEST_FILE, RUN_FILE, RUN_FILES, RUN_FOLDERS, tmpName, TOP_TMP } from '../../../schemas/layout.js';
+import { sumExpectedErrors, type Manifest, type PartStats, type ShardResult } from '../../../schemas/manifest.js';
+import { stableJson } from '../Config.js';
+import { UserError } from '../errors.js';
 import { renderDatasetCard } from './datasetCard.js';
 import { DuckDb, quoteLiteral } from './DuckDb.js';
 

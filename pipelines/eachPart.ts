@@ -1,6 +1,13 @@
-import { Observable, Subject, type OperatorFunction } from 'rxjs';
-import type { PartRef, RecordBatch } from '../schemas/records.js';
-import { readPartRows, type ReadItem, type ReadOptions } from '../src/runtime/readers.js';
+/**
+ * The skeleton every pipeline shares: parts one after another (concatMap, so a file is opened only
+ * when the previous one is done), each read pull-wise through its batch stages into its writer, each
+ * finished part recorded. A pipeline (convert, embed, rerank) is then a list of stages and a writer.
+ */
+import { concatMap, from, Observable, Subject, type OperatorFunction } from 'rxjs';
+import type { ShardResult } from '../schemas/manifest.js';
+import type { Item, PartRef, RecordBatch } from '../schemas/records.js';
+import { markComplete } from '../operators/markComplete.js';
+import { readPartRows, type ReadItem, type ReadOptions } from '../src/runtime/io/readers.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
 export interface StreamPartOptions<B> {
@@ -84,4 +91,32 @@ export function streamPart<B>(options: StreamPartOptions<B>): Observable<B> {
       void rows.return(undefined);
     };
   });
+}
+
+export interface EachPartOptions {
+  readonly read: ReadOptions;
+  readonly window: number;
+  readonly outDir: string;
+  readonly stats: Stats;
+  /** The part's batch stages, from raw rows to records (see streamPart); made anew for each part, as a stage may keep state within its part. */
+  readonly stages: (part: PartRef) => OperatorFunction<RecordBatch<ReadItem>, RecordBatch<Item>>;
+  /** The part's writer: its batches in, one ShardResult out (writeShard, writeFeatures). */
+  readonly write: (part: PartRef) => OperatorFunction<RecordBatch<Item>, ShardResult>;
+}
+
+/**
+ * Runs `parts` in order, each through `stages` and its writer, and records each finished part
+ * (markComplete), so a rerun skips it.
+ *
+ * ```
+ * parts:   p0 ........... p1 ........|
+ * out:     ---------- R0 ----------- R1|   (R written to completions/ before it is passed on)
+ * ```
+ */
+export function eachPart(parts: readonly PartRef[], options: EachPartOptions): Observable<ShardResult> {
+  const { read, window, stats, stages } = options;
+  return from(parts).pipe(
+    concatMap((part) => streamPart({ part, read, window, stats, stages: stages(part) }).pipe(options.write(part))),
+    markComplete({ outDir: options.outDir }),
+  );
 }

@@ -4,8 +4,8 @@
  * shards' features and split size), then what the folder is, how it was made, counts, expected
  * errors, the confidence histogram, column meanings and provenance. The folder uploads as it is.
  */
-import type { Manifest } from '../../schemas/manifest.js';
-import { dataFolderOf } from '../../schemas/layout.js';
+import type { Manifest } from '../../../schemas/manifest.js';
+import { dataFolderOf } from '../../../schemas/layout.js';
 
 const pct = (a: number, b: number) => (b > 0 ? ((100 * a) / b).toFixed(1) + '%' : '-');
 

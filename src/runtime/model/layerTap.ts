@@ -14,7 +14,7 @@
  * instead of `batch x tokens x width`, and the unneeded tail of the graph (lm_head, layers after the
  * last selected one) is pruned before the session sees it.
  */
-import { UserError } from './errors.js';
+import { UserError } from '../errors.js';
 import {
   DataType,
   declaredShape,
