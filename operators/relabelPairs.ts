@@ -1,11 +1,9 @@
 import { map, type OperatorFunction } from 'rxjs';
 import { rawPreview } from '../schemas/adapters.js';
 import type { Item, PairRecord, RecordBatch, RejectRecord } from '../schemas/records.js';
-import { checkMinMargin, checkRelabelRule, labelPosterior, RELABEL_DEFAULTS, shouldSwap, type RelabelRule } from '../src/probe/posterior.js';
+import { checkMinMargin, checkRelabelRule, labelPosterior, RELABEL_DEFAULTS, RELABEL_POLICIES, shouldSwap, type RelabelPolicy, type RelabelRule } from '../src/probe/posterior.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
-export type RelabelPolicy = 'swap' | 'annotate' | 'filter';
-export const RELABEL_POLICIES: readonly RelabelPolicy[] = ['swap', 'annotate', 'filter'];
 
 export interface RelabelPairsOptions extends RelabelRule {
   /** Default 'swap'. */

@@ -13,6 +13,8 @@ export interface TableOptions {
   readonly rightAlign?: readonly boolean[];
   /** Text shown for null (default 'NULL'). */
   readonly nullText?: string;
+  /** Draw the rule under the first line (default true); false for a table of name/value lines. */
+  readonly rule?: boolean;
 }
 
 const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
@@ -51,5 +53,14 @@ export function formatTable(columns: readonly string[], rows: readonly (readonly
     return right[i] ? fill + s : s + fill;
   };
   const line = (cells: string[]) => cells.map(pad).join('  ').trimEnd();
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  const rule = options.rule === false ? [] : [widths.map((w) => '-'.repeat(w)).join('  ')];
+  return [line(head), ...rule, ...body.map(line)].join('\n');
+}
+
+/**
+ * Rows of short texts the program made itself (a summary, a metrics table), left-aligned and never
+ * cut; the first row is a header with a rule under it when `header`.
+ */
+export function textTable(rows: readonly (readonly string[])[], header = false): string {
+  return formatTable(rows[0], rows.slice(1), { maxWidth: Infinity, rightAlign: rows[0].map(() => false), rule: header });
 }

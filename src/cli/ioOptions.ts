@@ -6,7 +6,7 @@ import type { Argv } from 'yargs';
 import { formats, type Format } from '../../schemas/adapters.js';
 import type { IoConfig } from '../runtime/Config.js';
 import { UsageError } from '../runtime/errors.js';
-import { checkMaxRejectRate, MAX_REJECT_RATE_OPTION } from './checkYield.js';
+import { DEFAULT_MAX_REJECT_RATE } from '../exec/checkYield.js';
 
 /** What every command that reads preference data takes (probe train/eval too): inputs, layout, row checks. */
 export function withInputOptions<T>(y: Argv<T>) {
@@ -97,4 +97,18 @@ export function ioConfig(args: IoArgs): IoConfig & { readonly workers: number } 
     overwrite: args.overwrite,
     maxRejectRate: checkMaxRejectRate(args.maxRejectRate),
   });
+}
+
+/** The --max-reject-rate flag of the commands that write or merge shards. */
+export const MAX_REJECT_RATE_OPTION = {
+  type: 'number',
+  default: DEFAULT_MAX_REJECT_RATE,
+  describe: 'End non-zero when more than this share of input rows is rejected (or none is written), in [0, 1]',
+  group: 'Validation:',
+} as const;
+
+/** The flag's one check. */
+export function checkMaxRejectRate(v: number): number {
+  if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw new UsageError(`--max-reject-rate must be a number in [0, 1], got ${v}`);
+  return v;
 }

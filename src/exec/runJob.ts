@@ -13,7 +13,7 @@ import type { IoConfig } from '../runtime/Config.js';
 import { hashConfig } from '../runtime/Config.js';
 import { UserError } from '../runtime/errors.js';
 import { expandInputs, inputLicense, partsForRank, planParts } from '../runtime/io/inputs.js';
-import { yieldProblem } from '../cli/checkYield.js';
+import { yieldProblem } from './checkYield.js';
 import type { Logger } from '../runtime/Logger.js';
 import { OutputFolder, type RunInfo } from '../runtime/io/OutputFolder.js';
 import { Progress } from '../runtime/Progress.js';

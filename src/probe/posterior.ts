@@ -22,6 +22,10 @@
 import { logSigmoid, sigmoid } from './HybridProbe.js';
 import { fitAlpha } from './metrics.js';
 
+/** What rerank does with a pair's confidence: swap when likely wrong, only annotate, or filter out doubtful pairs. */
+export type RelabelPolicy = 'swap' | 'annotate' | 'filter';
+export const RELABEL_POLICIES: readonly RelabelPolicy[] = ['swap', 'annotate', 'filter'];
+
 /** Defaults of the relabel rule; the CLI, the operator and the scripts read them from here. */
 export const RELABEL_DEFAULTS = {
   /**

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkOutput } from '../../src/cli/commands/merge.js';
+import { checkOutput } from '../../src/exec/merge.js';
 import { convertArgs, makeInputs, partsOf, runInProcess, testSpec } from '../resume/fixture.js';
 
 const PARTS = partsOf(testSpec);

@@ -1,24 +1,24 @@
-import { MANIFEST_FILE } from '../../../schemas/layout.js';
-import { readdir, readFile } from 'node:fs/promises';
+/**
+ * `prefrank rerank`: the main job (DESIGN.md, Shape): embed, score with the probe, compute the
+ * label confidence, relabel within the damage budget, write shards; then one summary.
+ */
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { rerank } from '../../../pipelines/rerank.js';
 import { parsePairsSpec } from '../../../operators/pairsFromLists.js';
+import { rerank } from '../../../pipelines/rerank.js';
+import { rerankSummary, type SummaryContext } from '../../analysis/rerankSummary.js';
+import { runJob } from '../../exec/runJob.js';
 import { checkProbeCompatibility, featureSourceOf, loadProbe } from '../../probe/artifact.js';
-import { RELABEL_POLICIES, type RelabelPolicy } from '../../../operators/relabelPairs.js';
-import { checkMinMargin, impliedLabelPrior, RELABEL_DEFAULTS, type RelabelRule } from '../../probe/posterior.js';
+import { checkMinMargin, RELABEL_DEFAULTS, RELABEL_POLICIES, type RelabelPolicy } from '../../probe/posterior.js';
 import { ioSettings } from '../../runtime/Config.js';
-import { DuckDb } from '../../runtime/io/DuckDb.js';
-import type { Manifest } from '../../../schemas/manifest.js';
-import { Embedder } from '../../runtime/model/Embedder.js';
 import { asUsageError, UsageError } from '../../runtime/errors.js';
 import { Logger, type LogLevel } from '../../runtime/Logger.js';
+import { Embedder } from '../../runtime/model/Embedder.js';
 import { dataPath } from '../../runtime/paths.js';
 import { Stats } from '../../runtime/Stats.js';
 import { embedderOptions, modelSettings, withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
 import { ioConfig, withIoOptions, type IoArgs } from '../ioOptions.js';
 import { relabelRule, withRewardOptions, type RewardArgs } from '../rewardOptions.js';
-import { runJob } from '../../exec/runJob.js';
 
 type Args = IoArgs &
   EmbedArgs &
@@ -97,63 +97,16 @@ export const rerankCommand: CommandModule<object, Args> = {
   },
 };
 
-interface SummaryContext {
-  readonly rule: RelabelRule;
-  readonly policy: RelabelPolicy;
-  /** The probe's estimated accuracy against the true order (probe.json calibration), if known. */
-  readonly probeAccuracy: number | null;
-}
-
 /**
- * The run's summary: on stderr for people, one JSON line on stdout for scripts. Besides counts it
- * gives the run's expected error (sums of posteriors, from the manifest) and how reliable the
- * input's labels look to the probe, so a prior that does not fit the data shows.
+ * The run's summary (src/analysis/rerankSummary.ts): on stderr for people, one JSON line on stdout
+ * for scripts.
  */
 async function printSummary(outDir: string, seconds: number, rowsThisRun: number, log: Logger, ctx: SummaryContext): Promise<void> {
-  // Every part that completed has a data shard (possibly empty); when all parts failed there is none.
-  if (!(await readdir(resolve(outDir, 'data')).catch(() => [] as string[])).some((f) => f.endsWith('.parquet'))) return;
-  await using db = await DuckDb.open();
-  const glob = resolve(outDir, 'data', '*.parquet').replace(/'/g, "''");
-  const [row] = await db.all(
-    `SELECT count(*)::BIGINT AS pairs, sum(flipped::INT)::BIGINT AS flipped,
-            quantile_cont(confidence, [0.05, 0.25, 0.5, 0.75, 0.95]) AS q,
-            -- the reward agrees with the input's label: its margin in the input's order is positive
-            avg(((CASE WHEN flipped THEN -1 ELSE 1 END) * (reward_chosen - reward_rejected) > 0)::INT) AS agreement
-     FROM read_parquet('${glob}', union_by_name = true)`,
-  );
-  const pairs = Number(row.pairs);
-  const flipped = Number(row.flipped ?? 0);
-  const q = ((row.q as number[] | null) ?? []).map((x) => Number(Number(x).toFixed(4)));
-  // From the manifest, not this process's counters: with --workers the work was done elsewhere.
-  const manifest = JSON.parse(await readFile(resolve(outDir, MANIFEST_FILE), 'utf8')) as Manifest;
-  const expected = manifest.totals.expectedErrors ?? null;
-  const r4 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(4)));
-  const agreement = row.agreement === null ? null : Number(row.agreement);
-  const summary = {
-    out: outDir,
-    pairs,
-    flipped,
-    flippedPct: pairs ? Number(((100 * flipped) / pairs).toFixed(2)) : 0,
-    confidenceQuantiles: { p05: q[0] ?? null, p25: q[1] ?? null, p50: q[2] ?? null, p75: q[3] ?? null, p95: q[4] ?? null },
-    rejected: manifest.totals.rowsRejected,
-    labelPrior: ctx.rule.labelPrior,
-    alpha: ctx.rule.alpha,
-    unsafeSlope: ctx.rule.unsafeSlope,
-    maxWrongFlips: ctx.policy === 'swap' ? ctx.rule.maxWrongFlips : null,
-    /** Expected number of swaps that broke a correct pair (sum of 1 - confidence over swaps). */
-    expectedWrongFlips: r4(expected?.expectedWrongFlips),
-    /** Expected number of labels still wrong after the run, and before it. */
-    expectedWrongAfter: r4(expected?.expectedWrongAfter),
-    expectedWrongBefore: r4(expected?.expectedWrongBefore),
-    /** Pairs the posterior leans against but that stayed unswapped: over the damage budget. */
-    heldBack: expected?.heldBack ?? 0,
-    /** Share of pairs whose reward agrees with the input label, and the label reliability it implies. */
-    rewardAgreement: r4(agreement),
-    impliedLabelPrior: r4(agreement === null || ctx.probeAccuracy === null ? null : impliedLabelPrior(agreement, ctx.probeAccuracy)),
-    seconds: Number(seconds.toFixed(2)),
-    /** Input rows processed by this run (not those of shards already complete) per second. */
-    rowsPerSecond: Number((rowsThisRun / Math.max(seconds, 1e-9)).toFixed(1)),
-  };
+  const found = await rerankSummary(outDir, seconds, rowsThisRun, ctx);
+  if (!found) return;
+  const { summary, agreement, expected } = found;
+  const { pairs, flipped } = summary;
+  const r4 = (x: number) => Number(x.toFixed(4));
   log.info(
     `rerank: ${pairs} pairs written, ${flipped} flipped (${summary.flippedPct}%), confidence p05/p50/p95 ${summary.confidenceQuantiles.p05}/${summary.confidenceQuantiles.p50}/${summary.confidenceQuantiles.p95}, ${summary.rowsPerSecond} rows/s this run`,
   );

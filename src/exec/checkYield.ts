@@ -7,25 +7,10 @@
 import { join } from 'node:path';
 import type { Manifest } from '../../schemas/manifest.js';
 import { DuckDb, quoteLiteral } from '../runtime/io/DuckDb.js';
-import { UsageError } from '../runtime/errors.js';
 import { DAMAGED_INPUT } from '../runtime/io/readers.js';
 
 /** Share of input rows that may be rejected before the run counts as failed. */
 export const DEFAULT_MAX_REJECT_RATE = 0.5;
-
-/** The --max-reject-rate flag of the commands that write or merge shards. */
-export const MAX_REJECT_RATE_OPTION = {
-  type: 'number',
-  default: DEFAULT_MAX_REJECT_RATE,
-  describe: 'End non-zero when more than this share of input rows is rejected (or none is written), in [0, 1]',
-  group: 'Validation:',
-} as const;
-
-/** The flag's one check. */
-export function checkMaxRejectRate(v: number): number {
-  if (!(typeof v === 'number' && v >= 0 && v <= 1)) throw new UsageError(`--max-reject-rate must be a number in [0, 1], got ${v}`);
-  return v;
-}
 
 /** The most common reject reason in full (it names the columns found), with its count. */
 async function topReason(outDir: string): Promise<{ reason: string; n: number } | null> {
