@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bucketByTokens, Embedder } from '../../src/runtime/model/Embedder.js';
+import { bucketByTokens } from '../../src/runtime/model/batching.js';
+import { Embedder } from '../../src/runtime/model/Embedder.js';
 import { openOrtSession, shortReason, webgpuPrecheck } from '../../src/runtime/model/openOrtSession.js';
 import { sharedPath } from '../../src/runtime/paths.js';
 
