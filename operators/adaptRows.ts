@@ -1,7 +1,6 @@
 import { defer, map, type OperatorFunction } from 'rxjs';
 import { adaptRow, detectFormat, formats, type AdaptOptions, type Format } from '../schemas/adapters.js';
-import type { Item, ListRecord, PairRecord, RawRow, RecordBatch, RejectRecord } from '../schemas/records.js';
-import type { ReadItem } from '../src/runtime/io/readers.js';
+import type { CanonicalItem, RawRow, ReadItem, RecordBatch } from '../schemas/records.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
 export interface AdaptRowsOptions extends AdaptOptions {
@@ -23,7 +22,7 @@ export interface AdaptRowsOptions extends AdaptOptions {
  * ```
  * @see validatePairs
  */
-export function adaptRows(options: AdaptRowsOptions): OperatorFunction<RecordBatch<ReadItem>, RecordBatch<Item>> {
+export function adaptRows(options: AdaptRowsOptions): OperatorFunction<RecordBatch<ReadItem>, RecordBatch<CanonicalItem>> {
   const { stats, ...adapt } = options;
   if (!formats.includes(adapt.format)) throw new RangeError(`adaptRows: unknown format ${adapt.format}`);
   return (source) =>
@@ -37,7 +36,7 @@ export function adaptRows(options: AdaptRowsOptions): OperatorFunction<RecordBat
       };
       return source.pipe(
         map((batch) => {
-          const items: (PairRecord | ListRecord | RejectRecord)[] = batch.items.map((it) => (it.kind === 'raw' ? adaptOne(it) : it));
+          const items: CanonicalItem[] = batch.items.map((it) => (it.kind === 'raw' ? adaptOne(it) : it));
           for (const it of items) stats.count(`adaptRows.${it.kind}`);
           return { ...batch, items };
         }),

@@ -1,7 +1,5 @@
 import { concatMap, type OperatorFunction } from 'rxjs';
-import type { Embedding, Item, ListRecord, PairRecord, RecordBatch, RejectRecord } from '../schemas/records.js';
-import { rawPreview } from '../schemas/adapters.js';
-import { NO_TOKENS } from '../schemas/records.js';
+import { NO_TOKENS, toReject, type CanonicalItem, type EmbeddedItem, type EmbeddedList, type EmbeddedPair, type Embedding, type RecordBatch, type SourceRef } from '../schemas/records.js';
 import type { EmbedInput, EmbedOutput } from '../src/runtime/model/Embedder.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
@@ -36,7 +34,7 @@ export interface EmbedPairsOptions {
  * @param options the open embedder and the stats sink
  * @see readPairs (before), scorePairs (after), writeFeatures
  */
-export function embedPairs(options: EmbedPairsOptions): OperatorFunction<RecordBatch<Item>, RecordBatch<Item>> {
+export function embedPairs(options: EmbedPairsOptions): OperatorFunction<RecordBatch<CanonicalItem>, RecordBatch<EmbeddedItem>> {
   const { embedder, stats } = options;
   if (!embedder || typeof embedder.embed !== 'function') throw new TypeError('embedPairs: options.embedder must be an open Embedder');
   if (!stats) throw new TypeError('embedPairs: options.stats is required');
@@ -54,7 +52,8 @@ export function embedPairs(options: EmbedPairsOptions): OperatorFunction<RecordB
         at.push(-1);
       }
     }
-    if (inputs.length === 0) return batch;
+    // Only rejects: they are already what the next stage takes.
+    if (inputs.length === 0) return batch as RecordBatch<EmbeddedItem>;
     const { embeddings, info } = await embedder.embed(inputs);
     stats.count('embedPairs.texts', info.texts);
     stats.count('embedPairs.tokens', info.tokens);
@@ -64,26 +63,23 @@ export function embedPairs(options: EmbedPairsOptions): OperatorFunction<RecordB
     stats.count('embedPairs.batches', info.batches);
     stats.count('embedPairs.truncated', info.truncated);
     stats.count('embedPairs.cacheHits', info.cacheHits);
-    const items = batch.items.map((it, i): Item => {
+    const reject = (it: SourceRef, reason: string) => {
+      stats.count('embedPairs.rejected');
+      return toReject(it, reason);
+    };
+    const items = batch.items.map((it, i): EmbeddedItem => {
       const k = at[i];
-      if (k < 0) return it;
+      if (it.kind === 'reject') return it;
       if (it.kind === 'pair') {
         const [c, r] = [embeddings[k], embeddings[k + 1]];
-        if (!c || !r) return reject(it, `${NO_TOKENS}: ${!c ? 'chosen' : 'rejected'}`, stats);
-        return { ...it, embChosen: c, embRejected: r } satisfies PairRecord;
+        if (!c || !r) return reject(it, `${NO_TOKENS}: ${!c ? 'chosen' : 'rejected'}`);
+        return { ...it, embChosen: c, embRejected: r } satisfies EmbeddedPair;
       }
-      const list = it as ListRecord;
-      const embs = embeddings.slice(k, k + list.responses.length);
+      const embs = embeddings.slice(k, k + it.responses.length);
       const empty = embs.findIndex((e) => !e);
-      if (empty >= 0) return reject(list, `${NO_TOKENS}: response ${empty}`, stats);
-      return { ...list, embeddings: embs as Embedding[] } satisfies ListRecord;
+      if (empty >= 0) return reject(it, `${NO_TOKENS}: response ${empty}`);
+      return { ...it, embeddings: embs as Embedding[] } satisfies EmbeddedList;
     });
     return { ...batch, items };
   });
-}
-
-function reject(it: PairRecord | ListRecord, reason: string, stats: Stats): RejectRecord {
-  stats.count('embedPairs.rejected');
-  const { kind: _k, sourceFile, sourceRow, ...rest } = it;
-  return { kind: 'reject', sourceFile, sourceRow, reason, raw: rawPreview(rest as Record<string, unknown>) };
 }

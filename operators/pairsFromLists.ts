@@ -1,6 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import { rawPreview } from '../schemas/adapters.js';
-import type { Item, ListRecord, PairRecord, RecordBatch, RejectRecord } from '../schemas/records.js';
+import { toReject, type RecordBatch, type ScoredItem, type ScoredList, type ScoredPair, type ScoredPairItem } from '../schemas/records.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
 /** How a scored list becomes pairs: best vs worst, top-K x bottom-K, or every pair. */
@@ -42,22 +41,19 @@ export const TOO_FEW_RESPONSES = 'fewer than 2 responses';
  * Counts `pairsFromLists.lists`, `pairsFromLists.pairs`, `pairsFromLists.rejected`.
  * @see scorePairs, relabelPairs
  */
-export function pairsFromLists(options: PairsFromListsOptions): OperatorFunction<RecordBatch<Item>, RecordBatch<Item>> {
+export function pairsFromLists(options: PairsFromListsOptions): OperatorFunction<RecordBatch<ScoredItem>, RecordBatch<ScoredPairItem>> {
   const mode = typeof options.pairs === 'string' ? parsePairsSpec(options.pairs) : options.pairs;
   if (mode.kind === 'top-bottom' && !(Number.isInteger(mode.k) && mode.k >= 1)) throw new RangeError(`pairsFromLists: top-bottom K must be an integer >= 1, got ${mode.k}`);
   const { stats } = options;
   if (!stats) throw new TypeError('pairsFromLists: options.stats is required');
 
-  const expand = (l: ListRecord): Item[] => {
+  const expand = (l: ScoredList): ScoredPairItem[] => {
     const n = l.responses.length;
     if (n < 2) {
       stats.count('pairsFromLists.rejected');
-      const { embeddings: _e, kind: _k, sourceFile: _f, sourceRow: _r, ...rest } = l;
-      const reject: RejectRecord = { kind: 'reject', sourceFile: l.sourceFile, sourceRow: l.sourceRow, reason: TOO_FEW_RESPONSES, raw: rawPreview(rest) };
-      return [reject];
+      return [toReject(l, TOO_FEW_RESPONSES)];
     }
     const rewards = l.rewards;
-    if (!rewards || rewards.length !== n) throw new Error(`pairsFromLists: list ${l.listId} (${l.sourceFile} row ${l.sourceRow}) has no rewards; scorePairs must run before pairsFromLists`);
     const rank = Array.from({ length: n }, (_, i) => i).sort((a, b) => rewards[b] - rewards[a] || a - b);
     const idx: [number, number][] = [];
     if (mode.kind === 'best-worst') idx.push([rank[0], rank[n - 1]]);
@@ -67,7 +63,7 @@ export function pairsFromLists(options: PairsFromListsOptions): OperatorFunction
     } else for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) idx.push([rank[a], rank[b]]);
     stats.count('pairsFromLists.lists');
     stats.count('pairsFromLists.pairs', idx.length);
-    return idx.map(([i, j]): PairRecord => ({
+    return idx.map(([i, j]): ScoredPair => ({
       kind: 'pair',
       pairId: `${l.listId}:${i}-${j}`,
       sourceFile: l.sourceFile,
@@ -79,11 +75,12 @@ export function pairsFromLists(options: PairsFromListsOptions): OperatorFunction
       rejectedSafe: l.labels?.[j] ?? null,
       category: l.category,
       passThrough: l.passThrough,
-      ...(l.embeddings ? { embChosen: l.embeddings[i], embRejected: l.embeddings[j] } : {}),
+      embChosen: l.embeddings[i],
+      embRejected: l.embeddings[j],
       rewardChosen: rewards[i],
       rewardRejected: rewards[j],
     }));
   };
 
-  return map((batch) => ({ ...batch, items: batch.items.flatMap((it): Item[] => (it.kind === 'list' ? expand(it) : [it])) }));
+  return map((batch) => ({ ...batch, items: batch.items.flatMap((it): ScoredPairItem[] => (it.kind === 'list' ? expand(it) : [it])) }));
 }

@@ -1,6 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import { rawPreview } from '../schemas/adapters.js';
-import type { Item, PairRecord, RecordBatch, RejectRecord } from '../schemas/records.js';
+import { toReject, type LabelledItem, type LabelledPair, type RecordBatch, type RejectRecord, type ScoredPair, type ScoredPairItem } from '../schemas/records.js';
 import { checkMinMargin, checkRelabelRule, labelPosterior, RELABEL_DEFAULTS, RELABEL_POLICIES, shouldSwap, type RelabelPolicy, type RelabelRule } from '../src/probe/posterior.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
@@ -27,7 +26,8 @@ export const LOW_CONFIDENCE = 'low confidence';
  * - `annotate`: never swaps, only writes `confidence` (c, which may be below 0.5) and flipped=false;
  * - `filter`: like annotate, but a pair with |c - 0.5| < minMargin becomes a RejectRecord with the
  *   reason "low confidence" (its source file and row kept, `raw` the pair as JSON), so nothing is lost.
- * The confidence is rounded to float32, the output column's type. Lists and rejects pass through.
+ * The confidence is rounded to float32, the output column's type. Rejects pass through (lists
+ * have become pairs in pairsFromLists).
  *
  * ```
  * in:  [P0 P1 P2 X3]  c(P0) = 0.8, c(P1) = 0.03, c(P2) = 0.3, X3 a reject; maxWrongFlips 0.05
@@ -37,7 +37,7 @@ export const LOW_CONFIDENCE = 'low confidence';
  * `relabelPairs.lowConfidence`.
  * @see scorePairs, pairsFromLists
  */
-export function relabelPairs(options: RelabelPairsOptions): OperatorFunction<RecordBatch<Item>, RecordBatch<Item>> {
+export function relabelPairs(options: RelabelPairsOptions): OperatorFunction<RecordBatch<ScoredPairItem>, RecordBatch<LabelledItem>> {
   const { labelPrior, maxWrongFlips, stats } = options;
   const policy = options.policy ?? 'swap';
   const minMargin = options.minMargin ?? RELABEL_DEFAULTS.minMargin;
@@ -46,15 +46,14 @@ export function relabelPairs(options: RelabelPairsOptions): OperatorFunction<Rec
   checkMinMargin(minMargin, 'relabelPairs: minMargin');
   if (!stats) throw new TypeError('relabelPairs: options.stats is required');
 
-  const relabel = (p: PairRecord): PairRecord | RejectRecord => {
-    if (p.rewardChosen === undefined || p.rewardRejected === undefined)
-      throw new Error(`relabelPairs: pair ${p.pairId} (${p.sourceFile} row ${p.sourceRow}) has no rewards; scorePairs must run before relabelPairs`);
+  const relabel = (p: ScoredPair): LabelledPair | RejectRecord => {
     const c = labelPosterior(labelPrior, options, p.rewardChosen, p.rewardRejected);
     stats.count('relabelPairs.pairs');
     if (policy === 'filter' && Math.abs(c - 0.5) < minMargin) {
       stats.count('relabelPairs.lowConfidence');
-      const raw = rawPreview({ pair_id: p.pairId, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, reward_chosen: p.rewardChosen, reward_rejected: p.rewardRejected, confidence: Math.fround(c) });
-      return { kind: 'reject', sourceFile: p.sourceFile, sourceRow: p.sourceRow, reason: LOW_CONFIDENCE, raw };
+      // The pair as its output row would show it, so a filtered pair can be inspected like a kept one.
+      const raw = { pair_id: p.pairId, prompt: p.prompt, chosen: p.chosen, rejected: p.rejected, reward_chosen: p.rewardChosen, reward_rejected: p.rewardRejected, confidence: Math.fround(c) };
+      return toReject(p, LOW_CONFIDENCE, raw);
     }
     if (policy === 'swap' && shouldSwap(c, maxWrongFlips)) {
       const conf = Math.fround(1 - c);
@@ -78,5 +77,5 @@ export function relabelPairs(options: RelabelPairsOptions): OperatorFunction<Rec
     return { ...p, confidence: conf, flipped: false };
   };
 
-  return map((batch) => ({ ...batch, items: batch.items.map((it): Item => (it.kind === 'pair' ? relabel(it) : it)) }));
+  return map((batch) => ({ ...batch, items: batch.items.map((it): LabelledItem => (it.kind === 'pair' ? relabel(it) : it)) }));
 }

@@ -1,5 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import type { Embedding, Item, ListRecord, PairRecord, RecordBatch } from '../schemas/records.js';
+import type { EmbeddedItem, Embedding, RecordBatch, ScoredItem, ScoredList, ScoredPair } from '../schemas/records.js';
 import type { HybridProbe } from '../src/probe/HybridProbe.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
@@ -12,9 +12,8 @@ export interface ScorePairsOptions {
 /**
  * Scores embedded records with the hybrid probe (DESIGN.md, Method 2): sets `rewardChosen` and
  * `rewardRejected` on each PairRecord and `rewards` on each ListRecord (one per response). Rejects
- * and other items pass through untouched. A pair or list without embeddings, or with embeddings of
- * another shape than the probe's, is a pipeline bug (embedPairs must run first, and the probe was
- * checked against the model), so it errors the stream rather than becoming a reject.
+ * pass through untouched. Embeddings of another shape than the probe's are a pipeline bug (the probe
+ * was checked against the model), so they error the stream rather than becoming rejects.
  *
  * ```
  * in:  [P0 X1 L2]          P0, L2 embedded; X1 a reject
@@ -23,7 +22,7 @@ export interface ScorePairsOptions {
  * Counts `scorePairs.pairs`, `scorePairs.lists`, `scorePairs.responses`; observes `scorePairs.reward`.
  * @see embedPairs, relabelPairs, pairsFromLists
  */
-export function scorePairs(options: ScorePairsOptions): OperatorFunction<RecordBatch<Item>, RecordBatch<Item>> {
+export function scorePairs(options: ScorePairsOptions): OperatorFunction<RecordBatch<EmbeddedItem>, RecordBatch<ScoredItem>> {
   const { probe, stats } = options;
   if (!probe || typeof probe.scoreEmbeddings !== 'function') throw new TypeError('scorePairs: options.probe must be a HybridProbe');
   if (!stats) throw new TypeError('scorePairs: options.stats is required');
@@ -31,16 +30,11 @@ export function scorePairs(options: ScorePairsOptions): OperatorFunction<RecordB
     // Gather every embedding of the batch so the probe scores them in one call.
     const embs: Embedding[] = [];
     for (const it of batch.items) {
-      if (it.kind === 'pair') {
-        if (!it.embChosen || !it.embRejected) throw new Error(`scorePairs: pair ${it.pairId} (${it.sourceFile} row ${it.sourceRow}) has no embeddings; embedPairs must run before scorePairs`);
-        embs.push(it.embChosen, it.embRejected);
-      } else if (it.kind === 'list') {
-        if (!it.embeddings || it.embeddings.length !== it.responses.length)
-          throw new Error(`scorePairs: list ${it.listId} (${it.sourceFile} row ${it.sourceRow}) has ${it.embeddings?.length ?? 0} embeddings for ${it.responses.length} responses; embedPairs must run before scorePairs`);
-        embs.push(...it.embeddings);
-      }
+      if (it.kind === 'pair') embs.push(it.embChosen, it.embRejected);
+      else if (it.kind === 'list') embs.push(...it.embeddings);
     }
-    if (embs.length === 0) return batch;
+    // Only rejects: they are already what the next stage takes.
+    if (embs.length === 0) return batch as RecordBatch<ScoredItem>;
     let r: Float32Array;
     try {
       r = probe.scoreEmbeddings(embs);
@@ -48,9 +42,9 @@ export function scorePairs(options: ScorePairsOptions): OperatorFunction<RecordB
       throw new Error(`scorePairs: ${(err as Error).message} (part ${batch.part.file})`, { cause: err });
     }
     let k = 0;
-    const items = batch.items.map((it): Item => {
+    const items = batch.items.map((it): ScoredItem => {
       if (it.kind === 'pair') {
-        const scored: PairRecord = { ...it, rewardChosen: r[k], rewardRejected: r[k + 1] };
+        const scored: ScoredPair = { ...it, rewardChosen: r[k], rewardRejected: r[k + 1] };
         stats.count('scorePairs.pairs');
         stats.count('scorePairs.responses', 2);
         stats.observe('scorePairs.reward', r[k]);
@@ -64,7 +58,7 @@ export function scorePairs(options: ScorePairsOptions): OperatorFunction<RecordB
         stats.count('scorePairs.lists');
         stats.count('scorePairs.responses', rewards.length);
         for (const x of rewards) stats.observe('scorePairs.reward', x);
-        const scored: ListRecord = { ...it, rewards };
+        const scored: ScoredList = { ...it, rewards };
         return scored;
       }
       return it;

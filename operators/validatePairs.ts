@@ -1,6 +1,5 @@
 import { defer, map, type OperatorFunction } from 'rxjs';
-import { rawPreview } from '../schemas/adapters.js';
-import type { Item, RecordBatch, RejectRecord } from '../schemas/records.js';
+import { toReject, type CanonicalItem, type RecordBatch } from '../schemas/records.js';
 import { validateList, validatePair, type ValidateOptions } from '../schemas/validate.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
@@ -19,7 +18,7 @@ export interface ValidatePairsOptions extends ValidateOptions {
  * ```
  * @see adaptRows, writeShard
  */
-export function validatePairs(options: ValidatePairsOptions): OperatorFunction<RecordBatch<Item>, RecordBatch<Item>> {
+export function validatePairs(options: ValidatePairsOptions): OperatorFunction<RecordBatch<CanonicalItem>, RecordBatch<CanonicalItem>> {
   const { stats, ...check } = options;
   if (!(check.maxTextChars > 0)) throw new RangeError(`validatePairs: maxTextChars must be positive, got ${check.maxTextChars}`);
   return (source) =>
@@ -28,7 +27,7 @@ export function validatePairs(options: ValidatePairsOptions): OperatorFunction<R
       const seenIds = new Set<string>();
       return source.pipe(
         map((batch) => {
-          const items = batch.items.map((it): Item => {
+          const items = batch.items.map((it): CanonicalItem => {
             if (it.kind !== 'pair' && it.kind !== 'list') return it;
             let reason = it.kind === 'pair' ? validatePair(it, check) : validateList(it, check);
             const inputId = !it.idFromInput ? null : it.kind === 'pair' ? it.pairId : it.listId;
@@ -38,17 +37,10 @@ export function validatePairs(options: ValidatePairsOptions): OperatorFunction<R
               return it;
             }
             stats.count(`validatePairs.rejected`);
-            const { kind: _k, sourceFile, sourceRow, ...rest } = it;
-            const reject: RejectRecord = { kind: 'reject', sourceFile, sourceRow, reason, raw: rawPreview(strip(rest)) };
-            return reject;
+            return toReject(it, reason);
           });
           return { ...batch, items };
         }),
       );
     });
-}
-
-function strip(rec: Record<string, unknown>): Record<string, unknown> {
-  const { embChosen: _a, embRejected: _b, embeddings: _c, ...rest } = rec;
-  return rest;
 }

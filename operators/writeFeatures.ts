@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type { OperatorFunction } from 'rxjs';
 import { FEATURE_METADATA_KEY, featureSchema, featureTable, type FeatureRow, type FeatureShardMetadata } from '../schemas/features.js';
 import type { ShardResult } from '../schemas/manifest.js';
-import type { Embedding, Item, ListRecord, PairRecord, RecordBatch } from '../schemas/records.js';
+import type { EmbeddedItem, EmbeddedList, EmbeddedPair, Embedding, RecordBatch } from '../schemas/records.js';
 import { ParquetWriter } from '../src/runtime/io/ParquetWriter.js';
 import { sinkPart, type PartSink, type PartTally, type ShardTarget } from '../src/runtime/io/partSink.js';
 
@@ -32,12 +32,12 @@ const ROW_GROUP_BYTES = 64 * 2 ** 20;
  * out: ------------ R|    7 feature rows (2 + 3 + 2); R.stats = { rowsIn: 4, rowsOut: 3, rowsRejected: 1 }
  * ```
  *
- * An unreadable input (InputFileError) gives a "failed" result and the run goes on; a record
- * without embeddings is a pipeline bug (embedPairs must run first) and errors the stream.
+ * An unreadable input (InputFileError) gives a "failed" result and the run goes on; an embedding
+ * of another shape than the embedder's is a pipeline bug and errors the stream.
  *
  * @see embedPairs (before), writeShard (the same for re-ranked pairs), markComplete (after)
  */
-export function writeFeatures(options: WriteFeaturesOptions): OperatorFunction<RecordBatch<Item>, ShardResult> {
+export function writeFeatures(options: WriteFeaturesOptions): OperatorFunction<RecordBatch<EmbeddedItem>, ShardResult> {
   const { part, outDir, split, stats, layers, width } = options;
   if (!(options.rowGroupRows > 0)) throw new RangeError(`writeFeatures: rowGroupRows must be positive, got ${options.rowGroupRows}`);
   if (!(width > 0) || layers.length === 0) throw new RangeError(`writeFeatures: need layers and a width, got ${layers.length} x ${width}`);
@@ -48,17 +48,16 @@ export function writeFeatures(options: WriteFeaturesOptions): OperatorFunction<R
   const metadata = { [FEATURE_METADATA_KEY]: JSON.stringify(meta) };
   const writerOptions = { compression: options.compression, rowGroupRows };
 
-  const check = (e: Embedding | undefined, where: string): Embedding => {
-    if (!e) throw new Error(`writeFeatures: ${where} has no embedding; embedPairs must run before writeFeatures`);
+  const check = (e: Embedding, where: string): Embedding => {
     if (e.layers !== layers.length || e.width !== width) throw new Error(`writeFeatures: ${where} has ${e.layers} x ${e.width} features, expected ${layers.length} x ${width}`);
     return e;
   };
 
-  const open = (): PartSink => {
+  const open = (): PartSink<EmbeddedPair | EmbeddedList> => {
     const features = new ParquetWriter(join(outDir, featuresPath), featureSchema, { ...writerOptions, metadata });
     const ready = mkdir(dirname(features.path), { recursive: true });
     return {
-      async write(records: readonly (PairRecord | ListRecord)[], tally: PartTally) {
+      async write(records: readonly (EmbeddedPair | EmbeddedList)[], tally: PartTally) {
         const rows: FeatureRow[] = [];
         for (const it of records) {
           const base = { sourceFile: it.sourceFile, sourceRow: it.sourceRow };
@@ -70,7 +69,6 @@ export function writeFeatures(options: WriteFeaturesOptions): OperatorFunction<R
             if (c.truncated || r.truncated) tally.rowsTruncated++;
           } else {
             const where = `list ${it.listId} (${it.sourceFile} row ${it.sourceRow})`;
-            if (it.embeddings?.length !== it.responses.length) throw new Error(`writeFeatures: ${where} has ${it.embeddings?.length ?? 0} embeddings for ${it.responses.length} responses; embedPairs must run first`);
             it.embeddings.forEach((e, k) => rows.push({ ...base, pairId: it.listId, role: 'candidate', responseIndex: k, embedding: check(e, where) }));
             if (it.embeddings.some((e) => e.truncated)) tally.rowsTruncated++;
           }

@@ -8,12 +8,13 @@ import {
   listOutputSchema,
   pairOutputRow,
   pairOutputSchema,
+  isLabelled,
   passThroughColumn,
   tableFromRows,
   withPassThrough,
 } from '../schemas/output.js';
 import type { ShardResult } from '../schemas/manifest.js';
-import type { Item, ListRecord, PairRecord, RecordBatch } from '../schemas/records.js';
+import type { CanonicalItem, LabelledItem, LabelledPair, ListRecord, PairRecord, RecordBatch } from '../schemas/records.js';
 import { ParquetWriter, type ParquetWriterOptions } from '../src/runtime/io/ParquetWriter.js';
 import { sinkPart, type PartSink, type PartTally, type ShardTarget } from '../src/runtime/io/partSink.js';
 
@@ -38,7 +39,7 @@ const EXTRA = 'extra_columns';
  * ```
  * @see streamPart, sinkPart, markComplete
  */
-export function writeShard(options: WriteShardOptions): OperatorFunction<RecordBatch<Item>, ShardResult> {
+export function writeShard(options: WriteShardOptions): OperatorFunction<RecordBatch<CanonicalItem | LabelledItem>, ShardResult> {
   const { part, outDir } = options;
   if (!(options.rowGroupRows > 0)) throw new RangeError(`writeShard: rowGroupRows must be positive, got ${options.rowGroupRows}`);
   const dataPath = shardPath('data', options.split, part.index, part.count);
@@ -58,21 +59,23 @@ export function writeShard(options: WriteShardOptions): OperatorFunction<RecordB
     return row;
   };
 
-  const open = (): PartSink => {
+  const open = (): PartSink<PairRecord | LabelledPair | ListRecord> => {
     let pairs: ParquetWriter | null = null;
     let lists: ParquetWriter | null = null;
     return {
-      async write(records: readonly (PairRecord | ListRecord)[], tally: PartTally) {
-        const pairRows: PairRecord[] = [];
+      async write(records: readonly (PairRecord | LabelledPair | ListRecord)[], tally: PartTally) {
+        const pairRows: (PairRecord | LabelledPair)[] = [];
         const listRows: ListRecord[] = [];
         for (const it of records) {
           tally.rowsOut++;
-          if (it.kind === 'pair') {
+          if (it.kind === 'list') listRows.push(it);
+          else {
             pairRows.push(it);
+            if (!isLabelled(it)) continue;
             if (it.flipped) tally.rowsFlipped++;
-            if (it.embChosen?.truncated || it.embRejected?.truncated) tally.rowsTruncated++;
-            if (it.confidence !== undefined) tally.confidence(it.confidence, it.flipped === true);
-          } else listRows.push(it);
+            if (it.embChosen.truncated || it.embRejected.truncated) tally.rowsTruncated++;
+            tally.confidence(it.confidence, it.flipped);
+          }
         }
         if (pairRows.length) {
           if (!pairs) {

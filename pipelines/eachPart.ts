@@ -5,9 +5,9 @@
  */
 import { concatMap, from, Observable, Subject, type OperatorFunction } from 'rxjs';
 import type { ShardResult } from '../schemas/manifest.js';
-import type { Item, PartRef, RecordBatch } from '../schemas/records.js';
+import type { Item, PartRef, ReadItem, RecordBatch } from '../schemas/records.js';
 import { markComplete } from '../operators/markComplete.js';
-import { readPartRows, type ReadItem, type ReadOptions } from '../src/runtime/io/readers.js';
+import { readPartRows, type ReadOptions } from '../src/runtime/io/readers.js';
 import type { Stats } from '../src/runtime/Stats.js';
 
 export interface StreamPartOptions<B> {
@@ -93,15 +93,15 @@ export function streamPart<B>(options: StreamPartOptions<B>): Observable<B> {
   });
 }
 
-export interface EachPartOptions {
+export interface EachPartOptions<T extends Item> {
   readonly read: ReadOptions;
   readonly window: number;
   readonly outDir: string;
   readonly stats: Stats;
   /** The part's batch stages, from raw rows to records (see streamPart); made anew for each part, as a stage may keep state within its part. */
-  readonly stages: (part: PartRef) => OperatorFunction<RecordBatch<ReadItem>, RecordBatch<Item>>;
+  readonly stages: (part: PartRef) => OperatorFunction<RecordBatch<ReadItem>, RecordBatch<T>>;
   /** The part's writer: its batches in, one ShardResult out (writeShard, writeFeatures). */
-  readonly write: (part: PartRef) => OperatorFunction<RecordBatch<Item>, ShardResult>;
+  readonly write: (part: PartRef) => OperatorFunction<RecordBatch<T>, ShardResult>;
 }
 
 /**
@@ -113,7 +113,7 @@ export interface EachPartOptions {
  * out:     ---------- R0 ----------- R1|   (R written to completions/ before it is passed on)
  * ```
  */
-export function eachPart(parts: readonly PartRef[], options: EachPartOptions): Observable<ShardResult> {
+export function eachPart<T extends Item>(parts: readonly PartRef[], options: EachPartOptions<T>): Observable<ShardResult> {
   const { read, window, stats, stages } = options;
   return from(parts).pipe(
     concatMap((part) => streamPart({ part, read, window, stats, stages: stages(part) }).pipe(options.write(part))),

@@ -1,11 +1,10 @@
 import { pipe, type Observable, type OperatorFunction } from 'rxjs';
 import type { ShardResult } from '../schemas/manifest.js';
-import type { Item, PartRef, RecordBatch } from '../schemas/records.js';
+import type { EmbeddedItem, PartRef, ReadItem, RecordBatch } from '../schemas/records.js';
 import { embedPairs, type PairEmbedder } from '../operators/embedPairs.js';
 import { writeFeatures } from '../operators/writeFeatures.js';
 import type { IoConfig } from '../src/runtime/Config.js';
 import type { Embedder } from '../src/runtime/model/Embedder.js';
-import type { ReadItem } from '../src/runtime/io/readers.js';
 import type { Stats } from '../src/runtime/Stats.js';
 import { eachPart } from './eachPart.js';
 import { canonicalStages, type ReadPairsOptions } from './readPairs.js';
@@ -17,7 +16,7 @@ export interface EmbedRuntime {
 }
 
 /** The embed pipeline's stages: raw rows -> canonical, validated records -> embedded records. */
-export function embedStages(options: ReadPairsOptions, embedder: PairEmbedder): OperatorFunction<RecordBatch<ReadItem>, RecordBatch<Item>> {
+export function embedStages(options: ReadPairsOptions, embedder: PairEmbedder): OperatorFunction<RecordBatch<ReadItem>, RecordBatch<EmbeddedItem>> {
   return pipe(canonicalStages(options), embedPairs({ embedder, stats: options.stats }));
 }
 

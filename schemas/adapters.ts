@@ -3,7 +3,7 @@
  * RejectRecord saying why not. The format is detected from a row's columns, or forced with --format.
  */
 import { hash } from 'node:crypto';
-import type { ListRecord, PairRecord, RawRow, RejectRecord } from './records.js';
+import { toReject, type ListRecord, type PairRecord, type RawRow, type RejectRecord } from './records.js';
 
 export const formats = ['auto', 'explicit', 'implicit', 'conversational', 'pku', 'list'] as const;
 export type Format = (typeof formats)[number];
@@ -20,7 +20,6 @@ type Message = { role: string; content: string };
 const ASSISTANT = '\n\nAssistant:';
 /** True for a string of whitespace only; a regex stops at the first non-space, where trim() copies the text. */
 const blank = (s: string): boolean => !/\S/.test(s);
-const RAW_PREVIEW = 2000;
 
 const isMessages = (v: unknown): v is Message[] =>
   Array.isArray(v) && v.length > 0 && v.every((m) => m !== null && typeof m === 'object' && typeof (m as Message).role === 'string' && 'content' in m);
@@ -46,16 +45,6 @@ const consumed: Record<Exclude<Format, 'auto'>, readonly string[]> = {
   list: ['prompt', 'responses', 'labels', 'id', 'category'],
 };
 
-export function rawPreview(row: Row): string {
-  let s: string;
-  try {
-    s = JSON.stringify(row, (_k, v) => (typeof v === 'bigint' ? v.toString() : typeof v === 'string' && v.length > RAW_PREVIEW ? v.slice(0, RAW_PREVIEW) + '…' : v));
-  } catch {
-    s = String(row);
-  }
-  return s.length > RAW_PREVIEW ? s.slice(0, RAW_PREVIEW) + '…' : s;
-}
-
 /** A stable id from the content, so the same pair gets the same id in every run and on every rank. */
 export function contentId(...texts: readonly string[]): string {
   // One-shot hashing (no Hash object per row); the same bytes as updating text by text.
@@ -63,7 +52,7 @@ export function contentId(...texts: readonly string[]): string {
 }
 
 function reject(raw: RawRow, reason: string): RejectRecord {
-  return { kind: 'reject', sourceFile: raw.sourceFile, sourceRow: raw.sourceRow, reason, raw: rawPreview(raw.row) };
+  return toReject(raw, reason, raw.row);
 }
 
 const consumedSets = Object.fromEntries(Object.entries(consumed).map(([k, v]) => [k, new Set(v)])) as unknown as Record<Exclude<Format, 'auto'>, ReadonlySet<string>>;

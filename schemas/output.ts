@@ -3,7 +3,7 @@
  * infer one; pass-through columns are appended explicitly by `withPassThrough`.
  */
 import { Bool, Field, Float32, Int64, List, makeBuilder, makeData, RecordBatch, Schema, Struct, Table, Utf8, type Data, type DataType } from 'apache-arrow';
-import type { ListRecord, PairRecord, RejectRecord } from './records.js';
+import type { LabelledPair, ListRecord, PairRecord, RejectRecord } from './records.js';
 
 /** Columns of a re-ranked data shard, in order. A TRL DPOTrainer reads prompt/chosen/rejected as is. */
 export const pairOutputFields = [
@@ -77,23 +77,29 @@ export function passThroughValue(v: unknown): string | null {
   return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
 }
 
-/** Output row of a pair (after relabel), keyed by column name. */
-export function pairOutputRow(p: PairRecord): Record<string, unknown> {
+/** True for a pair that went through relabelPairs (rerank); convert's pairs are canonical only. */
+export function isLabelled(p: PairRecord | LabelledPair): p is LabelledPair {
+  return 'confidence' in p;
+}
+
+/** Output row of a pair, keyed by column name: a canonical pair (convert) leaves the model's columns null. */
+export function pairOutputRow(p: PairRecord | LabelledPair): Record<string, unknown> {
+  const l = isLabelled(p) ? p : null;
   const row: Record<string, unknown> = {
     prompt: p.prompt,
     chosen: p.chosen,
     rejected: p.rejected,
-    confidence: p.confidence ?? null,
-    reward_chosen: p.rewardChosen ?? null,
-    reward_rejected: p.rewardRejected ?? null,
-    flipped: p.flipped ?? false,
+    confidence: l?.confidence ?? null,
+    reward_chosen: l?.rewardChosen ?? null,
+    reward_rejected: l?.rewardRejected ?? null,
+    flipped: l?.flipped ?? false,
     pair_id: p.pairId,
     source_file: p.sourceFile,
     source_row: BigInt(p.sourceRow),
     chosen_safe: p.chosenSafe,
     rejected_safe: p.rejectedSafe,
     category: p.category,
-    truncated: p.embChosen || p.embRejected ? Boolean(p.embChosen?.truncated || p.embRejected?.truncated) : null,
+    truncated: l ? l.embChosen.truncated || l.embRejected.truncated : null,
   };
   for (const [k, v] of Object.entries(p.passThrough)) row[passThroughColumn(k)] = passThroughValue(v);
   return row;

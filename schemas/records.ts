@@ -39,15 +39,6 @@ export interface PairRecord extends SourceRef {
   readonly category: string | null;
   /** Input columns the adapter did not consume, passed through untouched. */
   readonly passThrough: Readonly<Record<string, unknown>>;
-  /** Set by the embed stage. */
-  readonly embChosen?: Embedding;
-  readonly embRejected?: Embedding;
-  /** Set by the score stage. */
-  readonly rewardChosen?: number;
-  readonly rewardRejected?: number;
-  /** Set by the relabel stage. */
-  readonly confidence?: number;
-  readonly flipped?: boolean;
 }
 
 /** A listwise record: N candidate responses to one prompt. */
@@ -60,16 +51,50 @@ export interface ListRecord extends SourceRef {
   readonly labels: readonly (boolean | null)[] | null;
   readonly category: string | null;
   readonly passThrough: Readonly<Record<string, unknown>>;
-  /** Set by the embed stage, one per response. */
-  readonly embeddings?: readonly Embedding[];
-  /** Set by the score stage, one per response. */
-  readonly rewards?: readonly number[];
 }
 
-/** A row that could not be processed, and why. Every input row ends in data/ or rejects/. */
+/*
+ * Stages. Each stage adds its fields to the record, and its type says so: an operator that needs
+ * embeddings takes an EmbeddedItem, so running it before embedPairs does not compile (the runtime
+ * "X must run first" checks these types replaced).
+ *
+ *   RawRow -> PairRecord | ListRecord -> Embedded* -> Scored* -> (lists to pairs) -> LabelledPair
+ */
+
+/** A pair after embedPairs. */
+export interface EmbeddedPair extends PairRecord {
+  readonly embChosen: Embedding;
+  readonly embRejected: Embedding;
+}
+
+/** A list after embedPairs: one embedding per response. */
+export interface EmbeddedList extends ListRecord {
+  readonly embeddings: readonly Embedding[];
+}
+
+/** A pair after scorePairs (or made from a scored list by pairsFromLists). */
+export interface ScoredPair extends EmbeddedPair {
+  readonly rewardChosen: number;
+  readonly rewardRejected: number;
+}
+
+/** A list after scorePairs: one reward per response. */
+export interface ScoredList extends EmbeddedList {
+  readonly rewards: readonly number[];
+}
+
+/** A pair after relabelPairs: the posterior that its (possibly swapped) order is right. */
+export interface LabelledPair extends ScoredPair {
+  /** Float32-rounded, the output column's type. */
+  readonly confidence: number;
+  /** True when chosen and rejected were swapped relative to the input. */
+  readonly flipped: boolean;
+}
+
 /** The reason of a record with a text that has no tokens at all (embedPairs). */
 export const NO_TOKENS = 'no tokens after tokenization';
 
+/** A row that could not be processed, and why. Every input row ends in data/ or rejects/. */
 export interface RejectRecord extends SourceRef {
   readonly kind: 'reject';
   /** Short machine-groupable reason, e.g. "missing column: chosen". */
@@ -84,7 +109,46 @@ export interface RawRow extends SourceRef {
   readonly row: Readonly<Record<string, unknown>>;
 }
 
-export type Item = RawRow | PairRecord | ListRecord | RejectRecord;
+/** What each stage emits: its records, and the rejects made so far, in input order. */
+export type ReadItem = RawRow | RejectRecord;
+export type CanonicalItem = PairRecord | ListRecord | RejectRecord;
+export type EmbeddedItem = EmbeddedPair | EmbeddedList | RejectRecord;
+export type ScoredItem = ScoredPair | ScoredList | RejectRecord;
+/** After pairsFromLists: lists have become pairs. */
+export type ScoredPairItem = ScoredPair | RejectRecord;
+export type LabelledItem = LabelledPair | RejectRecord;
+export type Item = ReadItem | CanonicalItem | EmbeddedItem | ScoredItem | LabelledItem;
+
+/** Longest `raw` of a reject, in characters: enough to see and repair the row, bounded in memory. */
+export const RAW_PREVIEW = 2000;
+
+/** A row or record as JSON, each string and the whole cut to RAW_PREVIEW characters. */
+export function rawPreview(row: Readonly<Record<string, unknown>>): string {
+  let s: string;
+  try {
+    s = JSON.stringify(row, (_k, v) => (typeof v === 'bigint' ? v.toString() : typeof v === 'string' && v.length > RAW_PREVIEW ? v.slice(0, RAW_PREVIEW) + '…' : v));
+  } catch {
+    s = String(row);
+  }
+  return s.length > RAW_PREVIEW ? s.slice(0, RAW_PREVIEW) + '…' : s;
+}
+
+/**
+ * The one way anything becomes a reject: where it came from, why, and what it was. `raw` is the
+ * text as read (cut to RAW_PREVIEW) or an object shown with rawPreview; by default the record
+ * itself without its kind, source and embeddings (those are in other columns, or too large).
+ */
+export function toReject(from: SourceRef, reason: string, raw?: string | Readonly<Record<string, unknown>>): RejectRecord {
+  const { sourceFile, sourceRow } = from;
+  let shown: string;
+  if (typeof raw === 'string') shown = raw.length > RAW_PREVIEW ? raw.slice(0, RAW_PREVIEW) : raw;
+  else if (raw) shown = rawPreview(raw);
+  else {
+    const { kind: _k, sourceFile: _f, sourceRow: _r, embChosen: _c, embRejected: _j, embeddings: _e, ...rest } = from as SourceRef & Record<string, unknown>;
+    shown = rawPreview(rest);
+  }
+  return { kind: 'reject', sourceFile, sourceRow, reason, raw: shown };
+}
 
 /**
  * One unit of work inside the pipeline: a bounded slice of one input part.

@@ -128,7 +128,7 @@ export async function modelSettings(args: EmbedArgs, options: EmbedderOptions): 
   return {
     modelSha256,
     tokenizerSha256,
-    layers: args.layers,
+    layers: options.layers ?? 'all',
     template: args.chatTemplate ? 'chat-template' : options.template,
     maxTokens: args.maxTokens ?? null,
     batchTokens: args.batchTokens,

@@ -4,7 +4,7 @@
  * once (a few thousand to a few hundred thousand), so this collects instead of streaming.
  */
 import { basename } from 'node:path';
-import type { Embedding, Item } from '../../schemas/records.js';
+import type { EmbeddedItem, Embedding } from '../../schemas/records.js';
 import { NO_TOKENS } from '../../schemas/records.js';
 import type { TrainingLabel, TrainingPair } from './trainProbe.js';
 
@@ -43,7 +43,7 @@ export function emptyFeatureSet(): FeatureSet {
  * file's base name. A record that embedPairs rejected because a text had no tokens counts as
  * skipped; other rejects are the reader's and validator's, reported apart.
  */
-export function addFeatures(set: FeatureSet, items: readonly Item[]): FeatureSet {
+export function addFeatures(set: FeatureSet, items: readonly EmbeddedItem[]): FeatureSet {
   let { skipped, truncated } = set;
   for (const r of items) {
     if (r.kind === 'reject') {
@@ -52,7 +52,6 @@ export function addFeatures(set: FeatureSet, items: readonly Item[]): FeatureSet
     }
     if (r.kind === 'pair') {
       const [c, j] = [r.embChosen, r.embRejected];
-      if (!c || !j) throw new Error(`addFeatures: pair ${r.pairId} has no embeddings; embedPairs must run first`);
       if (c.truncated || j.truncated) truncated++;
       set.pairs.push({
         chosen: c.features,
@@ -72,7 +71,6 @@ export function addFeatures(set: FeatureSet, items: readonly Item[]): FeatureSet
       label(c, r.chosenSafe);
       label(j, r.rejectedSafe);
     } else if (r.kind === 'list') {
-      if (!r.embeddings) throw new Error(`addFeatures: list ${r.listId} has no embeddings; embedPairs must run first`);
       r.embeddings.forEach((e, i) => {
         const safe = r.labels?.[i] ?? null;
         if (safe !== null) set.labels.push({ features: e.features, safe, sourceFile: r.sourceFile });

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { EMPTY, firstValueFrom, from, lastValueFrom, NEVER, concat, of, throwError, toArray } from 'rxjs';
 import { embedPairs, type PairEmbedder } from '../../operators/embedPairs.js';
-import type { Embedding, ListRecord, PairRecord } from '../../schemas/records.js';
+import type { EmbeddedList, EmbeddedPair, Embedding } from '../../schemas/records.js';
 import type { EmbedInput, EmbedOutput } from '../../src/runtime/model/Embedder.js';
 import { Embedder } from '../../src/runtime/model/Embedder.js';
 import { sharedPath } from '../../src/runtime/paths.js';
@@ -34,10 +34,10 @@ describe('embedPairs', () => {
     const l2 = list(2, ['a', 'bb', 'ccc']);
     const out = await lastValueFrom(from([batch(0, [p1, reject(9), l2]), batch(1, [reject(3)]), batch(2, [pair(4)])]).pipe(embedPairs({ embedder: fakeEmbedder(calls), stats }), toArray()));
     assert.deepEqual(out.map((b) => b.index), [0, 1, 2]);
-    const [q1, r9, q2] = out[0].items as [PairRecord, unknown, ListRecord];
-    assert.deepEqual(Array.from(q1.embChosen!.features), ['chosen 1'.length]);
-    assert.deepEqual(Array.from(q1.embRejected!.features), ['rejected 1'.length]);
-    assert.deepEqual(q2.embeddings!.map((e) => e.features[0]), [1, 2, 3]);
+    const [q1, r9, q2] = out[0].items as [EmbeddedPair, unknown, EmbeddedList];
+    assert.deepEqual(Array.from(q1.embChosen.features), ['chosen 1'.length]);
+    assert.deepEqual(Array.from(q1.embRejected.features), ['rejected 1'.length]);
+    assert.deepEqual(q2.embeddings.map((e) => e.features[0]), [1, 2, 3]);
     assert.deepEqual(r9, reject(9));
     assert.deepEqual(out[1], batch(1, [reject(3)])); // nothing to embed: the batch passes as it is
     // one embed call per batch that has texts, with the prompt and each response
@@ -82,11 +82,11 @@ describe('embedPairs', () => {
     const stats = new Stats();
     const p = pair(1, { prompt: 'the people said', chosen: 'that he was', rejected: 'not here' });
     const out = await firstValueFrom(of(batch(0, [p, pair(2, { prompt: 'the people said', chosen: 'that he was', rejected: 'he was' })])).pipe(embedPairs({ embedder, stats })));
-    const q = out.items[0] as PairRecord;
+    const q = out.items[0] as EmbeddedPair;
     const [direct] = await embedder.embedTexts(['the people said that he was']);
-    assert.deepEqual(Array.from(q.embChosen!.features), Array.from(direct.features));
-    assert.equal(q.embChosen!.layers, 3);
-    assert.equal(q.embChosen!.width, 64);
+    assert.deepEqual(Array.from(q.embChosen.features), Array.from(direct.features));
+    assert.equal(q.embChosen.layers, 3);
+    assert.equal(q.embChosen.width, 64);
     assert.equal(stats.get('embedPairs.texts'), 4);
     assert.equal(stats.get('embedPairs.cacheHits'), 1); // the repeated chosen text
     assert.equal(stats.get('embedPairs.computed'), 3);

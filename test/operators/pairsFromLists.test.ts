@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pairsFromLists, parsePairsSpec } from '../../operators/pairsFromLists.js';
-import type { ListRecord, PairRecord } from '../../schemas/records.js';
+import type { ScoredList, ScoredPair } from '../../schemas/records.js';
 import { Stats } from '../../src/runtime/Stats.js';
 import { batch, emb, list, pair, reject, scheduler } from './probeItems.js';
 
 const e = [emb(0), emb(1), emb(2), emb(3)];
 // ranks by reward: b (0.9), d (0.5), a (0.1), c (0.1; ties keep input order)
-const l0 = list(0, ['a', 'b', 'c', 'd'], { rewards: [0.1, 0.9, 0.1, 0.5], labels: [false, true, null, true], embeddings: e, passThrough: { src: 'x' } });
+const l0 = list(0, ['a', 'b', 'c', 'd'], { rewards: [0.1, 0.9, 0.1, 0.5], labels: [false, true, null, true], embeddings: e, passThrough: { src: 'x' } }) as ScoredList;
 
-function pairOf(l: ListRecord, i: number, j: number): PairRecord {
+function pairOf(l: ScoredList, i: number, j: number): ScoredPair {
   return {
     kind: 'pair',
     pairId: `${l.listId}:${i}-${j}`,
@@ -22,10 +22,10 @@ function pairOf(l: ListRecord, i: number, j: number): PairRecord {
     rejectedSafe: l.labels?.[j] ?? null,
     category: l.category,
     passThrough: l.passThrough,
-    embChosen: l.embeddings![i],
-    embRejected: l.embeddings![j],
-    rewardChosen: l.rewards![i],
-    rewardRejected: l.rewards![j],
+    embChosen: l.embeddings[i],
+    embRejected: l.embeddings[j],
+    rewardChosen: l.rewards[i],
+    rewardRejected: l.rewards[j],
   };
 }
 
@@ -53,19 +53,19 @@ test('best-worst, top-bottom:K, all', () => {
 
 test('empty, many, pairs and rejects pass through, a short list is a reject', () => {
   const stats = new Stats();
-  const l1 = list(1, ['only'], { rewards: [1] });
+  const l1 = list(1, ['only'], { rewards: [1], embeddings: [emb(1)] });
   const p = pair(5);
-  const l2 = list(2, ['u', 'v'], { rewards: [0, 1] });
+  const l2 = list(2, ['u', 'v'], { rewards: [0, 1], embeddings: [emb(0), emb(1)] });
   scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
     const src = cold('a-b-|', { a: batch(0, []), b: batch(1, [p, l1, reject(4), l2]) });
-    const { kind: _k, sourceFile: _f, sourceRow: _r, ...rest } = l1;
+    const { kind: _k, sourceFile: _f, sourceRow: _r, embeddings: _e, ...rest } = l1;
     expectObservable(src.pipe(pairsFromLists({ pairs: 'all', stats }))).toBe('a-b-|', {
       a: batch(0, []),
       b: batch(1, [
         p,
         { kind: 'reject', sourceFile: 'in.jsonl', sourceRow: 1, reason: 'fewer than 2 responses', raw: JSON.stringify(rest) },
         reject(4),
-        { kind: 'pair', pairId: 'l2:1-0', sourceFile: 'in.jsonl', sourceRow: 2, prompt: 'prompt 2', chosen: 'v', rejected: 'u', chosenSafe: null, rejectedSafe: null, category: 'cat', passThrough: {}, rewardChosen: 1, rewardRejected: 0 },
+        { kind: 'pair', pairId: 'l2:1-0', sourceFile: 'in.jsonl', sourceRow: 2, prompt: 'prompt 2', chosen: 'v', rejected: 'u', chosenSafe: null, rejectedSafe: null, category: 'cat', passThrough: {}, embChosen: emb(1), embRejected: emb(0), rewardChosen: 1, rewardRejected: 0 },
       ]),
     });
     expectSubscriptions(src.subscriptions).toBe('^---!');
@@ -73,7 +73,7 @@ test('empty, many, pairs and rejects pass through, a short list is a reject', ()
   assert.equal(stats.get('pairsFromLists.rejected'), 1);
 });
 
-test('source error, unsubscribe, unscored list, bad options', () => {
+test('source error, unsubscribe, bad options', () => {
   const stats = new Stats();
   scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
     const src = cold('a-#', { a: batch(0, [l0]) });
@@ -81,8 +81,6 @@ test('source error, unsubscribe, unscored list, bad options', () => {
     const never = cold('-a--', { a: batch(0, []) });
     expectObservable(never.pipe(pairsFromLists({ pairs: 'all', stats })), '^-!').toBe('-a-', { a: batch(0, []) });
     expectSubscriptions(never.subscriptions).toBe('^-!');
-    const unscored = cold('a|', { a: batch(0, [list(3, ['x', 'y'])]) });
-    expectObservable(unscored.pipe(pairsFromLists({ pairs: 'all', stats }))).toBe('#', undefined, new Error('pairsFromLists: list l3 (in.jsonl row 3) has no rewards; scorePairs must run before pairsFromLists'));
   });
   assert.throws(() => pairsFromLists({ pairs: 'some', stats }), /pairs must be/);
   assert.throws(() => pairsFromLists({ pairs: { kind: 'top-bottom', k: 0 }, stats }), /K must be/);

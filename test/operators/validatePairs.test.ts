@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { validatePairs } from '../../operators/validatePairs.js';
-import type { Item, RecordBatch, RejectRecord } from '../../schemas/records.js';
+import type { CanonicalItem, Item, RecordBatch, RejectRecord } from '../../schemas/records.js';
 import { Stats } from '../../src/runtime/Stats.js';
 import { batch, list, pair, reject, scheduler } from './probeItems.js';
 
@@ -18,7 +18,7 @@ const reasons = (items: readonly Item[]) => items.map((it) => (it.kind === 'reje
 test('empty, one, many: good records pass unchanged', () => {
   const stats = new Stats();
   scheduler().run(({ cold, expectObservable }) => {
-    expectObservable(cold<RecordBatch<Item>>('|').pipe(validatePairs(opts(stats)))).toBe('|');
+    expectObservable(cold<RecordBatch<CanonicalItem>>('|').pipe(validatePairs(opts(stats)))).toBe('|');
     const a = batch(0, [pair(0)]);
     const b = batch(1, [pair(1), list(2, ['x', 'y']), reject(3)]);
     expectObservable(cold('a|', { a }).pipe(validatePairs(opts(stats)))).toBe('a|', { a });

@@ -3,9 +3,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import type { PartRef } from '../../schemas/records.js';
+import type { PartRef, ReadItem } from '../../schemas/records.js';
 import { InputFileError } from '../../src/runtime/errors.js';
-import { readPartRows, toPlain, type ReadItem } from '../../src/runtime/io/readers.js';
+import { readPartRows, toPlain } from '../../src/runtime/io/readers.js';
 import { hhParquetTable, hhRows, tempDir, writeParquetFile } from '../helpers/badInputs.js';
 
 const jsonl = (file: string): PartRef => ({ index: 0, count: 1, file, source: basename(file), format: 'jsonl', rowGroups: null, firstRow: 0 });

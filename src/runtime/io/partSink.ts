@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { addExpectedErrors, emptyExpectedErrors, roundExpectedErrors, type ExpectedErrors, type ShardResult } from '../../../schemas/manifest.js';
 import { rejectOutputRow, rejectSchema, tableFromRows } from '../../../schemas/output.js';
-import type { ListRecord, PairRecord, PartRef, RecordBatch, Item, RejectRecord } from '../../../schemas/records.js';
+import type { ListRecord, PairRecord, PartRef, RecordBatch, RejectRecord } from '../../../schemas/records.js';
 import { InputFileError, oneLine } from '../errors.js';
 import { sha256File } from '../hash.js';
 import { ParquetWriter, type ParquetWriterOptions } from './ParquetWriter.js';
@@ -47,10 +47,10 @@ export class PartTally {
   }
 }
 
-/** What a part's writer does with its records; sinkPart runs the life cycle around it. */
-export interface PartSink {
+/** What a part's writer does with its records (pairs or lists, at some stage); sinkPart runs the life cycle around it. */
+export interface PartSink<R extends PairRecord | ListRecord> {
   /** Writes one batch's records (rejects are written by sinkPart). Counts into the tally. */
-  write(records: readonly (PairRecord | ListRecord)[], tally: PartTally): Promise<void>;
+  write(records: readonly R[], tally: PartTally): Promise<void>;
   /** Finishes and renames its files into place; returns the main file, relative to the folder. */
   close(): Promise<{ output: string; extra?: Partial<ShardResult> }>;
   /** Stops and removes its temporary files. */
@@ -70,13 +70,13 @@ export interface ShardTarget {
   readonly device?: string;
 }
 
-export interface SinkPartOptions extends ShardTarget {
+export interface SinkPartOptions<R extends PairRecord | ListRecord> extends ShardTarget {
   /** Options of the rejects file. */
   readonly write: ParquetWriterOptions;
   /** Prefix of the stats counters, the calling operator's name. */
   readonly name: string;
   /** Opens the part's sink (called on subscribe). */
-  readonly open: () => PartSink;
+  readonly open: () => PartSink<R>;
 }
 
 /**
@@ -94,7 +94,7 @@ export interface SinkPartOptions extends ShardTarget {
  * ```
  * @see writeShard, writeFeatures
  */
-export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch<Item>, ShardResult> {
+export function sinkPart<R extends PairRecord | ListRecord>(options: SinkPartOptions<R>): OperatorFunction<RecordBatch<R | RejectRecord>, ShardResult> {
   const { part, outDir, stats, name } = options;
   const rejectsPath = shardPath('rejects', options.split, part.index, part.count);
   return (source) =>
@@ -105,16 +105,16 @@ export function sinkPart(options: SinkPartOptions): OperatorFunction<RecordBatch
       let chain: Promise<void> = mkdir(dirname(rejects.path), { recursive: true }).then(() => undefined);
       let finished = false;
 
-      const writeBatch = async (batch: RecordBatch<Item>) => {
-        const records: (PairRecord | ListRecord)[] = [];
+      const writeBatch = async (batch: RecordBatch<R | RejectRecord>) => {
+        const records: R[] = [];
         const rejectRows: Record<string, unknown>[] = [];
         for (const it of batch.items) {
           tally.see(it.sourceRow);
-          if (it.kind === 'pair' || it.kind === 'list') records.push(it);
-          else if (it.kind === 'reject') {
+          if (it.kind !== 'reject') records.push(it);
+          else {
             rejectRows.push(rejectOutputRow(it));
             stats.count(`${name}.rejected.${tally.reject(it)}`);
-          } else throw new Error(`${name}: unexpected ${it.kind} record at ${it.sourceFile}:${it.sourceRow} (an adapter stage is missing)`);
+          }
         }
         if (records.length) await sink.write(records, tally);
         if (rejectRows.length) await rejects.write(tableFromRows(rejectSchema, rejectRows));

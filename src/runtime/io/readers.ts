@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { Vector } from 'apache-arrow';
-import type { PartRef, RawRow, RejectRecord } from '../../../schemas/records.js';
+import { RAW_PREVIEW, toReject, type PartRef, type RawRow, type ReadItem } from '../../../schemas/records.js';
 import { InputFileError, oneLine } from '../errors.js';
 
 /** The reject reason of a damaged input file; the rows before the damage are kept. */
@@ -19,9 +19,6 @@ export interface ReadOptions {
   readonly maxRowBytes: number;
 }
 
-export type ReadItem = RawRow | RejectRecord;
-
-const RAW_PREVIEW = 2000;
 
 /** Arrow values to plain JS: nested vectors and structs become arrays and objects. */
 export function toPlain(value: unknown): unknown {
@@ -164,13 +161,13 @@ export async function* readJsonl(part: PartRef, options: ReadOptions): AsyncGene
     for await (const l of byteLines(bytes as AsyncIterable<Buffer>, options.maxRowBytes)) {
       line++;
       if (!Buffer.isBuffer(l)) {
-        batch.push({ kind: 'reject', sourceFile: shown, sourceRow: line, reason: 'row too large', raw: `(${l.tooLong} bytes; limit ${options.maxRowBytes})` });
+        batch.push(toReject({ sourceFile: shown, sourceRow: line }, 'row too large', `(${l.tooLong} bytes; limit ${options.maxRowBytes})`));
       } else {
         let text: string;
         try {
           text = decoder.decode(l);
         } catch {
-          batch.push({ kind: 'reject', sourceFile: shown, sourceRow: line, reason: 'invalid UTF-8', raw: l.subarray(0, RAW_PREVIEW).toString('latin1') });
+          batch.push(toReject({ sourceFile: shown, sourceRow: line }, 'invalid UTF-8', l.subarray(0, RAW_PREVIEW).toString('latin1')));
           continue;
         }
         if (text.trim() === '') continue; // a blank line is not a row
@@ -178,11 +175,11 @@ export async function* readJsonl(part: PartRef, options: ReadOptions): AsyncGene
         try {
           row = JSON.parse(text);
         } catch (err) {
-          batch.push({ kind: 'reject', sourceFile: shown, sourceRow: line, reason: 'invalid JSON', raw: text.slice(0, RAW_PREVIEW) });
+          batch.push(toReject({ sourceFile: shown, sourceRow: line }, 'invalid JSON', text));
           continue;
         }
         if (row === null || typeof row !== 'object' || Array.isArray(row)) {
-          batch.push({ kind: 'reject', sourceFile: shown, sourceRow: line, reason: 'not a JSON object', raw: text.slice(0, RAW_PREVIEW) });
+          batch.push(toReject({ sourceFile: shown, sourceRow: line }, 'not a JSON object', text));
           continue;
         }
         batch.push({ kind: 'raw', sourceFile: shown, sourceRow: line, row: row as Record<string, unknown> });
@@ -198,7 +195,7 @@ export async function* readJsonl(part: PartRef, options: ReadOptions): AsyncGene
     // damage itself becomes one reject (its row is the first line that could not be read), so the
     // counts match the folders and the run's end names the file (src/cli/checkYield.ts).
     if (gz && /^Z_/.test((err as NodeJS.ErrnoException).code ?? '')) {
-      batch.push({ kind: 'reject', sourceFile: shown, sourceRow: line + 1, reason: `${DAMAGED_INPUT}: the gzip stream breaks after line ${line + 1}`, raw: oneLine(err) });
+      batch.push(toReject({ sourceFile: shown, sourceRow: line + 1 }, `${DAMAGED_INPUT}: the gzip stream breaks after line ${line + 1}`, oneLine(err)));
       yield batch;
       return;
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { lastValueFrom, of } from 'rxjs';
-import type { Item, ListRecord, PairRecord, PartRef } from '../../../schemas/records.js';
+import type { CanonicalItem, Item, ListRecord, PairRecord, PartRef, RecordBatch } from '../../../schemas/records.js';
 import { embedPairs, type PairEmbedder } from '../../../operators/embedPairs.js';
 import { addFeatures, emptyFeatureSet } from '../../../src/probe/featureData.js';
 import { Stats } from '../../../src/runtime/Stats.js';
@@ -28,7 +28,7 @@ test('features of embedded records: pairs, labels from pairs and lists, skipped 
   const list2: ListRecord = { ...list, listId: 'm', sourceRow: 1, responses: ['dddd', 'e'], labels: [false, true] };
   const items: Item[] = [pair(0, 'abc', 'abcdefg', [true, false]), pair(1, '', 'x'), pair(2, 'a', 'bb'), list, list2, { kind: 'reject', sourceFile: '/x/a.jsonl', sourceRow: 9, reason: 'invalid JSON', raw: '{' }];
   // Through the embed stage itself, as pipelines/probeFeatures.ts runs it.
-  const batch = await lastValueFrom(of({ part: {} as PartRef, index: 0, items }).pipe(embedPairs({ embedder: fake, stats: new Stats() })));
+  const batch = await lastValueFrom(of({ part: {} as PartRef, index: 0, items } as RecordBatch<CanonicalItem>).pipe(embedPairs({ embedder: fake, stats: new Stats() })));
   assert.equal(fake.calls, 1);
   const set = addFeatures(emptyFeatureSet(), batch.items);
   assert.deepEqual(set.pairs.map((p) => [p.pairId, p.chosen[0], p.rejected[0], p.group]), [['p0', 3, 7, 'a.jsonl'], ['p2', 1, 2, 'cat']]);
