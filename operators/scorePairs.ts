@@ -19,7 +19,7 @@ export interface ScorePairsOptions {
  * in:  [P0 X1 L2]          P0, L2 embedded; X1 a reject
  * out: [P0' X1 L2']        P0'.rewardChosen/Rejected set, L2'.rewards set
  * ```
- * Counts `scorePairs.pairs`, `scorePairs.lists`, `scorePairs.responses`; observes `scorePairs.reward`.
+ * Counts `scorePairs.pairs`, `scorePairs.lists`, `scorePairs.responses`.
  * @see embedPairs, relabelPairs, pairsFromLists
  */
 export function scorePairs(options: ScorePairsOptions): OperatorFunction<RecordBatch<EmbeddedItem>, RecordBatch<ScoredItem>> {
@@ -47,8 +47,6 @@ export function scorePairs(options: ScorePairsOptions): OperatorFunction<RecordB
         const scored: ScoredPair = { ...it, rewardChosen: r[k], rewardRejected: r[k + 1] };
         stats.count('scorePairs.pairs');
         stats.count('scorePairs.responses', 2);
-        stats.observe('scorePairs.reward', r[k]);
-        stats.observe('scorePairs.reward', r[k + 1]);
         k += 2;
         return scored;
       }
@@ -57,7 +55,6 @@ export function scorePairs(options: ScorePairsOptions): OperatorFunction<RecordB
         k += it.responses.length;
         stats.count('scorePairs.lists');
         stats.count('scorePairs.responses', rewards.length);
-        for (const x of rewards) stats.observe('scorePairs.reward', x);
         const scored: ScoredList = { ...it, rewards };
         return scored;
       }

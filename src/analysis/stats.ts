@@ -63,19 +63,23 @@ export interface StatsOptions {
   readonly schema?: string;
   /** Most groups (sources, categories) returned, largest first; 0 for all. */
   readonly top?: number;
+  /** False skips the by-source and by-category groups (two scans fewer), leaving them empty. Default true. */
+  readonly groups?: boolean;
+  /** Decimals every fraction is rounded to, once (default 6; the rerank summary shows 4). */
+  readonly digits?: number;
 }
 
-export const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 const num = (v: JS): number => (v === null || v === undefined ? 0 : Number(v));
-const numOrNull = (v: JS): number | null => (v === null || v === undefined ? null : round6(Number(v)));
-const pct = (part: number, whole: number) => (whole > 0 ? round6((100 * part) / whole) : null);
-
-function distribution(count: JS, mean: JS, quantiles: JS): Distribution {
-  const qs = Array.isArray(quantiles) ? quantiles.map((q) => numOrNull(q as JS)) : QUANTILE_LEVELS.map(() => null);
-  return { count: num(count), mean: numOrNull(mean), quantiles: qs };
-}
 
 export async function computeStats(db: DuckDb, options: StatsOptions = {}): Promise<FolderStats> {
+  const scale = 10 ** (options.digits ?? 6);
+  const round = (x: number) => Math.round(x * scale) / scale;
+  const numOrNull = (v: JS): number | null => (v === null || v === undefined ? null : round(Number(v)));
+  const pct = (part: number, whole: number) => (whole > 0 ? round((100 * part) / whole) : null);
+  const distribution = (count: JS, mean: JS, quantiles: JS): Distribution => {
+    const qs = Array.isArray(quantiles) ? quantiles.map((q) => numOrNull(q as JS)) : QUANTILE_LEVELS.map(() => null);
+    return { count: num(count), mean: numOrNull(mean), quantiles: qs };
+  };
   const p = options.schema === undefined ? '' : `${quoteIdent(options.schema)}.`;
   const top = options.top ?? 20;
   if (!Number.isInteger(top) || top < 0) throw new RangeError(`top must be a non-negative integer, got ${top}`);
@@ -118,8 +122,9 @@ export async function computeStats(db: DuckDb, options: StatsOptions = {}): Prom
     meanConfidence: numOrNull(row.mean_confidence),
     rejects: num(row.rejects),
   });
-  const bySource = (await db.all(group('source_file', true))).map(toGroup);
-  const byCategory = (await db.all(group('category', false))).map(toGroup);
+  const groups = options.groups ?? true;
+  const bySource = groups ? (await db.all(group('source_file', true))).map(toGroup) : [];
+  const byCategory = groups ? (await db.all(group('category', false))).map(toGroup) : [];
   const rejects = num(rej.n);
   const reasons = await db.all(`SELECT reason, count(*) AS n FROM ${p}rejects GROUP BY 1 ORDER BY n DESC, reason ${limit}`);
   const [srcRej] = await db.all(
@@ -143,7 +148,7 @@ export async function computeStats(db: DuckDb, options: StatsOptions = {}): Prom
     categories: pairs > 0 ? num(summary.categories) : 0,
     byCategory,
     rejectsByReason: reasons.map((r) => ({ reason: String(r.reason), count: num(r.n), pct: pct(num(r.n), rejects) ?? 0 })),
-    expected: num(sh.with_expected) > 0 ? { wrongFlips: round6(num(sh.ewf)), wrongBefore: round6(num(sh.ewb)), wrongAfter: round6(num(sh.ewa)), heldBack: num(sh.held_back) } : null,
+    expected: num(sh.with_expected) > 0 ? { wrongFlips: round(num(sh.ewf)), wrongBefore: round(num(sh.ewb)), wrongAfter: round(num(sh.ewa)), heldBack: num(sh.held_back) } : null,
   };
 }
 

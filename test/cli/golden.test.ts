@@ -80,10 +80,14 @@ test('every command writes and prints the same bytes as before (golden digests)'
   const inp = join(tmp, 'in');
   writeInputs(inp);
   const got: Record<string, string> = {};
+  // Printed outputs are kept beside the folder, so a changed digest can be read, not only seen.
+  const printed = `${tmp}-stdout`;
+  mkdirSync(printed, { recursive: true });
   const run = async (name: string, args: string[], expectCode = 0) => {
     const r = await runCli(args);
     assert.equal(r.code, expectCode, `${name}: ${r.stderr}`);
     got[`${name}: stdout`] = digest(stable(r.stdout, tmp));
+    writeFileSync(join(printed, `${name.replace(/ /g, '-')}.txt`), stable(r.stdout, tmp));
   };
   const o = (name: string) => join(tmp, name);
   await run('convert', ['convert', inp, '--out', o('convert'), '--row-group-rows', '16']);
@@ -108,5 +112,5 @@ test('every command writes and prints the same bytes as before (golden digests)'
   const want = JSON.parse(readFileSync(DIGESTS, 'utf8')) as Record<string, string>;
   assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort(), 'the set of files written changed');
   const changed = Object.keys(want).filter((k) => got[k] !== want[k]);
-  assert.deepEqual(changed, [], `outputs that changed: ${changed.join(', ')}`);
+  assert.deepEqual(changed, [], `outputs that changed: ${changed.join(', ')} (in ${tmp}; printed outputs in ${printed})`);
 });
