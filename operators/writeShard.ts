@@ -4,11 +4,11 @@ import { dirname, join } from 'node:path';
 import type { OperatorFunction } from 'rxjs';
 import { Utf8, type Field, type Schema } from 'apache-arrow';
 import {
+  isLabelled,
   listOutputRow,
   listOutputSchema,
   pairOutputRow,
   pairOutputSchema,
-  isLabelled,
   passThroughColumn,
   tableFromRows,
   withPassThrough,

@@ -4,7 +4,7 @@
  * `probe train`/`probe eval` on inputs that are not feature shards, and by the probe scripts.
  */
 import { concatMap, from, lastValueFrom, reduce } from 'rxjs';
-import { addFeatures, emptyFeatureSet, type FeatureSet } from '../src/probe/featureData.js';
+import { addFeatures, emptyFeatureSet } from '../src/probe/featureData.js';
 import { NO_TOKENS } from '../schemas/records.js';
 import type { PairEmbedder } from '../operators/embedPairs.js';
 import { expandInputs, planParts } from '../src/runtime/io/inputs.js';
@@ -12,6 +12,7 @@ import type { Stats } from '../src/runtime/Stats.js';
 import { streamPart } from './eachPart.js';
 import { embedStages } from './embed.js';
 import type { ReadPairsOptions } from './readPairs.js';
+import type { FeatureSet } from '../schemas/features.js';
 
 export interface ProbeFeatures extends FeatureSet {
   /** Rows the reader and validator rejected, by reason (they do not stop training; they are reported). */

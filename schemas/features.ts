@@ -85,3 +85,42 @@ export function featureTable(rows: readonly FeatureRow[]): Table {
   const data = makeData({ type: new Struct(featureSchema.fields), length: rows.length, nullCount: 0, children });
   return new Table([new RecordBatch(featureSchema, data)]);
 }
+
+/* In memory: the features probe training and evaluation read (src/probe/featureData.ts, featureShards.ts). */
+
+/** One preference pair as features: row-major [layers x width] each. */
+export interface TrainingPair {
+  readonly chosen: Float32Array;
+  readonly rejected: Float32Array;
+  /** Grouping for the metric breakdown (source file or category). */
+  readonly group?: string;
+}
+
+/** One response with a safety label (true = safe, the higher reward). */
+export interface TrainingLabel {
+  readonly features: Float32Array;
+  readonly safe: boolean;
+}
+
+/** One embedded pair, with what the metrics and the noise experiment need to know about it. */
+export interface FeaturePair extends TrainingPair {
+  readonly pairId: string;
+  readonly sourceFile: string;
+  readonly sourceRow: number;
+  readonly category: string | null;
+  readonly chosenText: string;
+  readonly rejectedText: string;
+  readonly prompt: string;
+}
+
+export interface FeatureLabel extends TrainingLabel {
+  readonly sourceFile: string;
+}
+
+export interface FeatureSet {
+  readonly pairs: FeaturePair[];
+  readonly labels: FeatureLabel[];
+  /** Records skipped because a text had no tokens. */
+  readonly skipped: number;
+  readonly truncated: number;
+}

@@ -109,3 +109,13 @@ export function roundExpectedErrors(e: ExpectedErrors): ExpectedErrors {
   const r = (x: number) => Number(x.toFixed(6));
   return { expectedWrongFlips: r(e.expectedWrongFlips), expectedWrongAfter: r(e.expectedWrongAfter), expectedWrongBefore: r(e.expectedWrongBefore), heldBack: e.heldBack };
 }
+
+/** run.json: what a run was asked to do; a rerun with other settings is refused (OutputFolder). */
+export interface RunInfo {
+  readonly configHash: string;
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly parts: number;
+  readonly command: string;
+  /** The inputs' licence when their folder says (a Hub id such as mit), for the dataset card. */
+  readonly license?: string | null;
+}

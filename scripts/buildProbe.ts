@@ -13,12 +13,13 @@
  */
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { featureSourceOf, prefrankVersion, saveProbe, type ProbeMetadata } from '../src/probe/artifact.js';
-import type { FeatureLabel } from '../src/probe/featureData.js';
+import { featureSourceOf, prefrankVersion, saveProbe } from '../src/probe/artifact.js';
 import { auroc } from '../src/probe/metrics.js';
 import { splitIndices, trainProbe, type TrainProbeOptions, type TrainProbeResult } from '../src/probe/trainProbe.js';
 import { dataPath } from '../src/runtime/paths.js';
 import { DEFAULT_MODEL_NAME, HH_FILE, hhFeatures, MODERATION_FILE, moderationLabels, openDefaultEmbedder } from './probeData.js';
+import type { ProbeMetadata } from '../schemas/probe.js';
+import type { FeatureLabel } from '../schemas/features.js';
 
 /** The default probe's recipe (the paper's: margin 1, Adam lr 1e-3, weight decay 0.01). */
 export const DEFAULT_TRAIN_OPTIONS = {

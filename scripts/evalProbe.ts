@@ -21,14 +21,15 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { FeatureLabel } from '../src/probe/featureData.js';
 import { auroc, pairwiseAccuracy, reliability } from '../src/probe/metrics.js';
-import { fitCalibration, labelPosterior, RELABEL_DEFAULTS, relabelOutcomes, type Evidence, type RewardPairs } from '../src/probe/posterior.js';
+import { fitCalibration, labelPosterior, RELABEL_DEFAULTS, relabelOutcomes, type RewardPairs } from '../src/probe/posterior.js';
 import { Prng } from '../src/probe/Prng.js';
 import { splitIndices, trainProbe, type TrainProbeResult } from '../src/probe/trainProbe.js';
 import { projectRoot } from '../src/runtime/paths.js';
 import { DEFAULT_TRAIN_OPTIONS } from './buildProbe.js';
 import { hhFeatures, moderationLabels, openDefaultEmbedder } from './probeData.js';
+import type { FeatureLabel } from '../schemas/features.js';
+import type { Evidence } from '../schemas/probe.js';
 
 const EVAL_SEED = 7;
 const TEST_FRACTION = 0.2;

@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { readFeatures } from '../pipelines/probeFeatures.js';
-import type { FeatureLabel, FeatureSet } from '../src/probe/featureData.js';
 import { defaultModelFile } from '../src/runtime/model/defaultModel.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
 import { sharedPath } from '../src/runtime/paths.js';
 import { Stats } from '../src/runtime/Stats.js';
+import type { FeatureLabel, FeatureSet } from '../schemas/features.js';
 
 export { DEFAULT_MODEL_NAME } from '../src/runtime/model/defaultModel.js';
 export const HH_FILE = sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz');

@@ -4,13 +4,13 @@
  */
 import { basename } from 'node:path';
 import { readFeatures } from '../../pipelines/probeFeatures.js';
-import type { FeatureSet } from '../probe/featureData.js';
 import { DEFAULT_MODEL_NAME } from '../runtime/model/defaultModel.js';
 import { Embedder } from '../runtime/model/Embedder.js';
 import type { Logger, LogLevel } from '../runtime/Logger.js';
 import { Stats } from '../runtime/Stats.js';
 import { DEFAULT_MODEL, embedderOptions, type EmbedArgs } from './embedOptions.js';
 import { inputConfig, type InputArgs as BaseInputArgs } from './ioOptions.js';
+import type { FeatureSet } from '../../schemas/features.js';
 
 export type InputArgs = BaseInputArgs & {
   logLevel: LogLevel;

@@ -8,11 +8,11 @@ import { DEFAULT_MAX_REJECT_RATE, yieldProblem } from './checkYield.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Manifest, ShardResult } from '../../schemas/manifest.js';
+import type { Manifest, ShardResult, RunInfo } from '../../schemas/manifest.js';
 import { UserError } from '../runtime/errors.js';
 import { sha256File } from '../runtime/hash.js';
 import type { Logger } from '../runtime/Logger.js';
-import { OutputFolder, type RunInfo } from '../runtime/io/OutputFolder.js';
+import { OutputFolder } from '../runtime/io/OutputFolder.js';
 import { versions } from '../runtime/versions.js';
 
 export interface MergeProblem {

@@ -6,14 +6,14 @@
 import { readdir } from 'node:fs/promises';
 import type { Observable } from 'rxjs';
 import { TOP_TMP } from '../../schemas/layout.js';
-import type { ShardResult } from '../../schemas/manifest.js';
+import type { ShardResult, RunInfo } from '../../schemas/manifest.js';
 import type { PartRef } from '../../schemas/records.js';
 import type { IoConfig } from '../runtime/Config.js';
 import { hashConfig } from '../runtime/Config.js';
 import { expandInputs, inputLicense, partsForRank, planParts } from '../runtime/io/inputs.js';
 import { yieldProblem } from './checkYield.js';
 import type { Logger } from '../runtime/Logger.js';
-import { OutputFolder, type RunInfo } from '../runtime/io/OutputFolder.js';
+import { OutputFolder } from '../runtime/io/OutputFolder.js';
 import type { Stats } from '../runtime/Stats.js';
 import { versions } from '../runtime/versions.js';
 import { runLocal } from './runLocal.js';

@@ -8,72 +8,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { UsageError, UserError } from '../runtime/errors.js';
 import { projectRoot } from '../runtime/paths.js';
-import type { CalibrationFit } from './posterior.js';
 import { HybridProbe } from './HybridProbe.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
-import type { ProbeMetrics } from './trainProbe.js';
-
-export const PROBE_WEIGHTS_FILE = 'model.safetensors';
-export const PROBE_META_FILE = 'probe.json';
-export const PROBE_FORMAT = 'prefrank-probe';
-export const PROBE_FORMAT_VERSION = 1;
-
-/**
- * What a probe's features come from. The probe is only valid for features made exactly this way:
- * the same model bytes, tokenizer, layers, pooling and template.
- */
-export interface FeatureSource {
-  /** sha256 (hex) of the ONNX model file's bytes. */
-  readonly modelSha256: string;
-  /** sha256 (hex) of the tokenizer file, or null when the model has none of its own. */
-  readonly tokenizerSha256: string | null;
-  /** A readable model name (folder name); informative only, not checked. */
-  readonly modelName: string;
-  /** Indices of the model layers the features were taken from, in feature order. */
-  readonly layers: readonly number[];
-  /** Width of each layer's hidden state. */
-  readonly width: number;
-  /** How a text's hidden states become one vector per layer, e.g. "last-token". */
-  readonly pooling: string;
-  /** The prompt/response template the texts were rendered with. */
-  readonly template: string;
-}
-
-export interface TrainingSummary {
-  /** Input files (base names, sorted) and how many pairs / labelled responses each gave. */
-  readonly inputs: readonly { readonly file: string; readonly pairs: number; readonly labels: number }[];
-  readonly pairs: number;
-  readonly labels: number;
-  /** The training options actually used (margin, lr, weightDecay, epochs, seed, holdout, ...). */
-  readonly options: Readonly<Record<string, unknown>>;
-  /** Measured comparisons behind choices in the training recipe (e.g. with or without extra data). */
-  readonly experiments?: Readonly<Record<string, unknown>>;
-}
-
-export interface ProbeMetadata {
-  readonly format: typeof PROBE_FORMAT;
-  readonly formatVersion: number;
-  /** prefrank version that wrote it. */
-  readonly prefrank: string;
-  /** 'linear' for one layer, 'hybrid' for several (DESIGN.md, Method 2). */
-  readonly kind: 'linear' | 'hybrid';
-  readonly features: FeatureSource;
-  readonly standardized: boolean;
-  /** Temperature of the confidence c = sigmoid(alpha * (r_chosen - r_rejected)). */
-  readonly alpha: number;
-  /** 'auto': maximum likelihood on the held-out pairs; 'fixed': given by the user. */
-  readonly alphaSource: 'auto' | 'fixed';
-  /**
-   * The confidence's calibration on held-out pairs (src/probe/posterior.ts): the training labels'
-   * reliability p0 (`--label-prior auto`) and the slope's growth with unsafety (`--alpha auto`).
-   * Absent in probes written before the posterior confidence.
-   */
-  readonly calibration?: CalibrationFit | null;
-  readonly training: TrainingSummary;
-  readonly metrics: ProbeMetrics;
-  /** sha256 of model.safetensors, so a swapped weights file is detected. */
-  readonly weightsSha256: string;
-}
+import { PROBE_FORMAT, PROBE_FORMAT_VERSION, PROBE_META_FILE, PROBE_WEIGHTS_FILE, type FeatureSource, type ProbeMetadata } from '../../schemas/probe.js';
 
 export interface LoadedProbe {
   readonly probe: HybridProbe;

@@ -4,11 +4,12 @@
  * injected noise, and accuracy by source and category.
  */
 import { basename } from 'node:path';
-import type { FeatureSet } from './featureData.js';
 import type { HybridProbe } from './HybridProbe.js';
-import { accuracyByGroup, auroc, pairLogLikelihood, pairReliability, pairwiseAccuracy, type GroupAccuracy, type ReliabilityBin } from './metrics.js';
+import { accuracyByGroup, auroc, pairLogLikelihood, pairReliability, pairwiseAccuracy, type ReliabilityBin } from './metrics.js';
 import { tradeoffCurve, type RelabelRule } from './posterior.js';
 import { Prng } from './Prng.js';
+import type { FeatureSet } from '../../schemas/features.js';
+import type { GroupAccuracy } from '../../schemas/probe.js';
 
 /** Budgets of the trade-off curve, after the paper's rule (label prior 0.5, budget 0.5). */
 export const CURVE_BUDGETS = [0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01];

@@ -6,30 +6,7 @@
 import { basename } from 'node:path';
 import type { EmbeddedItem, Embedding } from '../../schemas/records.js';
 import { NO_TOKENS } from '../../schemas/records.js';
-import type { TrainingLabel, TrainingPair } from './trainProbe.js';
-
-/** One embedded pair, with what the metrics and the noise experiment need to know about it. */
-export interface FeaturePair extends TrainingPair {
-  readonly pairId: string;
-  readonly sourceFile: string;
-  readonly sourceRow: number;
-  readonly category: string | null;
-  readonly chosenText: string;
-  readonly rejectedText: string;
-  readonly prompt: string;
-}
-
-export interface FeatureLabel extends TrainingLabel {
-  readonly sourceFile: string;
-}
-
-export interface FeatureSet {
-  readonly pairs: FeaturePair[];
-  readonly labels: FeatureLabel[];
-  /** Records skipped because a text had no tokens. */
-  readonly skipped: number;
-  readonly truncated: number;
-}
+import type { FeatureSet } from '../../schemas/features.js';
 
 /** An empty FeatureSet to add batches to. */
 export function emptyFeatureSet(): FeatureSet {

@@ -10,11 +10,10 @@ import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { tableFromIPC, type Vector } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
-import { FEATURE_METADATA_KEY, type FeatureShardMetadata } from '../../schemas/features.js';
+import { FEATURE_METADATA_KEY, type FeatureShardMetadata, type FeaturePair, type FeatureSet } from '../../schemas/features.js';
 import { UserError } from '../runtime/errors.js';
 import { expandInputs } from '../runtime/io/inputs.js';
-import type { FeatureSource } from './artifact.js';
-import type { FeaturePair, FeatureSet } from './featureData.js';
+import type { FeatureSource } from '../../schemas/probe.js';
 
 /** The footer metadata of a feature shard, or null when the file is not one (or not Parquet). */
 export async function featureShardMetadata(file: string): Promise<FeatureShardMetadata | null> {

@@ -4,6 +4,7 @@
  * breakdowns by group (source file, category). Pure functions over plain arrays.
  */
 import { sigmoid } from './HybridProbe.js';
+import type { GroupAccuracy } from '../../schemas/probe.js';
 
 /** Fraction of pairs with r_chosen > r_rejected; a tie counts half. NaN for no pairs. */
 export function pairwiseAccuracy(rewardChosen: ArrayLike<number>, rewardRejected: ArrayLike<number>): number {
@@ -109,12 +110,6 @@ export function pairLogLikelihood(rewardChosen: ArrayLike<number>, rewardRejecte
     s += z >= 0 ? -Math.log1p(Math.exp(-z)) : z - Math.log1p(Math.exp(z));
   }
   return rewardChosen.length ? s / rewardChosen.length : NaN;
-}
-
-export interface GroupAccuracy {
-  readonly group: string;
-  readonly n: number;
-  readonly accuracy: number;
 }
 
 /** Pairwise accuracy per group, groups sorted by name for stable output. */

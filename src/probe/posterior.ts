@@ -21,6 +21,7 @@
  */
 import { logSigmoid, sigmoid } from './HybridProbe.js';
 import { fitAlpha } from './metrics.js';
+import type { CalibrationFit, Evidence } from '../../schemas/probe.js';
 
 /** What rerank does with a pair's confidence: swap when likely wrong, only annotate, or filter out doubtful pairs. */
 export type RelabelPolicy = 'swap' | 'annotate' | 'filter';
@@ -43,14 +44,6 @@ export const LABEL_PRIOR_BETA = [7.5, 2.5] as const;
 
 export function logit(p: number): number {
   return Math.log(p / (1 - p));
-}
-
-/** The calibrated reward evidence: f(rc, rr), antisymmetric (f(rr, rc) = -f(rc, rr)). */
-export interface Evidence {
-  /** Slope of f at u = 0. */
-  readonly alpha: number;
-  /** How the slope grows with u = -min(rc, rr); 0 gives the plain form alpha * (rc - rr). */
-  readonly unsafeSlope: number;
 }
 
 export function evidence(e: Evidence, rc: number, rr: number): number {
@@ -91,20 +84,6 @@ export function checkRelabelRule(r: RelabelRule, flag: (field: keyof RelabelRule
 /** Swap when the label is more likely wrong than right and the swap is within the damage budget. */
 export function shouldSwap(c: number, maxWrongFlips: number): boolean {
   return c < 0.5 && c <= maxWrongFlips;
-}
-
-export interface CalibrationFit extends Evidence {
-  /** Estimated share of labels that are right, p0, on the noisy held-out pairs. */
-  readonly labelPrior: number;
-  /** The probe's estimated accuracy against the true order on the noisy pairs: mean sigmoid(|f|). */
-  readonly probeAccuracy: number;
-  /** Share of the noisy pairs on which the reward agrees with the label. */
-  readonly agreement: number;
-  /** Noisy (label-order) and clean (true-order) pairs the fit used. */
-  readonly pairs: number;
-  readonly cleanPairs: number;
-  /** How alpha and unsafeSlope were set: fitted with clean pairs, the agreement slope, or given. */
-  readonly slopeSource: 'clean pairs' | 'agreement' | 'fixed';
 }
 
 /** Rewards of pairs, chosen (or safe) first. */

@@ -10,23 +10,11 @@
  * one seeded Prng, and the loop is sequential, so the same data and options give the same bytes.
  */
 import { HybridProbe, hybridForward, logSigmoid, sigmoid } from './HybridProbe.js';
-import { checkAlpha, fitCalibration, type CalibrationFit } from './posterior.js';
-import { accuracyByGroup, auroc, fitAlpha, pairLogLikelihood, pairReliability, pairwiseAccuracy, type GroupAccuracy } from './metrics.js';
+import { checkAlpha, fitCalibration } from './posterior.js';
+import { accuracyByGroup, auroc, fitAlpha, pairLogLikelihood, pairReliability, pairwiseAccuracy } from './metrics.js';
 import { Prng } from './Prng.js';
-
-/** One preference pair as features: row-major [layers x width] each. */
-export interface TrainingPair {
-  readonly chosen: Float32Array;
-  readonly rejected: Float32Array;
-  /** Grouping for the metric breakdown (source file or category). */
-  readonly group?: string;
-}
-
-/** One response with a safety label (true = safe, the higher reward). */
-export interface TrainingLabel {
-  readonly features: Float32Array;
-  readonly safe: boolean;
-}
+import type { CalibrationFit, ProbeMetrics } from '../../schemas/probe.js';
+import type { TrainingLabel, TrainingPair } from '../../schemas/features.js';
 
 export interface TrainProbeOptions {
   readonly layers: number;
@@ -58,26 +46,6 @@ export interface EpochReport {
   readonly trainLoss: number;
   readonly heldOutAccuracy: number;
   readonly heldOutLoss: number;
-}
-
-export interface ProbeMetrics {
-  readonly trainPairs: number;
-  readonly heldOutPairs: number;
-  readonly trainLabels: number;
-  readonly heldOutLabels: number;
-  readonly trainAccuracy: number | null;
-  readonly heldOutAccuracy: number | null;
-  /** Mean held-out pair margin loss of the kept epoch. */
-  readonly heldOutLoss: number | null;
-  /** AUROC of the reward for the held-out safety labels, when there are both classes. */
-  readonly heldOutAuroc: number | null;
-  /** Expected calibration error of the pair confidence at the fitted alpha (10 bins over [0.5, 1]). */
-  readonly heldOutEce: number | null;
-  /** Mean held-out log-likelihood of the human labels at alpha. */
-  readonly heldOutLogLikelihood: number | null;
-  readonly heldOutByGroup: readonly GroupAccuracy[];
-  readonly bestEpoch: number;
-  readonly epochsRun: number;
 }
 
 export interface TrainProbeResult {

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { OutputFolder, type RunInfo } from '../../src/runtime/io/OutputFolder.js';
+import { OutputFolder } from '../../src/runtime/io/OutputFolder.js';
 import { tempDir } from '../helpers/badInputs.js';
+import type { RunInfo } from '../../schemas/manifest.js';
 
 const info = (configHash: string): RunInfo => ({ configHash, settings: { compression: configHash }, parts: 1, command: 'convert' });
 

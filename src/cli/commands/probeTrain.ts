@@ -6,8 +6,7 @@
 import { basename } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { textTable } from '../../analysis/table.js';
-import { featureSourceOf, prefrankVersion, saveProbe, type FeatureSource } from '../../probe/artifact.js';
-import type { FeatureSet } from '../../probe/featureData.js';
+import { featureSourceOf, prefrankVersion, saveProbe } from '../../probe/artifact.js';
 import { featureShardFiles, readFeatureShards } from '../../probe/featureShards.js';
 import { resolveTrainOptions, trainProbe } from '../../probe/trainProbe.js';
 import { asUsageError, UserError } from '../../runtime/errors.js';
@@ -16,6 +15,8 @@ import { withEmbedOptions, type EmbedArgs } from '../embedOptions.js';
 import { withInputOptions } from '../ioOptions.js';
 import { loadFeatures, type InputArgs } from '../probeInputs.js';
 import { autoOrNumber } from '../rewardOptions.js';
+import type { FeatureSource } from '../../../schemas/probe.js';
+import type { FeatureSet } from '../../../schemas/features.js';
 
 /** trainProbe's option checks name the option; the flag is its kebab-case form. */
 const trainFlag = (message: string) => message.replace(/^trainProbe: (\w+)/, (_, k: string) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`);

@@ -7,20 +7,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CARD_FILE, COMPLETIONS_FOLDER, completionIndex, dataFolderOf, MANIFEST_FILE, RUN_FILE, RUN_FILES, RUN_FOLDERS, tmpName, TOP_TMP } from '../../../schemas/layout.js';
-import { sumExpectedErrors, type Manifest, type PartStats, type ShardResult } from '../../../schemas/manifest.js';
+import { sumExpectedErrors, type Manifest, type PartStats, type ShardResult, type RunInfo } from '../../../schemas/manifest.js';
 import { stableJson } from '../Config.js';
 import { UserError } from '../errors.js';
 import { renderDatasetCard } from './datasetCard.js';
 import { DuckDb, quoteLiteral } from './DuckDb.js';
-
-export interface RunInfo {
-  readonly configHash: string;
-  readonly settings: Readonly<Record<string, unknown>>;
-  readonly parts: number;
-  readonly command: string;
-  /** The inputs' licence when their folder says (a Hub id such as mit), for the dataset card. */
-  readonly license?: string | null;
-}
 
 export async function writeAtomic(file: string, text: string): Promise<void> {
   // A per-process temporary name: two workers writing the same file never share one.

@@ -3,10 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { checkProbeCompatibility, loadProbe, resolveAlpha, saveProbe, type FeatureSource } from '../../../src/probe/artifact.js';
+import { checkProbeCompatibility, loadProbe, resolveAlpha, saveProbe } from '../../../src/probe/artifact.js';
 import { trainProbe } from '../../../src/probe/trainProbe.js';
 import { UserError } from '../../../src/runtime/errors.js';
 import { syntheticPairs } from './synthetic.js';
+import type { FeatureSource } from '../../../schemas/probe.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'prefrank-artifact-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 /** Synthetic features for probe tests: responses whose safety is a planted direction plus noise. */
 import { Prng } from '../../../src/probe/Prng.js';
-import type { TrainingLabel, TrainingPair } from '../../../src/probe/trainProbe.js';
+import type { TrainingLabel, TrainingPair } from '../../../schemas/features.js';
 
 export function plantedDirection(layers: number, width: number, seed: number): Float32Array {
   const r = new Prng(seed);
