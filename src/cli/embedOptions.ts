@@ -7,8 +7,8 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { DEFAULT_MODEL_NAME, defaultModelFile } from '../runtime/model/defaultModel.js';
-import type { EmbedderOptions } from '../runtime/model/Embedder.js';
-import { UsageError } from '../runtime/errors.js';
+import { checkEmbedderOptions, type EmbedderOptions } from '../runtime/model/Embedder.js';
+import { asUsageError, UsageError } from '../runtime/errors.js';
 import { sha256File } from '../runtime/hash.js';
 import { DEVICES, type Device } from '../runtime/model/openOrtSession.js';
 import { DEFAULT_TEMPLATE, modelTemplate } from '../runtime/model/TextTokenizer.js';
@@ -72,10 +72,6 @@ export function unescapeTemplate(t: string): string {
   return t.replace(/\\([nt\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\'));
 }
 
-function int(flag: string, v: number | undefined, min: number): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new UsageError(`--${flag} must be an integer >= ${min}, got ${v}`);
-}
-
 /** The model file a --model value names (a folder means its model.onnx). */
 export function modelFile(model: string, log: (message: string) => void): string {
   if (model === DEFAULT_MODEL) return defaultModelFile(log);
@@ -88,11 +84,7 @@ export function modelFile(model: string, log: (message: string) => void): string
 
 /** Validates the flags and turns them into EmbedderOptions (building the default model if needed). */
 export function embedderOptions(args: EmbedArgs, log: (message: string) => void): EmbedderOptions {
-  int('threads', args.threads, 0);
-  int('inter-op-threads', args.interOpThreads, 0);
-  int('max-tokens', args.maxTokens, 1);
-  int('batch-tokens', args.batchTokens, 1);
-  if (!(Number.isFinite(args.cacheSize) && args.cacheSize >= 0)) throw new UsageError(`--cache-size must be a number of MiB >= 0, got ${args.cacheSize}`);
+  asUsageError(() => checkEmbedderOptions({ maxTokens: args.maxTokens, batchTokens: args.batchTokens, intraOpThreads: args.threads, interOpThreads: args.interOpThreads, cacheMiB: args.cacheSize }));
   if (!DEVICES.includes(args.device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got ${args.device}`);
   if (args.template !== undefined && !args.chatTemplate && !unescapeTemplate(args.template).includes('{response}')) throw new UsageError(`--template must contain {response}, got ${JSON.stringify(args.template)}`);
   const layers = parseLayers(args.layers);

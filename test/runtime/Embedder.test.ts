@@ -92,6 +92,9 @@ describe('Embedder truncation, templates and cache', () => {
     const [t] = await e.embedTexts(['input:the peopleoutput:said']);
     assert.deepEqual(Array.from(p.features), Array.from(t.features));
     await assert.rejects(Embedder.open({ model: fixture('bert-tiny'), device: 'cpu', template: '{prompt}' }), /--template must contain \{response\}/);
+    // The same check as the CLI's flags (checkEmbedderOptions), as a usage error.
+    await assert.rejects(Embedder.open({ model: fixture('bert-tiny'), device: 'cpu', batchTokens: 0 }), (e: Error) => e.name === 'UsageError' && /--batch-tokens must be an integer >= 1, got 0/.test(e.message));
+    await assert.rejects(Embedder.open({ model: fixture('bert-tiny'), device: 'cpu', cacheMiB: -1 }), /--cache-size must be a number of MiB >= 0, got -1/);
     await assert.rejects(Embedder.open({ model: fixture('bert-tiny'), device: 'cpu', chatTemplate: true }), /--chat-template: .* has no chat_template/);
   });
 

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import type { Embedding } from '../../../schemas/records.js';
-import { UserError } from '../errors.js';
+import { asUsageError, UserError } from '../errors.js';
 import { bucketByTokens } from './batching.js';
 import { EmbedCache, tokenKey } from './embedCache.js';
 import { buildFeeds, classifyInputs, featureRows, type InputSpec } from './feeds.js';
@@ -84,6 +84,23 @@ interface Pending {
 
 const DEFAULTS = { maxTokens: 512, batchTokens: 4096, cacheMiB: 256 };
 
+type NumericOptions = Pick<EmbedderOptions, 'maxTokens' | 'batchTokens' | 'intraOpThreads' | 'interOpThreads' | 'cacheMiB'>;
+
+/**
+ * The one check of the numeric options, for Embedder.open and the CLI's flags alike (the CLI runs
+ * it first, so a bad flag is a usage line before any model is built). RangeErrors name the flags.
+ */
+export function checkEmbedderOptions(o: NumericOptions): void {
+  const int = (v: number | undefined, flag: string, min: number) => {
+    if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new RangeError(`${flag} must be an integer >= ${min}, got ${v}`);
+  };
+  int(o.maxTokens, '--max-tokens', 1);
+  int(o.batchTokens, '--batch-tokens', 1);
+  int(o.intraOpThreads, '--threads', 0);
+  int(o.interOpThreads, '--inter-op-threads', 0);
+  if (o.cacheMiB !== undefined && !(Number.isFinite(o.cacheMiB) && o.cacheMiB >= 0)) throw new RangeError(`--cache-size must be a number of MiB >= 0, got ${o.cacheMiB}`);
+}
+
 /** What an Embedder is made of, once its model is opened and tapped. */
 interface EmbedderInit {
   readonly modelSha256: string;
@@ -145,14 +162,7 @@ export class Embedder {
   static async open(options: EmbedderOptions): Promise<Embedder> {
     const log = options.log ?? (() => {});
     const modelPath = resolve(options.model);
-    const positive = (v: number | undefined, flag: string, min = 1) => {
-      if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new UserError(`${flag} must be an integer >= ${min} (got ${v})`);
-    };
-    positive(options.maxTokens, '--max-tokens');
-    positive(options.batchTokens, '--batch-tokens');
-    positive(options.intraOpThreads, '--threads', 0);
-    positive(options.interOpThreads, '--inter-op-threads', 0);
-    if (options.cacheMiB !== undefined && !(options.cacheMiB >= 0)) throw new UserError(`--cache-size must be >= 0 (got ${options.cacheMiB})`);
+    asUsageError(() => checkEmbedderOptions(options));
 
     let bytes: Buffer;
     try {
