@@ -56,3 +56,15 @@ export function addFeatures(set: FeatureSet, items: readonly EmbeddedItem[]): Fe
   }
   return { ...set, skipped, truncated };
 }
+
+/**
+ * Pairs and labelled responses per input file (base names, sorted), for probe.json's training
+ * summary; `files` are listed even when they gave nothing.
+ */
+export function countByFile(set: FeatureSet, files: readonly string[] = []): { file: string; pairs: number; labels: number }[] {
+  const perFile = new Map<string, { pairs: number; labels: number }>(files.map((f) => [basename(f), { pairs: 0, labels: 0 }]));
+  const count = (file: string) => perFile.get(basename(file)) ?? perFile.set(basename(file), { pairs: 0, labels: 0 }).get(basename(file))!;
+  for (const p of set.pairs) count(p.sourceFile).pairs++;
+  for (const l of set.labels) count(l.sourceFile).labels++;
+  return [...perFile.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, c]) => ({ file, ...c }));
+}

@@ -3,10 +3,10 @@
  * shards from `prefrank embed`, or on any preference data embedded on the fly, and calibrates its
  * confidence on held-out pairs (Method 3).
  */
-import { basename } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { textTable } from '../../analysis/table.js';
 import { featureSourceOf, prefrankVersion, saveProbe } from '../../probe/artifact.js';
+import { countByFile } from '../../probe/featureData.js';
 import { featureShardFiles, readFeatureShards } from '../../probe/featureShards.js';
 import { resolveTrainOptions, trainProbe } from '../../probe/trainProbe.js';
 import { asUsageError, UserError } from '../../runtime/errors.js';
@@ -98,11 +98,6 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         width: source.width,
         onEpoch: (e) => log.debug(`epoch ${e.epoch}`, { trainLoss: e.trainLoss, heldOutAccuracy: e.heldOutAccuracy }),
       });
-      // Per original input file (for feature shards, the files that were embedded).
-      const perFile = new Map<string, { pairs: number; labels: number }>(shardFiles ? [] : files.map((f) => [basename(f), { pairs: 0, labels: 0 }]));
-      const count = (file: string) => perFile.get(basename(file)) ?? perFile.set(basename(file), { pairs: 0, labels: 0 }).get(basename(file))!;
-      for (const p of features.pairs) count(p.sourceFile).pairs++;
-      for (const l of features.labels) count(l.sourceFile).labels++;
       const meta = saveProbe(args.out, result.probe, {
         prefrank: prefrankVersion(),
         features: source,
@@ -110,7 +105,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
         alphaSource: result.alphaSource,
         calibration: result.calibration,
         training: {
-          inputs: [...perFile.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, c]) => ({ file, ...c })),
+          // Per original input file (for feature shards, the files that were embedded).
+          inputs: countByFile(features, shardFiles ? [] : files),
           pairs: features.pairs.length,
           labels: features.labels.length,
           options: { ...result.options },

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { lastValueFrom, of } from 'rxjs';
 import type { CanonicalItem, Item, ListRecord, PairRecord, PartRef, RecordBatch } from '../../../schemas/records.js';
 import { embedPairs, type PairEmbedder } from '../../../operators/embedPairs.js';
-import { addFeatures, emptyFeatureSet } from '../../../src/probe/featureData.js';
+import { addFeatures, countByFile, emptyFeatureSet } from '../../../src/probe/featureData.js';
 import { Stats } from '../../../src/runtime/Stats.js';
 
 // A fake embedder: the feature is the response's length, empty responses have no tokens.
@@ -36,4 +36,19 @@ test('features of embedded records: pairs, labels from pairs and lists, skipped 
   assert.deepEqual(set.labels.map((l) => [l.features[0], l.safe]), [[3, true], [7, false], [4, false], [1, true]]);
   assert.equal(set.skipped, 2);
   assert.equal(set.truncated, 1);
+});
+
+test('countByFile: pairs and labels per input file, listed files kept at zero, sorted by name', () => {
+  const f = new Float32Array(1);
+  const set = {
+    pairs: [{ chosen: f, rejected: f, pairId: 'p', sourceFile: '/x/b.jsonl', sourceRow: 0, category: null, chosenText: '', rejectedText: '', prompt: '' }],
+    labels: [{ features: f, safe: true, sourceFile: '/x/b.jsonl' }, { features: f, safe: false, sourceFile: '/y/a.jsonl' }],
+    skipped: 0,
+    truncated: 0,
+  };
+  assert.deepEqual(countByFile(set, ['/x/c.jsonl']), [
+    { file: 'a.jsonl', pairs: 0, labels: 1 },
+    { file: 'b.jsonl', pairs: 1, labels: 1 },
+    { file: 'c.jsonl', pairs: 0, labels: 0 },
+  ]);
 });
