@@ -293,15 +293,18 @@ test('damaged Parquet files (cut bodies, flipped bytes, broken footers) fail one
   const good = readFileSync(join(projectRoot(), 'data', 'sample', 'hh-rlhf-harmless-test-1k.parquet'));
   mkdirSync(join(dir, 'in'));
   writeFileSync(join(dir, 'in', 'good.parquet'), good);
-  // Seeded damage of three kinds, 12 files; some of them made parquet-wasm panic in the main thread.
+  // Seeded damage of four kinds (a cut body, 16 flipped bytes, a broken footer, 64 bytes scattered
+  // anywhere: page headers, dictionary pages), 36 files; some made parquet-wasm panic in the main
+  // thread, and a reader must never crash on any.
   let seed = 3;
   const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < 36; i++) {
     const b = Buffer.from(good);
     let bytes: Buffer = b;
-    if (i % 3 === 0) bytes = Buffer.concat([b.subarray(0, 8 + rand(b.length - 16)), b.subarray(b.length - 8)]);
-    else if (i % 3 === 1) for (let k = 0, off = 4 + rand(b.length - 16); k < 16; k++) b[off + k] ^= 0xff;
-    else for (let k = 0, off = b.length - 8 - 1 - rand(2000); k < 8; k++) b[off + k] = rand(256);
+    if (i % 4 === 0) bytes = Buffer.concat([b.subarray(0, 8 + rand(b.length - 16)), b.subarray(b.length - 8)]);
+    else if (i % 4 === 1) for (let k = 0, off = 4 + rand(b.length - 16); k < 16; k++) b[off + k] ^= 0xff;
+    else if (i % 4 === 2) for (let k = 0, off = b.length - 8 - 1 - rand(2000); k < 8; k++) b[off + k] = rand(256);
+    else for (let k = 0; k < 64; k++) b[4 + rand(b.length - 12)] = rand(256);
     writeFileSync(join(dir, 'in', `damaged-${String(i).padStart(2, '0')}.parquet`), bytes);
   }
   const out = join(dir, 'o');
@@ -309,9 +312,9 @@ test('damaged Parquet files (cut bodies, flipped bytes, broken footers) fail one
   assert.equal(r.code, 1, r.stderr);
   assert.doesNotMatch(r.stderr, /wasm-function|RuntimeError|internal error/);
   const m = readManifest(out);
-  assert.equal(m.shards.length, 13);
+  assert.equal(m.shards.length, 37);
   const failed = m.shards.filter((s) => s.status === 'failed');
-  assert.ok(failed.length >= 6, `${failed.length} damaged files failed`);
+  assert.ok(failed.length >= 18, `${failed.length} damaged files failed`);
   for (const s of failed) assert.equal(r.stderr.split('\n').filter((l) => l.includes(`failed: ${s.input.file}:`)).length, 1, s.input.file);
   const kept = m.shards.find((s) => s.input.file === 'good.parquet')!;
   assert.deepEqual([kept.status, kept.stats.rowsIn], ['done', 1000]);
