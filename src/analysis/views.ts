@@ -7,13 +7,14 @@
  * with no data or rejects files still gets the view, empty and typed from schemas/output.ts, so the
  * same queries work on every folder.
  */
-import { dataFolderOf, MANIFEST_FILE } from '../../schemas/layout.js';
+import { dataFolderOf, MANIFEST_FILE, type ShardFolder } from '../../schemas/layout.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DataType, Field } from 'apache-arrow';
 import { pairOutputFields, rejectFields } from '../../schemas/output.js';
 import type { Manifest, ShardResult } from '../../schemas/manifest.js';
 import { quoteIdent, quoteLiteral, type DuckDb } from '../runtime/io/DuckDb.js';
+import { committedFiles } from '../runtime/io/OutputFolder.js';
 import { UserError, UsageError } from '../runtime/errors.js';
 
 /** Names that cannot be used for an attached folder's schema (DuckDB's own schemas and catalogs). */
@@ -27,10 +28,11 @@ export interface OutputFolder {
 }
 
 /** The Parquet files of a subfolder, sorted; hidden and temporary files (a shard being written) are skipped. */
-function parquetFiles(folder: string): string[] {
+function parquetFiles(dir: string, sub: ShardFolder, committed: ReadonlySet<string> | null): string[] {
+  const folder = join(dir, sub);
   if (!existsSync(folder)) return [];
   return readdirSync(folder)
-    .filter((f) => f.endsWith('.parquet') && !f.startsWith('.'))
+    .filter((f) => f.endsWith('.parquet') && !f.startsWith('.') && (committed === null || committed.has(`${sub}/${f}`)))
     .sort()
     .map((f) => join(folder, f));
 }
@@ -54,7 +56,10 @@ export function openOutputFolder(dir: string): OutputFolder {
       throw new UserError(`${join(dir, MANIFEST_FILE)}: not a prefrank manifest (no shards array)`);
     }
   }
-  return { dir: abs, dataFiles: parquetFiles(join(abs, dataFolderOf('rerank'))), rejectFiles: parquetFiles(join(abs, 'rejects')), manifest };
+  // Only shards whose part recorded its completion: a stopped run may leave one renamed into place
+  // without its record, and its rows would be counted twice once the rerun writes it again.
+  const committed = committedFiles(abs);
+  return { dir: abs, dataFiles: parquetFiles(abs, dataFolderOf('rerank'), committed), rejectFiles: parquetFiles(abs, 'rejects', committed), manifest };
 }
 
 function duckType(t: DataType): string {

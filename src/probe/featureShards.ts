@@ -6,13 +6,14 @@
  */
 import { dataFolderOf } from '../../schemas/layout.js';
 import { openAsBlob } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { tableFromIPC, type Vector } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
 import { FEATURE_METADATA_KEY, type FeatureShardMetadata, type FeaturePair, type FeatureSet } from '../../schemas/features.js';
 import { UserError } from '../runtime/errors.js';
 import { expandInputs } from '../runtime/io/inputs.js';
+import { committedFiles } from '../runtime/io/OutputFolder.js';
 import type { FeatureSource } from '../../schemas/probe.js';
 
 /** The footer metadata of a feature shard, or null when the file is not one (or not Parquet). */
@@ -34,13 +35,18 @@ export async function featureShardMetadata(file: string): Promise<FeatureShardMe
 /** The shard files of the inputs when every input is feature shards (an embed output folder counts), else null. */
 export async function featureShardFiles(inputs: readonly string[]): Promise<string[] | null> {
   const resolved: string[] = [];
+  // Shards of embed output folders that no completion record names (a stopped run's) are left out.
+  const uncommitted = new Set<string>();
   for (const input of inputs) {
     // An embed output folder: its shards are under features/.
     const st = await stat(input).catch(() => null);
     const sub = join(input, dataFolderOf('embed'));
-    resolved.push(st?.isDirectory() && (await stat(sub).catch(() => null))?.isDirectory() ? sub : input);
+    const isFolder = st?.isDirectory() && (await stat(sub).catch(() => null))?.isDirectory();
+    resolved.push(isFolder ? sub : input);
+    const committed = isFolder ? committedFiles(input) : null;
+    if (committed) for (const f of await readdir(sub)) if (!committed.has(`${dataFolderOf('embed')}/${f}`)) uncommitted.add(resolve(sub, f));
   }
-  const files = await expandInputs(resolved);
+  const files = (await expandInputs(resolved)).filter((f) => !uncommitted.has(resolve(f)));
   for (const f of files) if (!(await featureShardMetadata(f))) return null;
   return files;
 }

@@ -3,7 +3,7 @@
  * completion record per finished part, and, once every part is done, `manifest.json` and the
  * dataset card. Each file is written whole under a temporary name and renamed.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CARD_FILE, COMPLETIONS_FOLDER, completionIndex, dataFolderOf, MANIFEST_FILE, RUN_FILE, RUN_FILES, RUN_FOLDERS, tmpName, TOP_TMP } from '../../../schemas/layout.js';
@@ -25,6 +25,30 @@ export async function writeAtomic(file: string, text: string): Promise<void> {
     const why = e.code === 'ENOSPC' ? 'no space left on device' : e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS' ? 'not writable' : e.message;
     throw new UserError(`cannot write ${file}: ${why}`, { cause: err });
   }
+}
+
+/**
+ * The shard files (relative paths) that finished parts committed: each "done" completion record's
+ * output, rejects and lists. A shard renamed into place whose record was never written (a run
+ * killed between the two) is not among them, so readers never count it. null for a folder without
+ * completions/ (written by hand, or by a version before them): then every shard counts.
+ */
+export function committedFiles(outDir: string): Set<string> | null {
+  const dir = join(outDir, COMPLETIONS_FOLDER);
+  if (!existsSync(dir)) return null;
+  const files = new Set<string>();
+  for (const f of readdirSync(dir)) {
+    if (completionIndex(f) === null) continue;
+    let r: ShardResult;
+    try {
+      r = JSON.parse(readFileSync(join(dir, f), 'utf8')) as ShardResult;
+    } catch {
+      continue; // a torn record: its part is not done (records() redoes it)
+    }
+    if (r.status !== 'done') continue;
+    for (const o of [r.output, r.rejects, r.lists]) if (typeof o === 'string') files.add(o);
+  }
+  return files;
 }
 
 /** Lists the keys whose values differ between two settings objects. */
