@@ -185,4 +185,6 @@ export interface PartRef {
   readonly firstRow: number;
   /** Rows in the part when the file says (Parquet metadata), else null (JSON lines). For progress only. */
   readonly rows?: number | null;
+  /** JSON lines: rows estimated from the file's first MiB (exact for a small plain file). For progress only. */
+  readonly approxRows?: number;
 }

@@ -32,7 +32,8 @@ export function withIoOptions<T>(y: Argv<T>) {
     .option('world-size', { type: 'number', describe: 'Number of ranks in the whole run, across machines (default: SLURM_ARRAY_TASK_COUNT, or 1)', group: 'Scale-out:' })
     .option('workers', { type: 'number', default: 1, describe: 'Worker processes on this machine (each a rank of its own; compute threads are split between them)', group: 'Scale-out:' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'Replace an output folder written with other settings', group: 'Input/output:' })
-    .option('max-reject-rate', MAX_REJECT_RATE_OPTION);
+    .option('max-reject-rate', MAX_REJECT_RATE_OPTION)
+    .option('progress-interval', { type: 'number', default: 30, describe: 'Without a terminal (Slurm, Kubernetes logs): seconds between progress lines; 0 for none', group: 'Input/output:' });
 }
 
 export interface InputArgs {
@@ -56,6 +57,7 @@ export interface IoArgs extends InputArgs {
   workers?: number;
   overwrite: boolean;
   maxRejectRate: number;
+  progressInterval: number;
 }
 
 function positiveInt(flag: string, v: number): number {
@@ -96,6 +98,7 @@ export function ioConfig(args: IoArgs): IoConfig & { readonly workers: number } 
     workers: positiveInt('workers', args.workers ?? 1),
     overwrite: args.overwrite,
     maxRejectRate: checkMaxRejectRate(args.maxRejectRate),
+    progressInterval: checkProgressInterval(args.progressInterval),
   });
 }
 
@@ -106,6 +109,11 @@ export const MAX_REJECT_RATE_OPTION = {
   describe: 'End non-zero when more than this share of input rows is rejected (or none is written), in [0, 1]',
   group: 'Validation:',
 } as const;
+
+function checkProgressInterval(v: number): number {
+  if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new UsageError(`--progress-interval must be a number of seconds >= 0, got ${v}`);
+  return v;
+}
 
 /** The flag's one check. */
 export function checkMaxRejectRate(v: number): number {

@@ -81,7 +81,7 @@ export async function runJob(spec: JobSpec): Promise<JobOutcome> {
     const after = await folder.completed(configHash);
     for (const [i, r] of after) if (!done.has(i)) results.push(r);
   } else if (todo.length > 0) {
-    ({ results, failed, interrupted } = await runLocal({ ...spec, folder, todo, configHash, split: io.split, outDir: io.outDir, claimedFolder: created && done.size === 0 }));
+    ({ results, failed, interrupted } = await runLocal({ ...spec, folder, todo, configHash, split: io.split, outDir: io.outDir, progressInterval: io.progressInterval, claimedFolder: created && done.size === 0 }));
   }
   const complete = await finishJob(spec, folder, plan, failed, interrupted, workersFailed);
   // With --workers the rows were counted in the workers; their completion records have them.

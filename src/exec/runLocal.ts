@@ -27,6 +27,8 @@ export interface LocalRun {
   readonly pipeline: (parts: readonly PartRef[], configHash: string) => Observable<ShardResult>;
   readonly before?: () => Promise<void>;
   readonly showProgress?: boolean;
+  /** Without a terminal: seconds between progress lines in the log (0: none). */
+  readonly progressInterval?: number;
   /** True when this run made the folder's run.json and no part was done before it. */
   readonly claimedFolder: boolean;
 }
@@ -51,9 +53,17 @@ export async function runLocal(run: LocalRun): Promise<LocalOutcome> {
     if (run.claimedFolder) await folder.remove([RUN_FILE]);
     throw err;
   }
-  // A total (and so an ETA) only when every part's row count is known from Parquet metadata.
-  const total = todo.every((p) => typeof p.rows === 'number') ? todo.reduce((s, p) => s + (p.rows ?? 0), 0) : null;
-  const progress = new Progress(() => stats.get('streamPart.rowsDone'), total, run.showProgress);
+  // The total, and so the ETA: Parquet metadata where the input has it, an estimate for JSON lines.
+  const total = todo.reduce((s, p) => s + (p.rows ?? p.approxRows ?? 0), 0);
+  const approximate = todo.some((p) => typeof p.rows !== 'number');
+  const progress = new Progress(() => stats.get('streamPart.rowsDone'), {
+    total,
+    approximate,
+    bar: run.showProgress,
+    intervalSeconds: run.progressInterval ?? 0,
+    // Text logs get the sentence; JSON logs the numbers.
+    line: (text, fields) => (log.format === 'json' ? log.info('progress', fields) : log.info(text)),
+  });
   const run$ = run.pipeline(todo, configHash).pipe(
     tap((r) => {
       if (r.status === 'done') {

@@ -26,6 +26,8 @@ export interface IoConfig {
   readonly overwrite: boolean;
   /** A finished run with more rejected input rows than this share (or no output) ends non-zero. */
   readonly maxRejectRate: number;
+  /** Without a terminal: seconds between progress lines in the log (0: none). Not part of the config hash. */
+  readonly progressInterval: number;
 }
 
 /** Stable JSON: keys sorted at every level, so equal settings hash equally. */

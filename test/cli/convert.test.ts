@@ -319,3 +319,20 @@ test('damaged Parquet files (cut bodies, flipped bytes, broken footers) fail one
   const kept = m.shards.find((s) => s.input.file === 'good.parquet')!;
   assert.deepEqual([kept.status, kept.stats.rowsIn], ['done', 1000]);
 });
+
+test('without a terminal, progress is a log line every --progress-interval seconds, with an estimated total for JSON lines', async () => {
+  const dir = await tempDir('convert-progress');
+  const hh = hhRows();
+  writeJsonl(join(dir, 'in.jsonl'), Array.from({ length: 30_000 }, (_, i) => ({ ...hh[i % hh.length], id: `r${i}` })));
+  const r = await runCli(['convert', join(dir, 'in.jsonl'), '--out', join(dir, 'o'), '--progress-interval', '0.05']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('progress: '));
+  assert.ok(lines.length >= 1, r.stderr);
+  for (const l of lines) assert.match(l, /^progress: [\d,]+ \/ ~[\d,]+ rows \(\d+\.\d%\), [\d,]+ rows\/s(, ETA \S+( \S+)?)?$/);
+  const quiet = await runCli(['convert', join(dir, 'in.jsonl'), '--out', join(dir, 'q'), '--progress-interval', '0']);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /^progress: /m);
+  const bad = await runCli(['convert', join(dir, 'in.jsonl'), '--out', join(dir, 'b'), '--progress-interval', '-1']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--progress-interval must be a number of seconds >= 0, got -1/);
+});

@@ -9,7 +9,9 @@ import { join, resolve, sep } from 'node:path';
 import { glob } from 'tinyglobby';
 import type { PartRef } from '../../../schemas/records.js';
 import { UsageError } from '../errors.js';
-import { ParquetDecoder } from './readers.js';
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { isGzip, ParquetDecoder } from './readers.js';
 
 const dataFile = /\.(parquet|jsonl|ndjson|json)(\.gz)?$/i;
 
@@ -65,6 +67,40 @@ export async function parquetRowGroups(file: string, decoder?: ParquetDecoder): 
   } finally {
     if (!decoder) await own.close();
   }
+}
+
+/** How much of a JSON lines file is read to estimate its rows. */
+const SAMPLE_BYTES = 1 << 20;
+
+/**
+ * Rows of a JSON lines file for the progress bar: exact for a plain file up to 1 MiB, else its size
+ * times the lines per byte of its first MiB (compressed bytes for gzip). Never part of the plan's
+ * identity: the estimate only sizes the bar and its ETA.
+ */
+export async function estimateJsonlRows(file: string): Promise<number> {
+  const { size } = await stat(file);
+  if (size === 0) return 0;
+  const gz = /\.gz$/i.test(file) || (await isGzip(file));
+  const raw = createReadStream(file, { start: 0, end: SAMPLE_BYTES - 1 });
+  let compressed = 0;
+  let lines = 0;
+  let last = 0x0a;
+  raw.on('data', (b) => (compressed += b.length));
+  const count = (chunk: Buffer) => {
+    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) lines++;
+    if (chunk.length) last = chunk[chunk.length - 1];
+  };
+  try {
+    if (gz) {
+      // The first MiB of a gzip stream is cut: what it decompresses to is counted, the cut is not an error.
+      const unzip = raw.pipe(createGunzip({ finishFlush: 2 /* Z_SYNC_FLUSH */ }));
+      for await (const chunk of unzip) count(chunk as Buffer);
+    } else for await (const chunk of raw) count(chunk as Buffer);
+  } catch {
+    // A damaged sample: the reader will say so; the estimate uses what was counted.
+  }
+  if (!gz && compressed >= size) return lines + (last !== 0x0a ? 1 : 0);
+  return compressed > 0 ? Math.round((lines * size) / compressed) : 0;
 }
 
 export interface PlanOptions {
@@ -133,7 +169,7 @@ export async function planParts(files: readonly string[], options: PlanOptions):
       const source = names[k];
       const format = await sniffFormat(file);
       if (format === 'jsonl') {
-        drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: null });
+        drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: null, approxRows: await estimateJsonlRows(file) });
         continue;
       }
       decoder ??= new ParquetDecoder();

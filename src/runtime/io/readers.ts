@@ -206,7 +206,8 @@ export async function* readJsonl(part: PartRef, options: ReadOptions): AsyncGene
   if (batch.length > 0) yield batch;
 }
 
-async function isGzip(file: string): Promise<boolean> {
+/** True when the file starts with gzip's magic bytes (whatever its name). */
+export async function isGzip(file: string): Promise<boolean> {
   const { open } = await import('node:fs/promises');
   const fh = await open(file, 'r');
   try {
