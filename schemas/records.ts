@@ -181,6 +181,11 @@ export interface PartRef {
   readonly format: 'parquet' | 'jsonl';
   /** Row-group range [start, end) for Parquet parts; null for whole files. */
   readonly rowGroups: readonly [number, number] | null;
+  /**
+   * Byte range [start, end) of a large plain JSON lines file split into parts (--part-size), each
+   * starting at a line start; absent for whole files.
+   */
+  readonly byteRange?: readonly [number, number];
   /** First source row of the part within its file. */
   readonly firstRow: number;
   /** Rows in the part when the file says (Parquet metadata), else null (JSON lines). For progress only. */

@@ -28,6 +28,7 @@ export function withIoOptions<T>(y: Argv<T>) {
     .option('batch-rows', { type: 'number', default: 512, describe: 'Rows per in-flight batch', group: 'Input/output:' })
     .option('window', { type: 'number', default: 2, describe: 'Batches in flight per shard (memory vs overlap)', group: 'Input/output:' })
     .option('part-rows', { type: 'number', default: 1_000_000, describe: 'Split Parquet inputs into shards of at most this many rows (whole row groups)', group: 'Input/output:' })
+    .option('part-size', { type: 'string', default: '256MiB', describe: 'Split plain JSON lines inputs larger than this into shards of about this size (whole lines), e.g. 64MB, 1GiB; gzip files are never split', group: 'Input/output:' })
     .option('rank', { type: 'number', describe: 'This process\'s rank, 0-based (default: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, or 0)', group: 'Scale-out:' })
     .option('world-size', { type: 'number', describe: 'Number of ranks in the whole run, across machines (default: SLURM_ARRAY_TASK_COUNT, or 1)', group: 'Scale-out:' })
     .option('workers', { type: 'number', default: 1, describe: 'Worker processes on this machine (each a rank of its own; compute threads are split between them)', group: 'Scale-out:' })
@@ -52,12 +53,24 @@ export interface IoArgs extends InputArgs {
   batchRows: number;
   window: number;
   partRows: number;
+  partSize: string;
   rank?: number;
   worldSize?: number;
   workers?: number;
   overwrite: boolean;
   maxRejectRate: number;
   progressInterval: number;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** A size flag: bytes, or a number with a unit (KB, MB, GB: powers of 1000; KiB, MiB, GiB: of 1024). */
+export function parseSize(flag: string, v: string | number): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(v));
+  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
+  const bytes = m && unit !== undefined ? Math.round(Number(m[1]) * unit) : NaN;
+  if (!(bytes >= 1)) throw new UsageError(`--${flag} must be a size such as 256MiB, 64MB or 1000000 (bytes), got ${JSON.stringify(String(v))}`);
+  return bytes;
 }
 
 function positiveInt(flag: string, v: number): number {
@@ -94,6 +107,7 @@ export function ioConfig(args: IoArgs): IoConfig & { readonly workers: number } 
     write: { compression: args.compression, rowGroupRows: positiveInt('row-group-rows', args.rowGroupRows) },
     window: positiveInt('window', args.window),
     partRows: positiveInt('part-rows', args.partRows),
+    partBytes: parseSize('part-size', args.partSize),
     ...rankAndWorld(args),
     workers: positiveInt('workers', args.workers ?? 1),
     overwrite: args.overwrite,

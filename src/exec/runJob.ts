@@ -51,7 +51,7 @@ export interface JobOutcome {
 
 /** The part plan as text, for the config hash: adding or removing an input file changes the shards. */
 function planKey(parts: readonly PartRef[]): string[] {
-  return parts.map((p) => p.source + (p.rowGroups ? `#${p.rowGroups[0]}-${p.rowGroups[1]}` : ''));
+  return parts.map((p) => p.source + (p.rowGroups ? `#${p.rowGroups[0]}-${p.rowGroups[1]}` : '') + (p.byteRange ? `@${p.byteRange[0]}-${p.byteRange[1]}` : ''));
 }
 
 export async function runJob(spec: JobSpec): Promise<JobOutcome> {
@@ -99,7 +99,7 @@ interface JobPlan {
 /** The parts of the inputs and the run's identity: its settings with the plan, and their hash. */
 async function planJob(spec: JobSpec): Promise<JobPlan> {
   const files = await expandInputs(spec.io.inputs);
-  const parts = await planParts(files, { partRows: spec.io.partRows });
+  const parts = await planParts(files, { partRows: spec.io.partRows, partBytes: spec.io.partBytes });
   const settings = { ...spec.settings, plan: planKey(parts) };
   const configHash = hashConfig(settings);
   return { files, parts, configHash, info: { configHash, settings, parts: parts.length, command: spec.command, license: await inputLicense(files) } };

@@ -21,6 +21,11 @@ export interface IoConfig {
   readonly window: number;
   /** Parquet files above this many rows are split into several parts (shards). */
   readonly partRows: number;
+  /**
+   * Plain JSON lines files above this many bytes are split into parts of about this size. Not in
+   * ioSettings: the plan it makes is hashed (planKey), so a value that splits no file changes nothing.
+   */
+  readonly partBytes: number;
   readonly rank: number;
   readonly worldSize: number;
   readonly overwrite: boolean;

@@ -336,3 +336,50 @@ test('without a terminal, progress is a log line every --progress-interval secon
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--progress-interval must be a number of seconds >= 0, got -1/);
 });
+
+test('--part-size splits a large JSON lines file at line starts: the same rows and rejects as one part, resumable per part, the same bytes for any number of ranks; gzip is never split', async () => {
+  const dir = await tempDir('convert-split');
+  const hh = hhRows();
+  const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ ...hh[i % hh.length], id: `r${i}` }));
+  lines[1234] = '{"chosen": "cut';
+  lines[2000] = '';
+  const text = lines.join('\n'); // no final newline: the last line is a row all the same
+  writeFileSync(join(dir, 'big.jsonl'), text);
+  const size = Buffer.byteLength(text);
+  const one = join(dir, 'one');
+  const split = join(dir, 'split');
+  assert.equal((await runCli(['convert', join(dir, 'big.jsonl'), '--out', one])).code, 0);
+  const r = await runCli(['convert', join(dir, 'big.jsonl'), '--out', split, '--part-size', '1MB']);
+  assert.equal(r.code, 0, r.stderr);
+  const m = readManifest(split);
+  assert.ok(m.shards.length >= 3, `${m.shards.length} parts`);
+  // The ranges tile the file, in order.
+  const ranges = m.shards.map((s) => s.input.byteRange!);
+  assert.deepEqual([ranges[0][0], ranges.at(-1)![1]], [0, size]);
+  for (let k = 1; k < ranges.length; k++) assert.equal(ranges[k][0], ranges[k - 1][1]);
+  await using db = await DuckDb.open();
+  const rows = async (out: string, sub: string, cols: string) => JSON.stringify(await db.all(`SELECT ${cols} FROM ${pq(out, sub)} ORDER BY source_row`), (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  assert.equal(await rows(split, 'data', '*'), await rows(one, 'data', '*'));
+  assert.equal(await rows(split, 'rejects', '*'), await rows(one, 'rejects', '*'));
+  const whole = readManifest(one).totals;
+  assert.deepEqual([m.totals.rowsIn, m.totals.rowsOut, m.totals.rowsRejected], [whole.rowsIn, whole.rowsOut, whole.rowsRejected]);
+  assert.equal(m.totals.rejectsByReason['invalid JSON'], 1);
+  // Two ranks, merged: the same shards.
+  const ranked = join(dir, 'ranked');
+  for (const rank of ['0', '1']) assert.equal((await runCli(['convert', join(dir, 'big.jsonl'), '--out', ranked, '--part-size', '1MB', '--world-size', '2', '--rank', rank])).code, 0);
+  assert.equal((await runCli(['merge', ranked])).code, 0);
+  assert.deepEqual(shardHashes(ranked), shardHashes(split));
+  // A part is a unit of resume: without one part's record, a rerun redoes only that part.
+  rmSync(join(split, 'completions', '00001.json'));
+  const again = await runCli(['convert', join(dir, 'big.jsonl'), '--out', split, '--part-size', '1MB']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual([...again.stderr.matchAll(/^shard (\S+)/gm)].map((x) => x[1]), [`data/train-00001-of-${String(m.shards.length).padStart(5, '0')}.parquet`]);
+  // gzip cannot be read from the middle: one part, whatever its size.
+  writeFileSync(join(dir, 'big.jsonl.gz'), gzipSync(text));
+  const gz = join(dir, 'gz');
+  assert.equal((await runCli(['convert', join(dir, 'big.jsonl.gz'), '--out', gz, '--part-size', '1KB'])).code, 0);
+  assert.equal(readManifest(gz).shards.length, 1);
+  const bad = await runCli(['convert', join(dir, 'big.jsonl'), '--out', join(dir, 'b'), '--part-size', '12 parsecs']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--part-size must be a size such as 256MiB/);
+});

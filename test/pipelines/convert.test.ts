@@ -59,7 +59,7 @@ async function layouts(): Promise<{ dir: string; pairs: PairRecord[] }> {
 function config(inputs: string[], outDir: string, extra: Partial<IoConfig> = {}): IoConfig {
   return {
     inputs, outDir, split: 'train', read: { batchRows: 3, maxRowBytes: 1 << 20 }, adapt: { format: 'auto', pkuChoice: 'safer' }, validate: { maxTextChars: 1_000_000 },
-    write: { compression: 'zstd', rowGroupRows: 4 }, window: 2, partRows: 1_000_000, rank: 0, worldSize: 1, overwrite: false, maxRejectRate: 0.5, progressInterval: 0, ...extra,
+    write: { compression: 'zstd', rowGroupRows: 4 }, window: 2, partRows: 1_000_000, partBytes: 2 ** 28, rank: 0, worldSize: 1, overwrite: false, maxRejectRate: 0.5, progressInterval: 0, ...extra,
   };
 }
 

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UsageError } from '../../src/runtime/errors.js';
-import { expandInputs, sourceNames, parquetRowGroups, partsForRank, planParts, sniffFormat } from '../../src/runtime/io/inputs.js';
+import { expandInputs, jsonlRanges, sourceNames, parquetRowGroups, partsForRank, planParts, sniffFormat } from '../../src/runtime/io/inputs.js';
 import { hhParquetTable, hhRows, tempDir, writeJsonl, writeParquetFile } from '../helpers/badInputs.js';
 
 test('expandInputs: files, folders (recursive, data files only) and globs, de-duplicated, in code-unit order', async () => {
@@ -72,4 +72,24 @@ test('sourceNames: relative to the deepest folder holding all files, / separator
   assert.deepEqual(sourceNames([join('/d', 'in', 'a.jsonl'), join('/d', 'in', 'sub', 'b.jsonl')]), ['a.jsonl', 'sub/b.jsonl']);
   assert.deepEqual(sourceNames([join('/d', 'in', 'a.jsonl')]), ['a.jsonl']);
   assert.deepEqual(sourceNames([join('/d', 'x', 'a.jsonl'), join('/d', 'y', 'a.jsonl')]), ['x/a.jsonl', 'y/a.jsonl']);
+});
+
+test('jsonlRanges: cuts at line starts, numbers each range\'s first line, counts a last line without a newline', async () => {
+  const dir = await tempDir('ranges');
+  writeFileSync(join(dir, 'a.jsonl'), 'a\nbb\nccc\n');
+  assert.deepEqual(await jsonlRanges(join(dir, 'a.jsonl'), 3), [
+    { start: 0, end: 5, firstRow: 0, lines: 2 },
+    { start: 5, end: 9, firstRow: 2, lines: 1 },
+  ]);
+  writeFileSync(join(dir, 'b.jsonl'), 'a\nbb\nccc');
+  assert.deepEqual(await jsonlRanges(join(dir, 'b.jsonl'), 3), [
+    { start: 0, end: 5, firstRow: 0, lines: 2 },
+    { start: 5, end: 8, firstRow: 2, lines: 1 },
+  ]);
+  // A line longer than the part size is a part of its own, never cut.
+  writeFileSync(join(dir, 'c.jsonl'), 'x'.repeat(10) + '\ny\n');
+  assert.deepEqual(await jsonlRanges(join(dir, 'c.jsonl'), 4), [
+    { start: 0, end: 11, firstRow: 0, lines: 1 },
+    { start: 11, end: 13, firstRow: 1, lines: 1 },
+  ]);
 });

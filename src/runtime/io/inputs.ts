@@ -106,6 +106,56 @@ export async function estimateJsonlRows(file: string): Promise<number> {
 export interface PlanOptions {
   /** Split a Parquet file into parts of at most this many rows (whole row groups). */
   readonly partRows: number;
+  /** Split a plain JSON lines file into parts of about this many bytes (whole lines); absent: never. */
+  readonly partBytes?: number;
+}
+
+/** One byte range of a split JSON lines file: [start, end), its first line number and its lines. */
+interface LineRange {
+  readonly start: number;
+  readonly end: number;
+  readonly firstRow: number;
+  readonly lines: number;
+}
+
+/**
+ * Cuts a plain JSON lines file into ranges of about `partBytes`, each starting at a line start, in
+ * one pass that counts newlines (so each range knows the number of its first line, as the readers
+ * number rows). The cuts depend on the file and `partBytes` only: every rank plans the same parts.
+ */
+export async function jsonlRanges(file: string, partBytes: number): Promise<LineRange[]> {
+  const ranges: LineRange[] = [];
+  let start = 0;
+  let firstRow = 0;
+  let pos = 0;
+  let lines = 0; // newlines seen before `pos`
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) {
+      lines++;
+      const next = pos + i + 1; // the byte after this newline starts a line
+      if (next - start >= partBytes) {
+        ranges.push({ start, end: next, firstRow, lines: lines - firstRow });
+        start = next;
+        firstRow = lines;
+      }
+    }
+    pos += chunk.length;
+  }
+  // The rest (a last line without a newline counts as one).
+  if (pos > start || ranges.length === 0) ranges.push({ start, end: pos, firstRow, lines: lines - firstRow + (pos > start && !(await endsWithNewline(file, pos)) ? 1 : 0) });
+  return ranges;
+}
+
+async function endsWithNewline(file: string, size: number): Promise<boolean> {
+  if (size === 0) return true;
+  const fh = await open(file, 'r');
+  try {
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, size - 1);
+    return b[0] === 0x0a;
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
@@ -169,7 +219,11 @@ export async function planParts(files: readonly string[], options: PlanOptions):
       const source = names[k];
       const format = await sniffFormat(file);
       if (format === 'jsonl') {
-        drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: null, approxRows: await estimateJsonlRows(file) });
+        // gzip cannot be read from the middle: a .gz file is always one part.
+        const split = options.partBytes !== undefined && (await stat(file)).size > options.partBytes && !(/\.gz$/i.test(file) || (await isGzip(file)));
+        const ranges = split ? await jsonlRanges(file, options.partBytes!) : [];
+        if (ranges.length > 1) for (const r of ranges) drafts.push({ file, source, format, rowGroups: null, byteRange: [r.start, r.end], firstRow: r.firstRow, rows: null, approxRows: r.lines });
+        else drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: null, approxRows: await estimateJsonlRows(file) });
         continue;
       }
       decoder ??= new ParquetDecoder();

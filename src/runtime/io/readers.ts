@@ -151,12 +151,14 @@ async function* byteLines(chunks: AsyncIterable<Buffer>, maxBytes: number): Asyn
 export async function* readJsonl(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
   const shown = part.source;
   const gz = /\.gz$/i.test(part.file) || (await isGzip(part.file));
-  const raw = createReadStream(part.file, { highWaterMark: 1 << 20 });
+  // A part of a split file reads its byte range, which starts at a line start (planParts).
+  const range = part.byteRange ? { start: part.byteRange[0], end: part.byteRange[1] - 1 } : {};
+  const raw = createReadStream(part.file, { highWaterMark: 1 << 20, ...range });
   const bytes = gz ? raw.pipe(createGunzip()) : raw;
   raw.on('error', (err) => bytes.destroy(err));
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let batch: ReadItem[] = [];
-  let line = -1;
+  let line = part.firstRow - 1;
   try {
     for await (const l of byteLines(bytes as AsyncIterable<Buffer>, options.maxRowBytes)) {
       line++;
