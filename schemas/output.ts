@@ -74,6 +74,8 @@ export function passThroughValue(v: unknown): string | null {
   // A top-level int64 is written as its digits, as JSON would write a number (not the quoted
   // string the replacer below makes), so CAST(col AS BIGINT) reads it back.
   if (typeof v === 'bigint') return v.toString();
+  // A timestamp as ISO 8601 text (UTC), which CAST(col AS TIMESTAMP) reads back.
+  if (v instanceof Date) return v.toISOString();
   return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x));
 }
 

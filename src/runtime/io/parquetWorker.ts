@@ -1,56 +1,98 @@
 /**
- * The Parquet decoder (parquet-wasm) in a worker thread. A malformed file can make the decoder
- * panic (`RuntimeError: unreachable`) from inside its own asynchronous code, where no try/catch of
- * ours reaches: in the main thread that kills the process, and the good files beside it are never
- * written. Here it kills only this worker; readers.ts turns that into one InputFileError for the
- * file and the run goes on. The protocol is pull-based (one batch per request), so backpressure and
- * bounded memory are as before.
+ * The Parquet reader, in a worker thread: DuckDB (@duckdb/node-api) streams the file by vectors of
+ * 2,048 rows and turns a malformed file into an ordinary error; the rows are converted to plain JS
+ * values here, off the main thread, and posted a batch at a time. The protocol is pull-based (one
+ * batch per request), so backpressure and bounded memory hold across the thread boundary, and a
+ * decoder that dies ends this worker only (readers.ts turns that into one InputFileError).
+ *
+ * Why DuckDB, measured on HH texts (2 cores, one file, a batch of 512 rows at a time): parquet-wasm,
+ * used before, decodes a row group whole, 1,192 MiB peak for 500k rows in one row group against
+ * 690 MiB here (481 vs 405 MiB for 100k rows in one group; 285 vs 333 MiB with 10k-row groups),
+ * at the same speed within 10%.
  *
  * Requests: { op: 'rowGroups', file } -> { rowGroups: number[] } | { error };
- *           { op: 'open', file, rowGroups, batchRows } -> { opened: true } | { error };
- *           { op: 'next' } -> { rows: Record<string, unknown>[] } | { done: true } | { error }.
+ *           { op: 'open', file, rowGroups: [start, end) | null, batchRows } -> { opened: true } | { error };
+ *           { op: 'next' } -> { rows: Record<string, unknown>[] } | { done: true } | { error };
+ *           { op: 'close' } -> { closed: true }.
+ * Values are DuckDB's JS values: BIGINT as bigint, lists as arrays, structs as objects, timestamps
+ * as Date, DECIMAL as number, MAP as [{ key, value }].
  */
-import { openAsBlob } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { tableFromIPC } from 'apache-arrow';
-import * as pw from 'parquet-wasm/node';
-import { toPlain } from './readers.js';
+import { DuckDBInstance, type DuckDBConnection, type JS } from '@duckdb/node-api';
 
-type Request = { op: 'rowGroups'; file: string } | { op: 'open'; file: string; rowGroups: number[] | undefined; batchRows: number } | { op: 'next' };
+type Request =
+  | { op: 'rowGroups'; file: string }
+  | { op: 'open'; file: string; rowGroups: readonly [number, number] | null; batchRows: number }
+  | { op: 'next' }
+  | { op: 'close' };
 
-let pf: pw.ParquetFile | null = null;
-let reader: ReadableStreamDefaultReader<pw.RecordBatch> | null = null;
+let db: { instance: DuckDBInstance; connection: DuckDBConnection } | null = null;
+let reader: { chunks: AsyncIterator<Record<string, JS>[]>; buffer: Record<string, JS>[]; batchRows: number; row: number; ends: number[] } | null = null;
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+async function connection(): Promise<DuckDBConnection> {
+  if (!db) {
+    // One thread: the model and the writer need the cores; a reader streams one file at a time.
+    const instance = await DuckDBInstance.create(':memory:', { threads: '1', autoinstall_known_extensions: 'false' });
+    db = { instance, connection: await instance.connect() };
+  }
+  return db.connection;
+}
+
+async function rowGroups(file: string): Promise<number[]> {
+  const c = await connection();
+  const r = await c.runAndReadAll(
+    'SELECT row_group_id, any_value(row_group_num_rows)::BIGINT AS n FROM parquet_metadata($file) GROUP BY row_group_id ORDER BY row_group_id',
+    { file },
+  );
+  return r.getRowObjectsJS().map((x) => Number(x.n));
+}
+
 async function handle(req: Request): Promise<unknown> {
-  if (req.op === 'rowGroups') {
-    const f = await pw.ParquetFile.fromFile(await openAsBlob(req.file));
-    const md = f.metadata();
-    const groups = Array.from({ length: md.numRowGroups() }, (_, i) => md.rowGroup(i).numRows());
-    f.free();
-    return { rowGroups: groups };
+  if (req.op === 'rowGroups') return { rowGroups: await rowGroups(req.file) };
+  if (req.op === 'close') {
+    reader = null;
+    db?.connection.closeSync();
+    db?.instance.closeSync();
+    db = null;
+    return { closed: true };
   }
   if (req.op === 'open') {
-    pf = await pw.ParquetFile.fromFile(await openAsBlob(req.file));
-    reader = (await pf.stream({ batchSize: req.batchRows, rowGroups: req.rowGroups })).getReader();
+    const groups = await rowGroups(req.file);
+    const starts = [0];
+    for (const n of groups) starts.push(starts[starts.length - 1] + n);
+    const [g0, g1] = req.rowGroups ?? [0, groups.length];
+    if (g1 > groups.length) throw new Error(`row groups [${g0}, ${g1}) out of range: the file has ${groups.length}`);
+    const c = await connection();
+    // A row-group range is a file_row_number filter, which DuckDB answers from the footer (the
+    // other row groups are never read).
+    const result = req.rowGroups
+      ? await c.stream('SELECT * EXCLUDE (file_row_number) FROM read_parquet($file, file_row_number = true) WHERE file_row_number >= $lo AND file_row_number < $hi', {
+          file: req.file,
+          lo: BigInt(starts[g0]),
+          hi: BigInt(starts[g1]),
+        })
+      : await c.stream('SELECT * FROM read_parquet($file)', { file: req.file });
+    reader = { chunks: result.yieldRowObjectJs()[Symbol.asyncIterator](), buffer: [], batchRows: req.batchRows, row: starts[g0], ends: starts.slice(g0 + 1, g1 + 1) };
     return { opened: true };
   }
-  const next = await reader!.read();
-  if (next.done) {
-    pf?.free();
-    pf = null;
+  const r = reader!;
+  // A batch never spans two row groups (as parquet-wasm's batches did), so which rows the model
+  // sees together does not depend on the reader.
+  while (r.ends.length && r.ends[0] <= r.row) r.ends.shift();
+  const limit = Math.min(r.batchRows, (r.ends[0] ?? Infinity) - r.row);
+  while (r.buffer.length < limit) {
+    const next = await r.chunks.next();
+    if (next.done) break;
+    for (const row of next.value) r.buffer.push(row);
+  }
+  if (r.buffer.length === 0) {
+    reader = null;
     return { done: true };
   }
-  const table = tableFromIPC(next.value.intoIPCStream());
-  const names = table.schema.fields.map((f) => f.name);
-  const cols = names.map((n) => table.getChild(n)!);
-  const rows: Record<string, unknown>[] = [];
-  for (let i = 0; i < table.numRows; i++) {
-    const row: Record<string, unknown> = {};
-    for (let c = 0; c < names.length; c++) row[names[c]] = toPlain(cols[c].get(i));
-    rows.push(row);
-  }
+  const rows = r.buffer.splice(0, limit);
+  r.row += rows.length;
   return { rows };
 }
 

@@ -5,7 +5,6 @@
 import { createReadStream } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
-import { Vector } from 'apache-arrow';
 import { RAW_PREVIEW, toReject, type PartRef, type RawRow, type ReadItem } from '../../../schemas/records.js';
 import { InputFileError, oneLine } from '../errors.js';
 
@@ -20,20 +19,9 @@ export interface ReadOptions {
 }
 
 
-/** Arrow values to plain JS: nested vectors and structs become arrays and objects. */
-export function toPlain(value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  if (value instanceof Vector) return Array.from(value as Iterable<unknown>, toPlain);
-  if (typeof value === 'object' && !(value instanceof Uint8Array) && typeof (value as { toJSON?: unknown }).toJSON === 'function' && !(value instanceof Date)) {
-    const obj = (value as { toJSON(): Record<string, unknown> }).toJSON();
-    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, toPlain(v)]));
-  }
-  return value;
-}
-
 /**
- * One Parquet decoder in a worker thread (src/runtime/parquetWorker.ts): requests go one at a time;
- * a decoder panic ends the worker and rejects the request in flight with what it said.
+ * One Parquet reader in a worker thread (src/runtime/io/parquetWorker.ts): requests go one at a time;
+ * a reader that dies ends the worker and rejects the request in flight with what it said.
  */
 export class ParquetDecoder {
   private readonly worker = new Worker(new URL('./parquetWorker.js', import.meta.url));
@@ -72,7 +60,9 @@ export class ParquetDecoder {
     return this.dead !== null;
   }
 
+  /** Closes DuckDB in the worker when it is idle (native handles are not left to thread teardown), then ends it. */
   async close(): Promise<void> {
+    if (!this.dead && !this.pending) await this.request({ op: 'close' }).catch(() => undefined);
     await this.worker.terminate();
   }
 }
@@ -82,9 +72,8 @@ export async function* readParquet(part: PartRef, options: ReadOptions): AsyncGe
   const shown = part.source;
   const decoder = new ParquetDecoder();
   try {
-    const rowGroups = part.rowGroups ? Array.from({ length: part.rowGroups[1] - part.rowGroups[0] }, (_, i) => part.rowGroups![0] + i) : undefined;
     try {
-      await decoder.request({ op: 'open', file: part.file, rowGroups, batchRows: options.batchRows });
+      await decoder.request({ op: 'open', file: part.file, rowGroups: part.rowGroups, batchRows: options.batchRows });
     } catch (err) {
       throw new InputFileError(shown, `not a readable Parquet file: ${(err as Error).message}`, { cause: err });
     }
