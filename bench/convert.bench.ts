@@ -18,7 +18,7 @@ import { gunzipSync } from 'node:zlib';
 import { median, type Bench, type Row } from './harness.js';
 import { projectRoot, sharedPath } from '../src/runtime/paths.js';
 
-interface Measured {
+export interface Measured {
   readonly seconds: number;
   readonly maxRssMiB: number;
   readonly code: number | null;
@@ -28,7 +28,7 @@ interface Measured {
 const TIME = '/usr/bin/time';
 
 /** Runs node with args in a child; wall time from here, peak RSS from GNU time or the child itself. */
-async function measure(args: readonly string[], cwd: string): Promise<Measured> {
+export async function measure(args: readonly string[], cwd: string): Promise<Measured> {
   const useTime = existsSync(TIME);
   // Without GNU time, a preload reports the child's own maxRSS on exit.
   const preload = `data:text/javascript,process.on('exit',()=>process.stderr.write('\\nMAXRSS_KB '+process.resourceUsage().maxRSS+'\\n'))`;
@@ -45,7 +45,7 @@ async function measure(args: readonly string[], cwd: string): Promise<Measured> 
 }
 
 /** Writes `rows` HH-style pairs as JSON lines (streamed, so the generator's memory stays small). */
-async function writeInput(file: string, rows: number): Promise<void> {
+export async function writeInput(file: string, rows: number): Promise<void> {
   const hh = gunzipSync(await readFile(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz')))
     .toString('utf8')
     .split('\n')
@@ -66,7 +66,7 @@ async function writeInput(file: string, rows: number): Promise<void> {
 }
 
 /** A DuckDB child: runs one SQL statement (the COPY) through @duckdb/node-api. */
-function duckdbArgs(sql: string): string[] {
+export function duckdbArgs(sql: string): string[] {
   const script = `import { DuckDBInstance } from '@duckdb/node-api';
 const db = await DuckDBInstance.create(':memory:');
 const c = await db.connect();
@@ -75,7 +75,7 @@ c.closeSync();`;
   return ['--input-type=module', '-e', script];
 }
 
-const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+export const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 async function run(): Promise<Row[]> {
   const rows = Number(process.env.BENCH_CONVERT_ROWS ?? 1_000_000);

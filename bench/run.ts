@@ -8,6 +8,7 @@ import { formatTable, writeResults, type Bench } from './harness.js';
 const modules: Record<string, () => Promise<{ benches: Bench[] }>> = {
   analysis: () => import('./analysis.bench.js'),
   convert: () => import('./convert.bench.js'),
+  io: () => import('./io.bench.js'),
   embed: () => import('./embed.bench.js'),
   workers: () => import('./workers.bench.js'),
   sampling: () => import('./sampling.bench.js'),

@@ -1,0 +1,79 @@
+/**
+ * The I/O engine's limits on generated HH-style pairs: how peak RSS of `convert` grows from 100k to
+ * 1M rows (JSON lines; Parquet with one row group per file, the worst case for a reader that holds
+ * a row group), and how long a run takes to stop after SIGINT, a few seconds in. Each run is a child
+ * process (see convert.bench.ts). BENCH_IO_ROWS sets the sizes (default 100000,1000000).
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { duckdbArgs, lit, measure, writeInput } from './convert.bench.js';
+import { median, type Bench, type Row } from './harness.js';
+import { projectRoot } from '../src/runtime/paths.js';
+
+const STOP_AFTER_S = [3, 8];
+
+/** Seconds from SIGINT to the process's exit, `after` seconds into a convert of `file`. */
+async function stopLatency(cli: string, file: string, out: string, after: number): Promise<{ seconds: number; code: number | null }> {
+  const child = spawn(process.execPath, [cli, 'convert', file, '--out', out, '--log-level', 'warn', '--progress-interval', '0'], { stdio: 'ignore' });
+  const closed = once(child, 'close') as Promise<[number | null]>;
+  await sleep(after * 1000);
+  const t0 = process.hrtime.bigint();
+  child.kill('SIGINT');
+  const [code] = await closed;
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, code };
+}
+
+async function run(): Promise<Row[]> {
+  const sizes = (process.env.BENCH_IO_ROWS ?? '100000,1000000').split(',').map(Number);
+  const root = projectRoot();
+  const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+  const dir = await mkdtemp(join(tmpdir(), 'prefrank-bench-io-'));
+  const out: Row[] = [];
+  try {
+    for (const rows of sizes) {
+      const jsonl = join(dir, `pairs-${rows}.jsonl`);
+      const parquet = join(dir, `pairs-${rows}.parquet`);
+      process.stderr.write(`generating ${rows} pairs ...\n`);
+      await writeInput(jsonl, rows);
+      const gen = await measure(duckdbArgs(`COPY (SELECT chosen, rejected FROM read_json(${lit(jsonl)}, format = 'newline_delimited', columns = {chosen: 'VARCHAR', rejected: 'VARCHAR'})) TO ${lit(parquet)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rows})`), root);
+      if (gen.code !== 0) throw new Error(`generating Parquet failed: ${gen.stderr}`);
+      for (const [format, file] of [['jsonl', jsonl], ['parquet, one row group', parquet]] as const) {
+        const m = await measure([cli, 'convert', file, '--out', join(dir, `out-${rows}`), '--log-level', 'warn'], root);
+        if (m.code !== 0) throw new Error(`convert ${format} exited ${m.code}: ${m.stderr.slice(-2000)}`);
+        process.stderr.write(`convert ${format} ${rows}: ${m.seconds.toFixed(1)} s, ${m.maxRssMiB.toFixed(0)} MiB peak RSS\n`);
+        out.push({ measure: 'peak RSS', input: format, rows, seconds: Number(m.seconds.toFixed(2)), rows_per_s: Math.round(rows / m.seconds), peak_rss_mib: Math.round(m.maxRssMiB) });
+        await rm(join(dir, `out-${rows}`), { recursive: true, force: true });
+      }
+    }
+    // Stopping: the largest input, SIGINT a few seconds in, three times each.
+    const rows = Math.max(...sizes);
+    for (const [format, file] of [['jsonl', join(dir, `pairs-${rows}.jsonl`)], ['parquet, one row group', join(dir, `pairs-${rows}.parquet`)]] as const) {
+      for (const after of STOP_AFTER_S) {
+        const runs: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const r = await stopLatency(cli, file, join(dir, `stop-${i}`), after);
+          if (r.code !== 130) throw new Error(`stopped convert exited ${r.code}, expected 130`);
+          runs.push(r.seconds);
+          await rm(join(dir, `stop-${i}`), { recursive: true, force: true });
+        }
+        process.stderr.write(`SIGINT ${after} s into ${format}: exit after ${runs.map((x) => x.toFixed(2)).join(', ')} s\n`);
+        out.push({ measure: `stop, SIGINT at ${after} s`, input: format, rows, seconds: Number(median(runs).toFixed(2)) });
+      }
+    }
+    return out;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export const benches: Bench[] = [
+  {
+    name: 'io',
+    description: 'convert peak RSS at 100k and 1M rows (JSON lines; Parquet in one row group) and the time from SIGINT to exit',
+    run,
+  },
+];
