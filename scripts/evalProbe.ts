@@ -28,7 +28,7 @@ import { splitIndices, trainProbe, type TrainProbeResult } from '../src/probe/tr
 import { projectRoot } from '../src/runtime/paths.js';
 import { DEFAULT_TRAIN_OPTIONS } from './buildProbe.js';
 import { hhFeatures, moderationLabels, openDefaultEmbedder } from './probeData.js';
-import type { FeatureLabel } from '../schemas/features.js';
+import type { FeatureLabel, TrainingPair } from '../schemas/features.js';
 import type { Evidence } from '../schemas/probe.js';
 
 const EVAL_SEED = 7;
@@ -37,6 +37,8 @@ const NOISE = 0.25;
 const NOISE_SEEDS = 20;
 const BOOTSTRAP = 1000;
 const BUDGETS = [0.2, 0.1, 0.05, 0.02];
+/** Independent splits of the across-splits summary; the first is EVAL_SEED's. */
+const SPLIT_SEEDS = [EVAL_SEED, 8, 9, 10, 11];
 const BOW_BUCKETS = 4096;
 
 type Row = Record<string, string | number | null>;
@@ -64,6 +66,79 @@ interface Method {
   /** The calibration fitted on the method's own held-out training data. */
   readonly cal: Evidence & { readonly labelPrior: number };
   readonly note: string;
+}
+
+/**
+ * One held-out split, from its seed alone: a TEST_FRACTION of the HH pairs and half of the
+ * moderation texts are test data; clear-cut pairs are a safe and an unsafe moderation test text,
+ * paired at random (seeded).
+ */
+function evalSplit<P extends TrainingPair>(pairs: readonly P[], labels: readonly FeatureLabel[], seed: number) {
+  const [trainIdx, testIdx] = splitIndices(pairs.length, TEST_FRACTION, seed);
+  const [modTrainIdx, modTestIdx] = splitIndices(labels.length, 0.5, seed);
+  const modTest = modTestIdx.map((i) => labels[i]);
+  const safeIdx = new Prng(seed + 2).permutation(modTest.length).filter((i) => modTest[i].safe);
+  const unsafeIdx = new Prng(seed + 3).permutation(modTest.length).filter((i) => !modTest[i].safe);
+  return {
+    train: trainIdx.map((i) => pairs[i]),
+    test: testIdx.map((i) => pairs[i]),
+    modTrain: modTrainIdx.map((i) => labels[i]),
+    modTest,
+    modTestIdx,
+    clear: Array.from({ length: Math.min(safeIdx.length, unsafeIdx.length) }, (_, k) => [safeIdx[k], unsafeIdx[k]] as const),
+  };
+}
+
+/**
+ * The default recipe over SPLIT_SEEDS independent splits (the first is the one the tables above
+ * detail): one split's test sets are small (462 HH pairs, 184 clear-cut pairs), and the fitted
+ * calibration moves between splits, so the mean and the worst split are what a claim can rest on.
+ */
+function acrossSplits(pairs: readonly TrainingPair[], labels: readonly FeatureLabel[], shape: { layers: number; width: number }, log: (l: string) => void) {
+  const perSplit = SPLIT_SEEDS.map((seed) => {
+    const { train, test, modTrain, modTest, clear } = evalSplit(pairs, labels, seed);
+    const r = trainProbe(train, modTrain, { ...DEFAULT_TRAIN_OPTIONS, ...shape });
+    const cal = calOf(r);
+    const hh: RewardPairs = { rc: Float64Array.from(test, (p) => r.probe.score(p.chosen)), rr: Float64Array.from(test, (p) => r.probe.score(p.rejected)) };
+    const m = Float64Array.from(modTest, (l) => r.probe.score(l.features));
+    const cc: RewardPairs = { rc: Float64Array.from(clear, ([s]) => m[s]), rr: Float64Array.from(clear, ([, u]) => m[u]) };
+    const hhMasks = noiseMasks(test.length);
+    const ccMasks = noiseMasks(clear.length);
+    log(`split ${seed}: alpha ${cal.alpha}, unsafe slope ${cal.unsafeSlope}, label prior ${cal.labelPrior}`);
+    return {
+      seed,
+      hhAccuracy: pairwiseAccuracy(hh.rc, hh.rr),
+      responseAuroc: auroc(m, modTest.map((l) => l.safe)) ?? NaN,
+      clearCutAccuracy: pairwiseAccuracy(cc.rc, cc.rr),
+      budgets: BUDGETS.map((b) => {
+        const rule = { ...cal, maxWrongFlips: b };
+        const h = recovery(hh, rule, hhMasks);
+        const c = recovery(cc, rule, ccMasks);
+        return { budget: b, hhChange: h.delta, hhBrokenPct: h.brokenPct, clearChange: c.delta, clearBrokenPct: c.brokenPct, expectedWrongShare: (h.expectedWrongFlips + c.expectedWrongFlips) / Math.max(1e-9, h.undone + h.broken + c.undone + c.broken) };
+      }),
+    };
+  });
+  const stat = (xs: number[]) => ({ mean: xs.reduce((a, x) => a + x, 0) / xs.length, min: Math.min(...xs), max: Math.max(...xs) });
+  const rows: Row[] = [
+    { what: 'HH pair accuracy', ...fmtStat(stat(perSplit.map((s) => s.hhAccuracy))) },
+    { what: 'response AUROC', ...fmtStat(stat(perSplit.map((s) => s.responseAuroc))) },
+    { what: 'clear-cut accuracy', ...fmtStat(stat(perSplit.map((s) => s.clearCutAccuracy))) },
+    ...BUDGETS.flatMap((b, k) => {
+      const tag = `budget ${b}${b === RELABEL_DEFAULTS.maxWrongFlips ? ' (default)' : ''}`;
+      return [
+        { what: `${tag}: HH agreement change`, ...fmtStat(stat(perSplit.map((s) => s.budgets[k].hhChange))) },
+        { what: `${tag}: HH correct broken %`, ...fmtStat(stat(perSplit.map((s) => s.budgets[k].hhBrokenPct))) },
+        { what: `${tag}: clear-cut agreement change`, ...fmtStat(stat(perSplit.map((s) => s.budgets[k].clearChange))) },
+        { what: `${tag}: clear-cut correct broken %`, ...fmtStat(stat(perSplit.map((s) => s.budgets[k].clearBrokenPct))) },
+        { what: `${tag}: expected share of wrong swaps`, ...fmtStat(stat(perSplit.map((s) => s.budgets[k].expectedWrongShare))) },
+      ];
+    }),
+  ];
+  return { seeds: SPLIT_SEEDS, perSplit, summary: rows };
+}
+
+function fmtStat(s: { mean: number; min: number; max: number }): Row {
+  return { mean: s.mean, min: s.min, max: s.max };
 }
 
 /** Injected noise: for each seed, which pairs are presented in the wrong order. */
@@ -139,19 +214,9 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
   const hh = await hhFeatures(embedder);
   const mod = await moderationLabels(embedder);
   const shape = { layers: embedder.layers.length, width: embedder.width };
-  const [trainIdx, testIdx] = splitIndices(hh.pairs.length, TEST_FRACTION, EVAL_SEED);
-  const train = trainIdx.map((i) => hh.pairs[i]);
-  const test = testIdx.map((i) => hh.pairs[i]);
-  const [modTrainIdx, modTestIdx] = splitIndices(mod.labels.length, 0.5, EVAL_SEED);
-  const modTrain = modTrainIdx.map((i) => mod.labels[i]);
-  const modTest = modTestIdx.map((i) => mod.labels[i]);
+  const { train, test, modTrain, modTest, modTestIdx, clear } = evalSplit(hh.pairs, mod.labels, EVAL_SEED);
   const modSafe = modTest.map((l) => l.safe);
   log(`${hh.pairs.length} HH pairs: ${train.length} train, ${test.length} test (seed ${EVAL_SEED}); moderation texts: ${modTrain.length} train, ${modTest.length} test`);
-
-  // Clear-cut pairs: a safe and an unsafe moderation test text, paired at random (seeded).
-  const safeIdx = new Prng(EVAL_SEED + 2).permutation(modTest.length).filter((i) => modTest[i].safe);
-  const unsafeIdx = new Prng(EVAL_SEED + 3).permutation(modTest.length).filter((i) => !modTest[i].safe);
-  const clear = Array.from({ length: Math.min(safeIdx.length, unsafeIdx.length) }, (_, k) => [safeIdx[k], unsafeIdx[k]] as const);
 
   const methods: Method[] = [];
   const probeOf = (labels: FeatureLabel[], name: string, note: string) => {
@@ -235,6 +300,7 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
         });
       }
   }
+  const splits = acrossSplits(hh.pairs, mod.labels, shape, log);
   return {
     seed: EVAL_SEED,
     testFraction: TEST_FRACTION,
@@ -246,6 +312,7 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
     moderation: { train: modTrain.length, test: modTest.length, testSafe: modSafe.filter(Boolean).length, clearCutPairs: clear.length },
     accuracy: accuracyRows,
     noiseRecovery: noiseRows,
+    splits,
     seconds: (Date.now() - t0) / 1000,
   };
 }
@@ -266,6 +333,7 @@ if (isMain) {
     const r = await evalProbe((l) => process.stderr.write(l + '\n'));
     process.stdout.write(`\nHeld-out quality (HH-RLHF harmless: ${r.testPairs} test pairs; moderation: ${r.moderation.test} test texts, ${r.moderation.clearCutPairs} clear-cut safe/unsafe pairs)\n${table(r.accuracy)}\n`);
     process.stdout.write(`\nNoise recovery: ${r.noise * 100}% of the pairs presented in the wrong order (${r.noiseSeeds} seeds pooled); change = agreement after - before, 95% bootstrap interval\n${table(r.noiseRecovery)}\n`);
+    process.stdout.write(`\nThe default recipe over ${r.splits.seeds.length} independent splits (seeds ${r.splits.seeds.join(', ')}; the first is the split above): mean, worst and best split\n${table(r.splits.summary)}\n`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(r, null, 2) + '\n');
     process.stderr.write(`wrote ${out} (${r.seconds.toFixed(1)} s)\n`);
