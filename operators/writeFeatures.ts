@@ -1,15 +1,17 @@
-import { shardPath } from '../schemas/layout.js';
+import { shardPath, type OutputFormat } from '../schemas/layout.js';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { OperatorFunction } from 'rxjs';
 import { FEATURE_METADATA_KEY, featureSchema, featureTable, type FeatureRow, type FeatureShardMetadata } from '../schemas/features.js';
 import type { ShardResult } from '../schemas/manifest.js';
 import type { EmbeddedItem, EmbeddedList, EmbeddedPair, Embedding, RecordBatch } from '../schemas/records.js';
-import { ParquetWriter } from '../src/runtime/io/ParquetWriter.js';
+import { openShardWriter } from '../src/runtime/io/shardWriter.js';
 import { sinkPart, type PartSink, type PartTally, type ShardTarget } from '../src/runtime/io/partSink.js';
 
 export interface WriteFeaturesOptions extends ShardTarget {
   readonly compression: 'zstd' | 'snappy' | 'none';
+  /** Shard file format (default parquet); the footer metadata goes into an Arrow file's schema metadata. */
+  readonly format?: OutputFormat;
   /** Upper bound of rows per row group; lowered so that a row group stays under about 64 MiB. */
   readonly rowGroupRows: number;
   /** Shape every embedding must have (the embedder's). */
@@ -41,12 +43,12 @@ export function writeFeatures(options: WriteFeaturesOptions): OperatorFunction<R
   const { part, outDir, split, stats, layers, width } = options;
   if (!(options.rowGroupRows > 0)) throw new RangeError(`writeFeatures: rowGroupRows must be positive, got ${options.rowGroupRows}`);
   if (!(width > 0) || layers.length === 0) throw new RangeError(`writeFeatures: need layers and a width, got ${layers.length} x ${width}`);
-  const featuresPath = shardPath('features', split, part.index, part.count);
+  const featuresPath = shardPath('features', split, part.index, part.count, options.format);
   const rowBytes = layers.length * width * 4;
   const rowGroupRows = Math.max(1, Math.min(options.rowGroupRows, Math.floor(ROW_GROUP_BYTES / rowBytes)));
   const meta: FeatureShardMetadata = { layers, width, numLayers: options.metadata.numLayers, modelSha256: options.metadata.modelSha256, tokenizerSha256: options.metadata.tokenizerSha256, template: options.metadata.template };
   const metadata = { [FEATURE_METADATA_KEY]: JSON.stringify(meta) };
-  const writerOptions = { compression: options.compression, rowGroupRows };
+  const writerOptions = { compression: options.compression, rowGroupRows, format: options.format };
 
   const check = (e: Embedding, where: string): Embedding => {
     if (e.layers !== layers.length || e.width !== width) throw new Error(`writeFeatures: ${where} has ${e.layers} x ${e.width} features, expected ${layers.length} x ${width}`);
@@ -54,7 +56,7 @@ export function writeFeatures(options: WriteFeaturesOptions): OperatorFunction<R
   };
 
   const open = (): PartSink<EmbeddedPair | EmbeddedList> => {
-    const features = new ParquetWriter(join(outDir, featuresPath), featureSchema, { ...writerOptions, metadata });
+    const features = openShardWriter(join(outDir, featuresPath), featureSchema, { ...writerOptions, metadata });
     const ready = mkdir(dirname(features.path), { recursive: true });
     return {
       async write(records: readonly (EmbeddedPair | EmbeddedList)[], tally: PartTally) {

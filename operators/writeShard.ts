@@ -15,11 +15,11 @@ import {
 } from '../schemas/output.js';
 import type { ShardResult } from '../schemas/manifest.js';
 import type { CanonicalItem, LabelledItem, LabelledPair, ListRecord, PairRecord, RecordBatch } from '../schemas/records.js';
-import { ParquetWriter, type ParquetWriterOptions } from '../src/runtime/io/ParquetWriter.js';
+import { openShardWriter, type ShardWriter, type ShardWriterOptions } from '../src/runtime/io/shardWriter.js';
 import { sinkPart, type PartSink, type PartTally, type ShardTarget } from '../src/runtime/io/partSink.js';
 
 
-export interface WriteShardOptions extends ShardTarget, ParquetWriterOptions {}
+export interface WriteShardOptions extends ShardTarget, ShardWriterOptions {}
 
 const EXTRA = 'extra_columns';
 
@@ -42,9 +42,9 @@ const EXTRA = 'extra_columns';
 export function writeShard(options: WriteShardOptions): OperatorFunction<RecordBatch<CanonicalItem | LabelledItem>, ShardResult> {
   const { part, outDir } = options;
   if (!(options.rowGroupRows > 0)) throw new RangeError(`writeShard: rowGroupRows must be positive, got ${options.rowGroupRows}`);
-  const dataPath = shardPath('data', options.split, part.index, part.count);
-  const listsPath = shardPath('lists', options.split, part.index, part.count);
-  const write: ParquetWriterOptions = { compression: options.compression, rowGroupRows: options.rowGroupRows, metadata: options.metadata };
+  const dataPath = shardPath('data', options.split, part.index, part.count, options.format);
+  const listsPath = shardPath('lists', options.split, part.index, part.count, options.format);
+  const write: ShardWriterOptions = { compression: options.compression, rowGroupRows: options.rowGroupRows, metadata: options.metadata, format: options.format };
   const schemaFor = (base: Schema, cols: string[]) =>
     withPassThrough(base, [...cols, ...(part.format === 'jsonl' ? [EXTRA] : [])].map((n) => ({ name: n, type: new Utf8() })));
   const columnsOf = (rec: PairRecord | ListRecord) => Object.keys(rec.passThrough).map(passThroughColumn);
@@ -60,8 +60,8 @@ export function writeShard(options: WriteShardOptions): OperatorFunction<RecordB
   };
 
   const open = (): PartSink<PairRecord | LabelledPair | ListRecord> => {
-    let pairs: ParquetWriter | null = null;
-    let lists: ParquetWriter | null = null;
+    let pairs: ShardWriter | null = null;
+    let lists: ShardWriter | null = null;
     return {
       async write(records: readonly (PairRecord | LabelledPair | ListRecord)[], tally: PartTally) {
         const pairRows: (PairRecord | LabelledPair)[] = [];
@@ -80,7 +80,7 @@ export function writeShard(options: WriteShardOptions): OperatorFunction<RecordB
         if (pairRows.length) {
           if (!pairs) {
             await mkdir(dirname(join(outDir, dataPath)), { recursive: true });
-            pairs = new ParquetWriter(join(outDir, dataPath), schemaFor(pairOutputSchema, columnsOf(pairRows[0])), write);
+            pairs = openShardWriter(join(outDir, dataPath), schemaFor(pairOutputSchema, columnsOf(pairRows[0])), write);
           }
           const schema = pairs.schema;
           await pairs.write(tableFromRows(schema, pairRows.map((p) => fit(pairOutputRow(p), schema))));
@@ -89,7 +89,7 @@ export function writeShard(options: WriteShardOptions): OperatorFunction<RecordB
           if (!lists) {
             // Made on the first list only: most outputs have none, and get no empty lists/ folder.
             await mkdir(dirname(join(outDir, listsPath)), { recursive: true });
-            lists = new ParquetWriter(join(outDir, listsPath), schemaFor(listOutputSchema, columnsOf(listRows[0])), write);
+            lists = openShardWriter(join(outDir, listsPath), schemaFor(listOutputSchema, columnsOf(listRows[0])), write);
           }
           const schema = lists.schema;
           await lists.write(tableFromRows(schema, listRows.map((l) => fit(listOutputRow(l), schema))));
@@ -98,7 +98,7 @@ export function writeShard(options: WriteShardOptions): OperatorFunction<RecordB
       async close() {
         if (!pairs) {
           await mkdir(dirname(join(outDir, dataPath)), { recursive: true });
-          pairs = new ParquetWriter(join(outDir, dataPath), schemaFor(pairOutputSchema, []), write);
+          pairs = openShardWriter(join(outDir, dataPath), schemaFor(pairOutputSchema, []), write);
         }
         await Promise.all([pairs.close(), lists?.close()]);
         return { output: dataPath, extra: lists ? { lists: listsPath } : {} };

@@ -41,6 +41,7 @@ export function embed(parts: readonly PartRef[], io: IoConfig, runtime: EmbedRun
         configHash,
         device: embedder.device,
         compression: io.write.compression,
+        format: io.write.format,
         rowGroupRows: io.write.rowGroupRows,
         layers: embedder.layers,
         width: embedder.width,

@@ -7,7 +7,7 @@
  * ```
  * out/
  *   run.json                     settings the folder is written with (RunInfo)
- *   data/train-00000-of-00004.parquet       pairs (convert, rerank)
+ *   data/train-00000-of-00004.parquet       pairs (convert, rerank); .arrow with --output-format arrow
  *   features/train-00000-of-00004.parquet   feature rows (embed)
  *   lists/  rejects/             listwise rows kept whole; rows not used, with their reason
  *   completions/00000.json       one record per finished part (ShardResult)
@@ -34,24 +34,42 @@ export function dataFolderOf(command: string): ShardFolder {
   return command === 'embed' ? 'features' : 'data';
 }
 
+/**
+ * The shard file formats: Parquet, or Arrow IPC stream files (what Hugging Face datasets caches in
+ * and loads with `Dataset.from_file`). Every shard of a run, in every shard folder, has one format.
+ */
+export const OUTPUT_FORMATS = ['parquet', 'arrow'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+export const DEFAULT_OUTPUT_FORMAT: OutputFormat = 'parquet';
+
+/** A shard file's extension, with its dot. */
+export function shardExtension(format: OutputFormat): string {
+  return `.${format}`;
+}
+
+/** The format of a shard file by its name, or null when it is no shard file. */
+export function shardFormatOf(file: string): OutputFormat | null {
+  return OUTPUT_FORMATS.find((f) => file.endsWith(shardExtension(f))) ?? null;
+}
+
 /** A part's number as it appears in file names: five digits. */
 export function partNumber(index: number): string {
   return String(index).padStart(5, '0');
 }
 
-/** `{split}-{i:05d}-of-{n:05d}.parquet`, the Hugging Face datasets naming. */
-export function shardName(split: string, index: number, count: number): string {
-  return `${split}-${partNumber(index)}-of-${partNumber(count)}.parquet`;
+/** `{split}-{i:05d}-of-{n:05d}.parquet` (or `.arrow`), the Hugging Face datasets naming. */
+export function shardName(split: string, index: number, count: number, format: OutputFormat = DEFAULT_OUTPUT_FORMAT): string {
+  return `${split}-${partNumber(index)}-of-${partNumber(count)}${shardExtension(format)}`;
 }
 
-/** True when `file` is the shard of part `index` of `count`, whatever the split. */
+/** True when `file` is the shard of part `index` of `count`, whatever the split and format. */
 export function isShardOfPart(file: string, index: number, count: number): boolean {
-  return file.endsWith(`-${partNumber(index)}-of-${partNumber(count)}.parquet`);
+  return OUTPUT_FORMATS.some((f) => file.endsWith(`-${partNumber(index)}-of-${partNumber(count)}${shardExtension(f)}`));
 }
 
 /** A shard's path relative to the output folder. */
-export function shardPath(folder: ShardFolder, split: string, index: number, count: number): string {
-  return `${folder}/${shardName(split, index, count)}`;
+export function shardPath(folder: ShardFolder, split: string, index: number, count: number, format: OutputFormat = DEFAULT_OUTPUT_FORMAT): string {
+  return `${folder}/${shardName(split, index, count, format)}`;
 }
 
 /** A part's completion record, relative to the output folder. */

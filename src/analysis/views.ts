@@ -7,14 +7,15 @@
  * with no data or rejects files still gets the view, empty and typed from schemas/output.ts, so the
  * same queries work on every folder.
  */
-import { dataFolderOf, MANIFEST_FILE, type ShardFolder } from '../../schemas/layout.js';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dataFolderOf, MANIFEST_FILE } from '../../schemas/layout.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DataType, Field } from 'apache-arrow';
 import { pairOutputFields, rejectFields } from '../../schemas/output.js';
 import type { Manifest, ShardResult } from '../../schemas/manifest.js';
 import { quoteIdent, quoteLiteral, type DuckDb } from '../runtime/io/DuckDb.js';
 import { committedFiles } from '../runtime/io/OutputFolder.js';
+import { asParquet, shardFiles } from '../runtime/io/shardFiles.js';
 import { UserError, UsageError } from '../runtime/errors.js';
 
 /** Names that cannot be used for an attached folder's schema (DuckDB's own schemas and catalogs). */
@@ -25,16 +26,6 @@ export interface OutputFolder {
   readonly dataFiles: readonly string[];
   readonly rejectFiles: readonly string[];
   readonly manifest: Manifest | null;
-}
-
-/** The Parquet files of a subfolder, sorted; hidden and temporary files (a shard being written) are skipped. */
-function parquetFiles(dir: string, sub: ShardFolder, committed: ReadonlySet<string> | null): string[] {
-  const folder = join(dir, sub);
-  if (!existsSync(folder)) return [];
-  return readdirSync(folder)
-    .filter((f) => f.endsWith('.parquet') && !f.startsWith('.') && (committed === null || committed.has(`${sub}/${f}`)))
-    .sort()
-    .map((f) => join(folder, f));
 }
 
 /** Reads the folder's layout and manifest; throws a UserError naming the folder when it is not one. */
@@ -59,7 +50,7 @@ export function openOutputFolder(dir: string): OutputFolder {
   // Only shards whose part recorded its completion: a stopped run may leave one renamed into place
   // without its record, and its rows would be counted twice once the rerun writes it again.
   const committed = committedFiles(abs);
-  return { dir: abs, dataFiles: parquetFiles(abs, dataFolderOf('rerank'), committed), rejectFiles: parquetFiles(abs, 'rejects', committed), manifest };
+  return { dir: abs, dataFiles: shardFiles(abs, dataFolderOf('rerank'), committed), rejectFiles: shardFiles(abs, 'rejects', committed), manifest };
 }
 
 function duckType(t: DataType): string {
@@ -78,8 +69,10 @@ function emptySelect(fields: readonly Field[]): string {
   return `SELECT ${fields.map((f) => `NULL::${duckType(f.type)} AS ${quoteIdent(f.name)}`).join(', ')} WHERE false`;
 }
 
-function parquetSelect(files: readonly string[], fields: readonly Field[]): string {
-  if (files.length === 0) return emptySelect(fields);
+/** A relation over shard files of either format (Arrow shards through their Parquet copies). */
+async function shardSelect(shards: readonly string[], fields: readonly Field[]): Promise<string> {
+  if (shards.length === 0) return emptySelect(fields);
+  const files = await asParquet(shards);
   // File paths go into DDL (a view takes no parameters), so they are quoted as literals.
   return `SELECT * FROM read_parquet([${files.map(quoteLiteral).join(', ')}], union_by_name = true)`;
 }
@@ -108,8 +101,8 @@ export async function createOutputViews(db: DuckDb, folder: OutputFolder, schema
     await db.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
     prefix = `${quoteIdent(schema)}.`;
   }
-  await db.createView(`${prefix}pairs`, parquetSelect(folder.dataFiles, pairOutputFields));
-  await db.createView(`${prefix}rejects`, parquetSelect(folder.rejectFiles, rejectFields));
+  await db.createView(`${prefix}pairs`, await shardSelect(folder.dataFiles, pairOutputFields));
+  await db.createView(`${prefix}rejects`, await shardSelect(folder.rejectFiles, rejectFields));
   // A table, not a view: the manifest is JSON read here, and it is small (one row per shard).
   await db.exec(`CREATE OR REPLACE TABLE ${prefix}shards (${SHARD_COLUMNS})`);
   for (const s of folder.manifest?.shards ?? []) await insertShard(db, `${prefix}shards`, s);

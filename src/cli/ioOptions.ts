@@ -4,6 +4,7 @@
  */
 import type { Argv } from 'yargs';
 import { formats, type Format } from '../../schemas/adapters.js';
+import { DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS, type OutputFormat } from '../../schemas/layout.js';
 import type { IoConfig } from '../runtime/Config.js';
 import { UsageError } from '../runtime/errors.js';
 import { DEFAULT_MAX_REJECT_RATE } from '../exec/checkYield.js';
@@ -23,6 +24,7 @@ export function withIoOptions<T>(y: Argv<T>) {
   return withInputOptions(y)
     .option('out', { type: 'string', demandOption: true, describe: 'Output folder', group: 'Input/output:' })
     .option('split', { type: 'string', default: 'train', describe: 'Split name in shard file names', group: 'Input/output:' })
+    .option('output-format', { choices: OUTPUT_FORMATS, default: DEFAULT_OUTPUT_FORMAT, describe: 'Shard files: Parquet, or Arrow IPC stream files (Hugging Face datasets\' cache format, Dataset.from_file)', group: 'Input/output:' })
     .option('compression', { choices: ['zstd', 'snappy', 'none'] as const, default: 'zstd' as const, describe: 'Parquet compression', group: 'Input/output:' })
     .option('row-group-rows', { type: 'number', default: 100_000, describe: 'Rows per Parquet row group (DuckDB scans row groups in parallel)', group: 'Input/output:' })
     .option('batch-rows', { type: 'number', default: 512, describe: 'Rows per in-flight batch', group: 'Input/output:' })
@@ -48,6 +50,7 @@ export interface InputArgs {
 export interface IoArgs extends InputArgs {
   out: string;
   split: string;
+  outputFormat: OutputFormat;
   compression: 'zstd' | 'snappy' | 'none';
   rowGroupRows: number;
   batchRows: number;
@@ -104,7 +107,7 @@ export function ioConfig(args: IoArgs): IoConfig & { readonly workers: number } 
     outDir: args.out,
     split: args.split,
     ...inputConfig(args, args.batchRows),
-    write: { compression: args.compression, rowGroupRows: positiveInt('row-group-rows', args.rowGroupRows) },
+    write: { compression: args.compression, rowGroupRows: positiveInt('row-group-rows', args.rowGroupRows), format: args.outputFormat },
     window: positiveInt('window', args.window),
     partRows: positiveInt('part-rows', args.partRows),
     partBytes: parseSize('part-size', args.partSize),

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { toArray, type Observable, type Subscription, tap } from 'rxjs';
-import { completionFile, RUN_FILE, SHARD_FOLDERS, shardPath, tmpName } from '../../schemas/layout.js';
+import { completionFile, OUTPUT_FORMATS, RUN_FILE, SHARD_FOLDERS, shardPath, tmpName } from '../../schemas/layout.js';
 import type { ShardResult } from '../../schemas/manifest.js';
 import type { PartRef } from '../../schemas/records.js';
 import { UserError } from '../runtime/errors.js';
@@ -112,10 +112,12 @@ export async function runLocal(run: LocalRun): Promise<LocalOutcome> {
 async function removeUncommitted(folder: OutputFolder, parts: readonly PartRef[], split: string, tmpOnly = false): Promise<void> {
   const files: string[] = [];
   for (const p of parts) {
-    for (const d of SHARD_FOLDERS) {
-      const shard = shardPath(d, split, p.index, p.count);
-      files.push(tmpName(shard), ...(tmpOnly ? [] : [shard]));
-    }
+    // Both formats: the names are all this part's, whichever format the run writes.
+    for (const d of SHARD_FOLDERS)
+      for (const format of OUTPUT_FORMATS) {
+        const shard = shardPath(d, split, p.index, p.count, format);
+        files.push(tmpName(shard), ...(tmpOnly ? [] : [shard]));
+      }
     files.push(tmpName(completionFile(p.index)));
   }
   await folder.remove(files);

@@ -4,21 +4,35 @@
  * Pairs come from a pair's adjacent `chosen` and `rejected` rows; `candidate` rows (lists) carry no
  * preference and are counted, not used. Shards hold no safety labels and no texts.
  */
-import { dataFolderOf } from '../../schemas/layout.js';
-import { openAsBlob } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { dataFolderOf, shardFormatOf } from '../../schemas/layout.js';
+import { createReadStream, openAsBlob } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { tableFromIPC, type Vector } from 'apache-arrow';
+import { RecordBatchReader, tableFromIPC, type Vector } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
 import { FEATURE_METADATA_KEY, type FeatureShardMetadata, type FeaturePair, type FeatureSet } from '../../schemas/features.js';
 import { UserError } from '../runtime/errors.js';
 import { expandInputs } from '../runtime/io/inputs.js';
 import { committedFiles } from '../runtime/io/OutputFolder.js';
+import { shardFiles } from '../runtime/io/shardFiles.js';
 import type { FeatureSource } from '../../schemas/probe.js';
 
 /** The footer metadata of a feature shard, or null when the file is not one (or not Parquet). */
 export async function featureShardMetadata(file: string): Promise<FeatureShardMetadata | null> {
-  if (!/\.parquet$/i.test(file)) return null;
+  const format = shardFormatOf(file);
+  if (format === 'arrow') {
+    // An Arrow shard keeps the footer metadata in its schema's: only the schema message is read.
+    try {
+      const reader = await RecordBatchReader.from(createReadStream(file));
+      await reader.open();
+      const json = reader.schema.metadata.get(FEATURE_METADATA_KEY);
+      await reader.cancel();
+      return typeof json === 'string' ? (JSON.parse(json) as FeatureShardMetadata) : null;
+    } catch {
+      return null;
+    }
+  }
+  if (format !== 'parquet') return null;
   let pf: pw.ParquetFile | null = null;
   try {
     pf = await pw.ParquetFile.fromFile(await openAsBlob(file));
@@ -35,18 +49,18 @@ export async function featureShardMetadata(file: string): Promise<FeatureShardMe
 /** The shard files of the inputs when every input is feature shards (an embed output folder counts), else null. */
 export async function featureShardFiles(inputs: readonly string[]): Promise<string[] | null> {
   const resolved: string[] = [];
-  // Shards of embed output folders that no completion record names (a stopped run's) are left out.
-  const uncommitted = new Set<string>();
+  // An embed output folder's committed shards, of either format: a shard that no completion record
+  // names (a stopped run's) is left out.
+  const folderShards: string[] = [];
   for (const input of inputs) {
     // An embed output folder: its shards are under features/.
     const st = await stat(input).catch(() => null);
     const sub = join(input, dataFolderOf('embed'));
     const isFolder = st?.isDirectory() && (await stat(sub).catch(() => null))?.isDirectory();
-    resolved.push(isFolder ? sub : input);
-    const committed = isFolder ? committedFiles(input) : null;
-    if (committed) for (const f of await readdir(sub)) if (!committed.has(`${dataFolderOf('embed')}/${f}`)) uncommitted.add(resolve(sub, f));
+    if (isFolder) folderShards.push(...shardFiles(input, dataFolderOf('embed'), committedFiles(input)));
+    else resolved.push(input);
   }
-  const files = (await expandInputs(resolved)).filter((f) => !uncommitted.has(resolve(f)));
+  const files = [...(resolved.length ? await expandInputs(resolved) : []), ...folderShards.map((f) => resolve(f))];
   for (const f of files) if (!(await featureShardMetadata(f))) return null;
   return files;
 }
@@ -69,12 +83,15 @@ export async function readFeatureShards(files: readonly string[]): Promise<Shard
     if (!meta) meta = m;
     else if (m.modelSha256 !== meta.modelSha256 || m.width !== meta.width || m.layers.join() !== meta.layers.join() || m.template !== meta.template)
       throw new UserError(`${file}: features from another model, layers or template than ${files[0]}; train on shards of one embed run`);
-    const pf = await pw.ParquetFile.fromFile(await openAsBlob(file));
     let table;
-    try {
-      table = tableFromIPC((await pf.read()).intoIPCStream());
-    } finally {
-      pf.free();
+    if (shardFormatOf(file) === 'arrow') table = tableFromIPC(await readFile(file));
+    else {
+      const pf = await pw.ParquetFile.fromFile(await openAsBlob(file));
+      try {
+        table = tableFromIPC((await pf.read()).intoIPCStream());
+      } finally {
+        pf.free();
+      }
     }
     const col = (name: string) => table.getChild(name)!;
     const [ids, roles, files_, rows, truncs, feats] = ['pair_id', 'role', 'source_file', 'source_row', 'truncated', 'features'].map(col);

@@ -5,8 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { AdaptOptions } from '../../schemas/adapters.js';
+import { DEFAULT_OUTPUT_FORMAT } from '../../schemas/layout.js';
 import type { ValidateOptions } from '../../schemas/validate.js';
-import type { ParquetWriterOptions } from './io/ParquetWriter.js';
+import type { ShardWriterOptions } from './io/shardWriter.js';
 import type { ReadOptions } from './io/readers.js';
 
 export interface IoConfig {
@@ -16,7 +17,7 @@ export interface IoConfig {
   readonly read: ReadOptions;
   readonly adapt: AdaptOptions;
   readonly validate: ValidateOptions;
-  readonly write: ParquetWriterOptions;
+  readonly write: ShardWriterOptions;
   /** Batches in flight per part (flow control). */
   readonly window: number;
   /** Parquet files above this many rows are split into several parts (shards). */
@@ -48,5 +49,8 @@ export function hashConfig(settings: Readonly<Record<string, unknown>>): string 
 
 /** The IO settings that decide output bytes (not the output folder, rank or world size). */
 export function ioSettings(c: IoConfig): Record<string, unknown> {
-  return { split: c.split, format: c.adapt.format, pkuChoice: c.adapt.pkuChoice, batchRows: c.read.batchRows, maxRowBytes: c.read.maxRowBytes, maxTextChars: c.validate.maxTextChars, compression: c.write.compression, rowGroupRows: c.write.rowGroupRows, partRows: c.partRows };
+  // The output format only when it is not the default: a Parquet run keeps the hash it had before
+  // the flag existed, so folders written then still resume.
+  const outputFormat = c.write.format && c.write.format !== DEFAULT_OUTPUT_FORMAT ? { outputFormat: c.write.format } : {};
+  return { split: c.split, format: c.adapt.format, pkuChoice: c.adapt.pkuChoice, batchRows: c.read.batchRows, maxRowBytes: c.read.maxRowBytes, maxTextChars: c.validate.maxTextChars, compression: c.write.compression, rowGroupRows: c.write.rowGroupRows, partRows: c.partRows, ...outputFormat };
 }

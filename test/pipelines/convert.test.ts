@@ -8,13 +8,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { lastValueFrom, toArray } from 'rxjs';
-import { Bool, Int64, Utf8 } from 'apache-arrow';
+import { Bool, Int64, tableFromIPC, Utf8 } from 'apache-arrow';
 import { convert } from '../../pipelines/convert.js';
 import { adaptRow } from '../../schemas/adapters.js';
 import type { PairRecord } from '../../schemas/records.js';
 import type { IoConfig } from '../../src/runtime/Config.js';
 import { DuckDb, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
 import { expandInputs, partsForRank, planParts } from '../../src/runtime/io/inputs.js';
+import { asParquet } from '../../src/runtime/io/shardFiles.js';
 import { Stats } from '../../src/runtime/Stats.js';
 import { arrowTable, hhMessages, hhRows, tempDir, writeJsonl, writeParquetFile } from '../helpers/badInputs.js';
 
@@ -111,4 +112,42 @@ test('determinism: the same input and settings give byte-identical shards; ranks
   assert.deepEqual(r1.map((r) => r.index), [1, 3, 5]);
   assert.deepEqual(hashes(ranks), hashes(a));
   assert.ok(Object.keys(hashes(a)).length >= 14);
+});
+
+test('output format arrow: the same rows as Parquet, in Arrow IPC stream files (data, lists, rejects); identical bytes twice and across ranks; read back through the Parquet copies', async () => {
+  const { dir } = await layouts();
+  // A row that is rejected, so rejects/ has rows too.
+  writeJsonl(join(dir, 'f-bad.jsonl'), [{ prompt: 'p', chosen: 'same', rejected: 'same' }, { prompt: 'p', chosen: 'a', rejected: 'b' }]);
+  const pq = await tempDir('fmt-parquet');
+  const arrow = [await tempDir('fmt-arrow-a'), await tempDir('fmt-arrow-b'), await tempDir('fmt-arrow-ranks')];
+  const arrowWrite = { write: { compression: 'zstd', rowGroupRows: 4, format: 'arrow' } } as const;
+  await run(config([dir], pq));
+  const results = await run(config([dir], arrow[0], arrowWrite));
+  await run(config([dir], arrow[1], arrowWrite));
+  await run(config([dir], arrow[2], { ...arrowWrite, rank: 0, worldSize: 2 }));
+  await run(config([dir], arrow[2], { ...arrowWrite, rank: 1, worldSize: 2 }));
+  const files = Object.keys(hashes(arrow[0]));
+  assert.deepEqual(files, Object.keys(hashes(pq)).map((f) => f.replace(/\.parquet$/, '.arrow')));
+  assert.equal(results[4].lists, 'lists/train-00004-of-00006.arrow');
+  assert.equal(results[5].rejects, 'rejects/train-00005-of-00006.arrow');
+  assert.deepEqual(hashes(arrow[1]), hashes(arrow[0]));
+  assert.deepEqual(hashes(arrow[2]), hashes(arrow[0]));
+
+  // Each Arrow file is a plain IPC stream (apache-arrow reads it with no prefrank code), with the
+  // same rows and columns as the Parquet shard of the same part.
+  const cache = await tempDir('fmt-cache');
+  await using db = await DuckDb.open({ threads: 1 });
+  for (const f of files) {
+    const t = tableFromIPC(readFileSync(join(arrow[0], f)));
+    const fromParquet = await db.all(`SELECT * FROM read_parquet(${quoteLiteral(join(pq, f.replace(/\.arrow$/, '.parquet')))})`);
+    assert.deepEqual(t.schema.fields.map((x) => x.name), Object.keys(fromParquet[0] ?? Object.fromEntries(t.schema.fields.map((x) => [x.name, 0]))), f);
+    assert.equal(t.numRows, fromParquet.length, f);
+    const [copy] = await asParquet([join(arrow[0], f)], cache);
+    const viaCopy = await db.all(`SELECT * FROM read_parquet(${quoteLiteral(copy)})`);
+    assert.deepEqual(viaCopy, fromParquet, f);
+  }
+  // The copy is made once per shard's bytes and reused.
+  const before = readdirSync(cache).length;
+  await asParquet(files.map((f) => join(arrow[0], f)), cache);
+  assert.equal(readdirSync(cache).length, before);
 });

@@ -12,6 +12,7 @@ import { stableJson } from '../Config.js';
 import { UserError } from '../errors.js';
 import { renderDatasetCard } from './datasetCard.js';
 import { DuckDb, quoteLiteral } from './DuckDb.js';
+import { asParquet, shardFiles } from './shardFiles.js';
 
 export async function writeAtomic(file: string, text: string): Promise<void> {
   // A per-process temporary name: two workers writing the same file never share one.
@@ -147,14 +148,14 @@ export class OutputFolder {
 
   /** The data shards' columns and DuckDB types (their union), for the dataset card's features. */
   private async dataColumns(command: string): Promise<{ name: string; type: string }[]> {
-    const sub = dataFolderOf(command);
-    const files = (await readdir(this.path(sub)).catch(() => [] as string[])).filter((f) => f.endsWith('.parquet'));
-    if (files.length === 0) return [];
+    const shards = shardFiles(this.dir, dataFolderOf(command), null);
+    if (shards.length === 0) return [];
     // Only for the card: a shard DuckDB cannot read (merge is about to report it) leaves the
     // card without its features rather than failing the manifest.
     try {
+      const files = await asParquet(shards);
       await using db = await DuckDb.open({ threads: 1 });
-      const rows = await db.all(`DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(join(this.dir, sub, '*.parquet'))}, union_by_name = true)`);
+      const rows = await db.all(`DESCRIBE SELECT * FROM read_parquet([${files.map(quoteLiteral).join(', ')}], union_by_name = true)`);
       return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
     } catch {
       return [];

@@ -5,7 +5,7 @@
  * errors, the confidence histogram, column meanings and provenance. The folder uploads as it is.
  */
 import type { Manifest } from '../../../schemas/manifest.js';
-import { dataFolderOf } from '../../../schemas/layout.js';
+import { dataFolderOf, DEFAULT_OUTPUT_FORMAT, shardExtension, shardFormatOf } from '../../../schemas/layout.js';
 
 const pct = (a: number, b: number) => (b > 0 ? ((100 * a) / b).toFixed(1) + '%' : '-');
 
@@ -62,6 +62,8 @@ export function renderDatasetCard(m: Manifest, columns: readonly { name: string;
   const maxBin = Math.max(1, ...hist);
   const scored = hist.some((v) => v > 0);
   const dir = dataFolderOf(m.createdBy);
+  // The shards' own format (every shard of a run has the one): the Hub reads .parquet and .arrow.
+  const ext = shardExtension(m.shards.map((s) => (s.output ? shardFormatOf(s.output) : null)).find((f) => f !== null) ?? DEFAULT_OUTPUT_FORMAT);
   const title =
     m.createdBy === 'rerank' ? 'Preference pairs re-ranked by prefrank' : m.createdBy === 'embed' ? 'Preference pair features embedded by prefrank' : 'Preference pairs converted by prefrank';
   const about =
@@ -86,7 +88,7 @@ export function renderDatasetCard(m: Manifest, columns: readonly { name: string;
     '- config_name: default',
     '  data_files:',
     `  - split: ${m.split}`,
-    `    path: ${dir}/${m.split}-*.parquet`,
+    `    path: ${dir}/${m.split}-*${ext}`,
   ];
   // Feature shards (embed) are prefrank's own input, described in their Parquet metadata.
   const described = m.createdBy === 'embed' ? [] : columns;

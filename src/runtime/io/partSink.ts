@@ -7,7 +7,7 @@ import { rejectOutputRow, rejectSchema, tableFromRows } from '../../../schemas/o
 import type { ListRecord, PairRecord, PartRef, RecordBatch, RejectRecord } from '../../../schemas/records.js';
 import { InputFileError, oneLine } from '../errors.js';
 import { sha256File } from '../hash.js';
-import { ParquetWriter, type ParquetWriterOptions } from './ParquetWriter.js';
+import { openShardWriter, type ShardWriterOptions } from './shardWriter.js';
 import type { Stats } from '../Stats.js';
 
 
@@ -72,7 +72,7 @@ export interface ShardTarget {
 
 export interface SinkPartOptions<R extends PairRecord | ListRecord> extends ShardTarget {
   /** Options of the rejects file. */
-  readonly write: ParquetWriterOptions;
+  readonly write: ShardWriterOptions;
   /** Prefix of the stats counters, the calling operator's name. */
   readonly name: string;
   /** Opens the part's sink (called on subscribe). */
@@ -96,11 +96,11 @@ export interface SinkPartOptions<R extends PairRecord | ListRecord> extends Shar
  */
 export function sinkPart<R extends PairRecord | ListRecord>(options: SinkPartOptions<R>): OperatorFunction<RecordBatch<R | RejectRecord>, ShardResult> {
   const { part, outDir, stats, name } = options;
-  const rejectsPath = shardPath('rejects', options.split, part.index, part.count);
+  const rejectsPath = shardPath('rejects', options.split, part.index, part.count, options.write.format);
   return (source) =>
     new Observable<ShardResult>((subscriber) => {
       const sink = options.open();
-      const rejects = new ParquetWriter(join(outDir, rejectsPath), rejectSchema, options.write);
+      const rejects = openShardWriter(join(outDir, rejectsPath), rejectSchema, options.write);
       const tally = new PartTally();
       let chain: Promise<void> = mkdir(dirname(rejects.path), { recursive: true }).then(() => undefined);
       let finished = false;

@@ -1,0 +1,88 @@
+/**
+ * A streaming Arrow IPC stream file writer (the format Hugging Face datasets caches in and reads
+ * with `Dataset.from_file`; pyarrow's `ipc.open_stream` and apache-arrow read it too). Each table's
+ * record batches go out as they come, so a shard of any size needs about one batch of memory. The
+ * schema, with the footer-style key/value metadata in its own metadata, is written first. Like
+ * ParquetWriter, the file is written under `${path}.tmp` and renamed into place by `close()`, and
+ * `abort()` removes it. The same batches give the same bytes.
+ */
+import { tmpName } from '../../../schemas/layout.js';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { RecordBatch, RecordBatchStreamWriter, Schema, type Table } from 'apache-arrow';
+
+/** Bytes the file stream may hold before write() waits for the disk (backpressure). */
+const HIGH_WATER_BYTES = 8 * 2 ** 20;
+
+export class ArrowWriter {
+  private writer: RecordBatchStreamWriter | null = null;
+  private out: WriteStream | null = null;
+  private finished: Promise<void> | null = null;
+  private failed: unknown = null;
+  private ended = false;
+  rows = 0;
+  readonly schema: Schema;
+
+  constructor(
+    readonly path: string,
+    schema: Schema,
+    metadata?: Readonly<Record<string, string>>,
+  ) {
+    const meta = new Map(schema.metadata);
+    for (const [k, v] of Object.entries(metadata ?? {})) meta.set(k, v);
+    this.schema = new Schema(schema.fields, meta);
+  }
+
+  private get tmp(): string {
+    return tmpName(this.path);
+  }
+
+  private start(): RecordBatchStreamWriter {
+    const out = createWriteStream(this.tmp);
+    const writer = new RecordBatchStreamWriter();
+    this.finished = new Promise<void>((resolve, reject) => {
+      out.on('finish', resolve);
+      out.on('error', reject);
+    });
+    this.finished.catch((err) => (this.failed = err));
+    writer.toNodeStream().pipe(out);
+    writer.reset(undefined, this.schema);
+    this.writer = writer;
+    this.out = out;
+    return writer;
+  }
+
+  /** Appends a table's rows (its columns must match the schema). Resolves once the file has room. */
+  async write(table: Table): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (this.ended) throw new Error(`ArrowWriter: write after close (${this.path})`);
+    if (table.numRows === 0) return;
+    const writer = this.writer ?? this.start();
+    this.rows += table.numRows;
+    // Each batch under the file's own schema: a batch whose schema differs (its metadata, say) would
+    // make the stream writer start a second stream in the same file.
+    for (const batch of table.batches) writer.write(new RecordBatch(this.schema, batch.data));
+    while (this.out!.writableLength > HIGH_WATER_BYTES && !this.failed) await new Promise((r) => setImmediate(r));
+    if (this.failed) throw this.failed;
+  }
+
+  /** Finishes the stream and renames the file into place. A writer that got no rows writes the schema alone. */
+  async close(): Promise<void> {
+    this.ended = true;
+    const writer = this.writer ?? this.start();
+    writer.finish();
+    await this.finished;
+    await rename(this.tmp, this.path);
+  }
+
+  /** Stops writing and removes the temporary file. */
+  async abort(): Promise<void> {
+    this.ended = true;
+    if (this.writer) {
+      this.writer.abort();
+      this.out?.destroy();
+      await this.finished?.catch(() => undefined);
+    }
+    await rm(this.tmp, { force: true });
+  }
+}
