@@ -178,7 +178,7 @@ export interface PartRef {
    * or on where the inputs are mounted, so a run resumes from anywhere and ranks agree.
    */
   readonly source: string;
-  readonly format: 'parquet' | 'jsonl';
+  readonly format: 'parquet' | 'jsonl' | 'arrow';
   /** Row-group range [start, end) for Parquet parts; null for whole files. */
   readonly rowGroups: readonly [number, number] | null;
   /**

@@ -13,7 +13,7 @@ import { DEFAULT_MAX_REJECT_RATE } from '../exec/checkYield.js';
 export function withInputOptions<T>(y: Argv<T>) {
   return y
     // default undefined: yargs would show the variadic positional's internal default, [].
-    .positional('inputs', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'Input files, folders or globs (.parquet, .jsonl, .jsonl.gz)' })
+    .positional('inputs', { type: 'string', array: true, demandOption: true, default: undefined, describe: 'Input files, folders or globs (.parquet, .arrow, .jsonl, .jsonl.gz)' })
     .option('format', { choices: formats, default: 'auto' as Format, describe: 'Input layout (auto-detected from the columns)', group: 'Input/output:' })
     .option('pku-choice', { choices: ['safer', 'better'] as const, default: 'safer' as const, describe: 'PKU-SafeRLHF/BeaverTails: chosen by safer_response_id or better_response_id', group: 'Input/output:' })
     .option('max-row-bytes', { type: 'number', default: 16 * 2 ** 20, describe: 'JSON lines longer than this are rejected unread', group: 'Validation:' })

@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { lastValueFrom, toArray } from 'rxjs';
-import { Bool, Int64, tableFromIPC, Utf8 } from 'apache-arrow';
+import { Bool, Field, Int64, List, Struct, tableFromIPC, tableToIPC, Utf8 } from 'apache-arrow';
 import { convert } from '../../pipelines/convert.js';
 import { adaptRow } from '../../schemas/adapters.js';
 import type { PairRecord } from '../../schemas/records.js';
@@ -150,4 +150,30 @@ test('output format arrow: the same rows as Parquet, in Arrow IPC stream files (
   const before = readdirSync(cache).length;
   await asParquet(files.map((f) => join(arrow[0], f)), cache);
   assert.equal(readdirSync(cache).length, before);
+});
+
+test('Arrow IPC inputs (stream and file format, nested columns): read batch by batch into the same canonical pairs as JSON lines; a damaged one fails alone with one line', async () => {
+  const rows = hhRows().slice(0, 10);
+  const msgType = new List(new Field('item', new Struct([new Field('role', new Utf8(), true), new Field('content', new Utf8(), true)]), true));
+  const conv = arrowTable({
+    chosen: { type: msgType, values: rows.map((r) => hhMessages(r.chosen)) },
+    rejected: { type: msgType, values: rows.map((r) => hhMessages(r.rejected)) },
+    n: { type: new Int64(), values: rows.map((_, i) => BigInt(i)) },
+  });
+  const dir = await tempDir('arrow-in');
+  writeJsonl(join(dir, 'a.jsonl'), rows.map((r) => ({ chosen: hhMessages(r.chosen), rejected: hhMessages(r.rejected), n: rows.indexOf(r) })));
+  writeFileSync(join(dir, 'b-stream.arrow'), tableToIPC(conv, 'stream'));
+  writeFileSync(join(dir, 'c-file.arrow'), tableToIPC(conv, 'file'));
+  const damaged = tableToIPC(conv, 'stream');
+  writeFileSync(join(dir, 'd-cut.arrow'), damaged.subarray(0, Math.floor(damaged.length / 2)));
+  const out = await tempDir('arrow-in-out');
+  const results = await run(config([dir], out));
+  assert.deepEqual(results.map((r) => [r.status, r.stats.rowsOut]), [['done', 10], ['done', 10], ['done', 10], ['failed', 0]]);
+  assert.match(results[3].error!, /^d-cut\.arrow: /);
+  await using db = await DuckDb.open({ threads: 1 });
+  const got = await db.all(`SELECT source_file, source_row, prompt, chosen, rejected, n FROM read_parquet(${quoteLiteral(join(out, 'data', '*.parquet'))}, union_by_name = true) ORDER BY source_file, source_row`);
+  const of = (f: string) => got.filter((r) => r.source_file === f).map(({ source_file: _f, ...r }) => r);
+  assert.equal(of('a.jsonl').length, 10);
+  assert.deepEqual(of('b-stream.arrow'), of('a.jsonl'));
+  assert.deepEqual(of('c-file.arrow'), of('a.jsonl'));
 });

@@ -22,7 +22,7 @@ test('expandInputs: usage errors name the input', async () => {
   mkdirSync(join(dir, 'empty'));
   await assert.rejects(expandInputs([]), (e) => e instanceof UsageError && /no inputs/.test(e.message));
   await assert.rejects(expandInputs([join(dir, 'nope.jsonl')]), (e) => e instanceof UsageError && e.message === `input not found: ${join(dir, 'nope.jsonl')}`);
-  await assert.rejects(expandInputs([join(dir, 'empty')]), (e) => e instanceof UsageError && /input folder has no .parquet\/.jsonl\(.gz\) files/.test(e.message));
+  await assert.rejects(expandInputs([join(dir, 'empty')]), (e) => e instanceof UsageError && /input folder has no .parquet\/.arrow\/.jsonl\(.gz\) files/.test(e.message));
   await assert.rejects(expandInputs([join(dir, '*.parquet')]), (e) => e instanceof UsageError && /glob matches no files/.test(e.message));
 });
 

@@ -13,7 +13,7 @@ import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { isGzip, ParquetDecoder } from './readers.js';
 
-const dataFile = /\.(parquet|jsonl|ndjson|json)(\.gz)?$/i;
+const dataFile = /\.(parquet|arrow|jsonl|ndjson|json)(\.gz)?$/i;
 
 /** Expands inputs to a sorted, de-duplicated list of absolute file paths. */
 export async function expandInputs(inputs: readonly string[]): Promise<string[]> {
@@ -26,7 +26,7 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
     } else if (st?.isDirectory()) {
       const found = await glob('**/*', { cwd: input, absolute: true, onlyFiles: true });
       const data = found.filter((f) => dataFile.test(f));
-      if (data.length === 0) throw new UsageError(`input folder has no .parquet/.jsonl(.gz) files: ${input}`);
+      if (data.length === 0) throw new UsageError(`input folder has no .parquet/.arrow/.jsonl(.gz) files: ${input}`);
       data.forEach((f) => files.add(resolve(f)));
     } else if (/[*?[{]/.test(input)) {
       const found = await glob(input, { absolute: true, onlyFiles: true });
@@ -40,9 +40,10 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
   return [...files].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** Parquet by its magic bytes (so a misnamed file is still read right), else JSON lines. */
-export async function sniffFormat(file: string): Promise<'parquet' | 'jsonl'> {
+/** Parquet by its magic bytes (so a misnamed file is still read right), Arrow IPC by its extension, else JSON lines. */
+export async function sniffFormat(file: string): Promise<'parquet' | 'jsonl' | 'arrow'> {
   if (/\.parquet$/i.test(file)) return 'parquet';
+  if (/\.arrow$/i.test(file)) return 'arrow';
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(4);
@@ -218,6 +219,11 @@ export async function planParts(files: readonly string[], options: PlanOptions):
     for (const [k, file] of files.entries()) {
       const source = names[k];
       const format = await sniffFormat(file);
+      if (format === 'arrow') {
+        // One part: an IPC stream has no footer to count or split its batches by.
+        drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: null });
+        continue;
+      }
       if (format === 'jsonl') {
         // gzip cannot be read from the middle: a .gz file is always one part.
         const split = options.partBytes !== undefined && (await stat(file)).size > options.partBytes && !(/\.gz$/i.test(file) || (await isGzip(file)));

@@ -5,6 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
+import { RecordBatchReader, Vector, type AsyncRecordBatchStreamReader, type RecordBatch as ArrowBatch } from 'apache-arrow';
 import { RAW_PREVIEW, toReject, type PartRef, type RawRow, type ReadItem } from '../../../schemas/records.js';
 import { InputFileError, oneLine } from '../errors.js';
 
@@ -210,7 +211,61 @@ export async function isGzip(file: string): Promise<boolean> {
   }
 }
 
+/** A value of an Arrow column as the adapters take it: lists as arrays, structs as objects. */
+function arrowValue(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Vector) return Array.from(v.toArray() as ArrayLike<unknown>, arrowValue);
+  if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<unknown>, arrowValue);
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+    const o = (v as { toJSON(): unknown }).toJSON();
+    if (o && typeof o === 'object' && !Array.isArray(o)) return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, arrowValue(x)]));
+    return o;
+  }
+  return v;
+}
+
+/**
+ * Reads an Arrow IPC part (stream or file format: Hugging Face datasets' cache files, prefrank's
+ * own --output-format arrow shards) record batch by record batch, so memory holds one batch.
+ */
+export async function* readArrow(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
+  const shown = part.source;
+  const stream = createReadStream(part.file, { highWaterMark: 1 << 20 });
+  let row = part.firstRow;
+  try {
+    let reader: AsyncRecordBatchStreamReader | RecordBatchReader;
+    try {
+      reader = await RecordBatchReader.from(stream);
+      await reader.open();
+    } catch (err) {
+      throw new InputFileError(shown, `not a readable Arrow IPC file: ${(err as Error).message}`, { cause: err });
+    }
+    const names = reader.schema.fields.map((f) => f.name);
+    let batch: ReadItem[] = [];
+    try {
+      for await (const b of reader as AsyncIterable<ArrowBatch>) {
+        const columns = names.map((_, c) => b.getChildAt(c));
+        for (let i = 0; i < b.numRows; i++) {
+          const r: Record<string, unknown> = {};
+          names.forEach((n, c) => (r[n] = arrowValue(columns[c]?.get(i) ?? null)));
+          batch.push({ kind: 'raw', sourceFile: shown, sourceRow: row++, row: r });
+          if (batch.length >= options.batchRows) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+    } catch (err) {
+      if (err instanceof InputFileError) throw err;
+      throw new InputFileError(shown, `Arrow read failed at row ${row}: ${(err as Error).message}`, { cause: err });
+    }
+    if (batch.length > 0) yield batch;
+  } finally {
+    stream.destroy();
+  }
+}
+
 /** The reader for a part's format. */
 export function readPartRows(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
-  return part.format === 'parquet' ? readParquet(part, options) : readJsonl(part, options);
+  return part.format === 'parquet' ? readParquet(part, options) : part.format === 'arrow' ? readArrow(part, options) : readJsonl(part, options);
 }
