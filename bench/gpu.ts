@@ -7,6 +7,9 @@
  *   node dist/bench/gpu.js [--quick] [--out FILE.json] [--models base,minilm] [--lengths 128,512]
  *     [--devices cpu,webgpu] [--threads N] [--cpu-batch-tokens 4096] [--gpu-batch-tokens 16384[,65536]]
  *     [--peak-tflops 67] [--repeats 2] [--deadline-s S] [--peer-dir DIR] [--profile]
+ *     [--decoders llama1b] [--decoder-lengths 512] [--attention plain,fused]
+ *
+ * With --decoders, the Llama-shaped decoder rows of bench/gpuDecoder.ts follow the encoders'.
  *
  * It must run where ../shared does not travel (the GPU machine), so everything is generated here,
  * deterministically: texts are windows of real HH-RLHF dialogues from the repository's embedded
@@ -28,7 +31,6 @@ import { parseArgs } from 'node:util';
 import { tableFromIPC } from 'apache-arrow';
 import ort from 'onnxruntime-node';
 import * as pw from 'parquet-wasm/node';
-import { bucketByTokens } from '../src/runtime/model/batching.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
 import { decodeModel } from '../src/runtime/model/onnxBuild.js';
 import type { ConcreteDevice } from '../src/runtime/model/openOrtSession.js';
@@ -36,7 +38,10 @@ import { dataPath } from '../src/runtime/paths.js';
 import { TextTokenizer } from '../src/runtime/model/TextTokenizer.js';
 import { encodeSafetensors, type F32Tensor } from '../src/probe/safetensors.js';
 import { buildBertModel, type BertShape } from './bertModel.js';
-import { formatTable, median, type Row } from './harness.js';
+import { decoderRows, DECODERS, type DecoderContext } from './gpuDecoder.js';
+import { maxAbsDiff, measure } from './gpuMeasure.js';
+import type { AttentionForm } from './llamaModel.js';
+import { formatTable, type Row } from './harness.js';
 
 /** Model shapes by name; the vocabulary and positions are set from the tokenizer and lengths. */
 export const SHAPES: Record<string, Omit<BertShape, 'vocab' | 'maxPositions'>> = {
@@ -212,6 +217,9 @@ export interface GpuBenchOptions {
   peerDir: string | null;
   profile: boolean;
   vocab: number;
+  decoders: string[];
+  decoderLengths: number[];
+  attention: AttentionForm[];
 }
 
 /** CPUs this process may really use: affinity (availableParallelism) and a cgroup v2 quota. */
@@ -254,6 +262,9 @@ export function parseOptions(argv: readonly string[]): GpuBenchOptions {
       'peer-dir': { type: 'string' },
       profile: { type: 'boolean', default: false },
       vocab: { type: 'string', default: '8192' },
+      decoders: { type: 'string', default: '' },
+      'decoder-lengths': { type: 'string', default: '512' },
+      attention: { type: 'string', default: 'plain,fused' },
     },
     strict: true,
     allowPositionals: false,
@@ -266,6 +277,10 @@ export function parseOptions(argv: readonly string[]): GpuBenchOptions {
   const list = (v: string, flag: string) => v.split(',').filter(Boolean).map((x) => int(x, flag));
   const models = values.models!.split(',').filter(Boolean);
   for (const m of models) if (!SHAPES[m]) throw new Error(`--models: unknown model ${m} (known: ${Object.keys(SHAPES).join(', ')})`);
+  const decoders = values.decoders!.split(',').filter(Boolean);
+  for (const m of decoders) if (!DECODERS[m]) throw new Error(`--decoders: unknown decoder ${m} (known: ${Object.keys(DECODERS).join(', ')})`);
+  const attention = values.attention!.split(',').filter(Boolean) as AttentionForm[];
+  for (const a of attention) if (a !== 'plain' && a !== 'fused') throw new Error(`--attention: unknown form ${a} (plain, fused)`);
   const devices = values.devices!.split(',').filter(Boolean) as ConcreteDevice[];
   for (const d of devices) if (!['cpu', 'webgpu', 'cuda'].includes(d)) throw new Error(`--devices: unknown device ${d} (cpu, webgpu, cuda)`);
   if (!devices.includes('cpu')) devices.unshift('cpu'); // the CPU rows are the reference of the differences
@@ -289,6 +304,9 @@ export function parseOptions(argv: readonly string[]): GpuBenchOptions {
     peerDir: values['peer-dir'] ? resolve(values['peer-dir']) : null,
     profile: values.profile!,
     vocab: int(values.vocab, 'vocab', 1000),
+    decoders,
+    decoderLengths: list(values['decoder-lengths']!, 'decoder-lengths'),
+    attention,
   };
 }
 
@@ -301,57 +319,6 @@ function textsPerRow(o: GpuBenchOptions, model: string, device: ConcreteDevice, 
   // about three minutes of a 16-core H100 machine at the rates ../shared/gpu/README.md measured.
   const rowTokens = gpu ? (o.gpuRowTokens ?? Math.max(16384, budget)) : (o.cpuRowTokens ?? (model === 'minilm' ? 32768 : 8192));
   return rows * Math.max(1, Math.floor(rowTokens / (rows * T)));
-}
-
-interface Measured {
-  stageSeconds: number;
-  bareSeconds: number;
-  warmupSeconds: number;
-  batches: number;
-  features: Float32Array[];
-  ids: Int32Array[];
-}
-
-/** Warm-up batch, then `repeats` x (whole stage, bare session.run on the same batches), interleaved; medians. */
-async function measure(e: Embedder, texts: readonly string[], budget: number, repeats: number, warm: boolean): Promise<Measured> {
-  const ids = texts.map((t) => e.tokenizer.encode(t, e.maxTokens).ids);
-  const feeds = bucketByTokens(ids.map((x) => x.length), budget).map((g) => e.feeds(g.map((k) => ids[k])));
-  let warmupSeconds = 0;
-  if (warm) {
-    // The first run at a shape compiles kernels (WebGPU shaders); time it apart from the rest.
-    const t0 = performance.now();
-    await e.embed(texts.slice(0, Math.max(1, Math.floor(budget / ids[0].length))));
-    warmupSeconds = (performance.now() - t0) / 1000;
-  }
-  const stage: number[] = [];
-  const bare: number[] = [];
-  let features: Float32Array[] = [];
-  let batches = 0;
-  for (let r = 0; r < repeats; r++) {
-    let t0 = performance.now();
-    const out = await e.embed(texts);
-    stage.push((performance.now() - t0) / 1000);
-    if (out.info.computed !== texts.length) throw new Error(`embed computed ${out.info.computed} of ${texts.length} texts (cache or duplicates)`);
-    features = out.embeddings.map((x) => x!.features);
-    batches = out.info.batches;
-    t0 = performance.now();
-    for (const f of feeds) await e.session.run(f);
-    bare.push((performance.now() - t0) / 1000);
-  }
-  return { stageSeconds: median(stage), bareSeconds: median(bare), warmupSeconds, batches, features, ids };
-}
-
-function maxAbsDiff(a: readonly Float32Array[], b: readonly Float32Array[]): number {
-  let m = 0;
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    const x = a[i];
-    const y = b[i];
-    for (let j = 0; j < x.length; j++) {
-      const d = Math.abs(x[j] - y[j]);
-      if (!(d <= m)) m = d; // NaN propagates as the maximum
-    }
-  }
-  return m;
 }
 
 /** Can this device open a session here? Tried once with the tiny model; null when it can. */
@@ -621,6 +588,18 @@ export async function runGpuBench(o: GpuBenchOptions, log: (m: string) => void =
         }
       }
       profileTargets.push({ name, modelPath });
+    }
+    if (o.decoders.length) {
+      const texts = new Map<number, string[]>();
+      await decoderRows({
+        decoders: o.decoders, forms: o.attention, lengths: o.decoderLengths, devices: o.devices, available: devices, threads: o.threads,
+        cpuBatchTokens: o.cpuBatchTokens, gpuBatchTokens: o.gpuBatchTokens, repeats: o.repeats, quick: o.quick, deadlineS: o.deadlineS, elapsed,
+        work, peerDir: o.peerDir, tokenizer: { json: tokPath, config: config as Record<string, unknown> }, tok, vocab, rows, save, log, peer: peer as DecoderContext['peer'], savePeer,
+        texts: (T, n) => {
+          if ((texts.get(T)?.length ?? 0) < n) texts.set(T, makeTexts(words, tok, T, n));
+          return texts.get(T)!.slice(0, n);
+        },
+      });
     }
     if (o.profile) {
       // Last, so that a provider that crashes under the profiler cannot cost any measured row.

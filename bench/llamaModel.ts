@@ -111,11 +111,21 @@ function halfBytes(x: Float32Array): Uint8Array {
   return new Uint8Array(h.buffer);
 }
 
+/** Where one weight lies in model.onnx.data (for a peer that reads the same weights without onnx). */
+export interface LlamaTensor {
+  readonly name: string;
+  readonly role: WeightRole;
+  readonly layer: number;
+  readonly dims: readonly number[];
+  readonly offset: number;
+  readonly length: number;
+}
+
 /**
  * Writes `outDir/model.onnx`, `outDir/model.onnx.data` and `outDir/config.json` (transformers'
  * names for the shape). Returns the number of weight bytes written.
  */
-export function buildLlamaModel(outDir: string, shape: LlamaShape, options: BuildLlamaOptions): { weightBytes: number } {
+export function buildLlamaModel(outDir: string, shape: LlamaShape, options: BuildLlamaOptions): { weightBytes: number; tensors: LlamaTensor[] } {
   const { layers: L, width: W, heads: H, kvHeads: KV, ffn: F, vocab: V } = shape;
   if (W % H !== 0 || H % KV !== 0) throw new RangeError(`buildLlamaModel: width ${W}, heads ${H}, kv heads ${KV} do not divide`);
   const d = W / H;
@@ -127,6 +137,7 @@ export function buildLlamaModel(outDir: string, shape: LlamaShape, options: Buil
   let offset = 0;
   const nodes: NodeProto[] = [];
   const inits: TensorProto[] = [];
+  const tensors: LlamaTensor[] = [];
 
   // Big weights go to the data file as they are made; small constants stay in the graph.
   const weight = (role: WeightRole, layer: number, dims: number[], name: string): string => {
@@ -134,6 +145,7 @@ export function buildLlamaModel(outDir: string, shape: LlamaShape, options: Buil
     if (x.length !== dims.reduce((a, b) => a * b, 1)) throw new RangeError(`buildLlamaModel: ${name} has ${x.length} values, expected ${dims.join(' x ')}`);
     const bytes = T === DataType.FLOAT16 ? halfBytes(x) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
     writeSync(fd, bytes, 0, bytes.length, offset);
+    tensors.push({ name, role, layer, dims, offset, length: bytes.length });
     inits.push(
       onnx.TensorProto.create({
         name,
@@ -301,5 +313,5 @@ export function buildLlamaModel(outDir: string, shape: LlamaShape, options: Buil
       2,
     ) + '\n',
   );
-  return { weightBytes: offset };
+  return { weightBytes: offset, tensors };
 }

@@ -7,9 +7,12 @@
 #
 # It unpacks Node and node_modules once (.device/device-run.sh), then runs
 #   1. node dist/bench/gpu.js   -> $OUT/gpu.json, gpu.log, profile-webgpu_*.json (CPU vs WebGPU,
-#      MiniLM-shaped and base-sized BERT, 128 and 512 tokens; CUDA probed and reported)
+#      MiniLM-shaped and base-sized BERT, 128 and 512 tokens; CUDA probed and reported; then the
+#      ~1B Llama-shaped decoder, float16, 512 tokens, plain and fused attention: GPU_DECODERS,
+#      default llama1b, '' for none)
 #   2. python3 bench/gpu_peer.py -> $OUT/gpu_peer.json, gpu_peer.log (PyTorch CUDA, same models
-#      and token ids; skipped with a note when torch is absent)
+#      and token ids, BERT fp32 and fp16, the decoder fp16 in transformers' LlamaForCausalLM on the
+#      same weights; skipped with a note when torch is absent)
 # within about six minutes: the Node bench stops starting rows after GPU_DEADLINE_S seconds and
 # every step has a hard timeout; both JSON files are rewritten after each row, so what was measured
 # comes back even when a step is cut short. Without the device tool, $OUT defaults to out/gpu.
@@ -47,9 +50,10 @@ log "gpu: ${name:-none}; fp32 peak taken as ${peak} TFLOP/s; $(nproc) cpus"
 
 peer=/tmp/prefrank-gpu-peer
 rm -rf "$peer"
-log "node bench (about 3 minutes)"
-timeout -k 10 "${GPU_NODE_TIMEOUT_S:-270}" node dist/bench/gpu.js --out "$OUT/gpu.json" --peer-dir "$peer" \
-  --devices cpu,webgpu,cuda --peak-tflops "$peak" --deadline-s "${GPU_DEADLINE_S:-200}" --profile "$@" 2>&1 | tee "$OUT/gpu.log"
+log "node bench (about 4 minutes: the encoders, then the decoder)"
+timeout -k 10 "${GPU_NODE_TIMEOUT_S:-300}" node dist/bench/gpu.js --out "$OUT/gpu.json" --peer-dir "$peer" \
+  --devices cpu,webgpu,cuda --peak-tflops "$peak" --deadline-s "${GPU_DEADLINE_S:-230}" --profile \
+  --decoders "${GPU_DECODERS-llama1b}" --decoder-lengths 512 "$@" 2>&1 | tee "$OUT/gpu.log"
 rc=${PIPESTATUS[0]}
 log "node bench exit $rc"
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildTokenizerJson, flopsPerText, makeTexts, parseOptions, sampleWords, SHAPES, torchStateDict } from '../../bench/gpu.js';
 import { buildBertModel } from '../../bench/bertModel.js';
+import { decoderFlopsPerText, DECODERS } from '../../bench/gpuDecoder.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { TextTokenizer } from '../../src/runtime/model/TextTokenizer.js';
 
@@ -18,7 +19,7 @@ let stderr = '';
 
 // One real run of the script, as a GPU session would start it, on the tiny model: a few seconds.
 before(() => {
-  const r = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'bench', 'gpu.js'), '--quick', '--models', 'tiny', '--out', out, '--peer-dir', peerDir, '--profile'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'bench', 'gpu.js'), '--quick', '--models', 'tiny', '--decoders', 'llamatiny', '--decoder-lengths', '128', '--out', out, '--peer-dir', peerDir, '--profile'], { encoding: 'utf8', timeout: 60_000 });
   stderr = r.stderr;
   assert.equal(r.status, 0, `gpu.js failed: ${r.stderr}`);
   doc = JSON.parse(readFileSync(out, 'utf8'));
@@ -41,7 +42,7 @@ test('CPU rows: both lengths measured, stage and bare rates, FLOP/s consistent w
 });
 
 test('WebGPU rows: measured and within 1e-3 of the CPU where it opens, else a clean one-line "unavailable"', () => {
-  const rows = doc.rows.filter((x) => x.device === 'webgpu');
+  const rows = doc.rows.filter((x) => x.device === 'webgpu' && x.model === 'tiny');
   assert.equal(rows.length, 2);
   if (doc.devices.webgpu === 'available') {
     for (const r of rows) {
@@ -116,9 +117,27 @@ test('peer inputs: the token ids and CPU features; a NumPy BERT forward on them 
   }
   // Checks the exported weights, their layout and the layer mapping that the PyTorch peer relies on.
   const res = execFileSync('python3', [join(projectRoot(), 'bench', 'gpu_peer.py'), '--dir', peerDir, '--numpy-check', '--out', join(dir, 'np.json')], { encoding: 'utf8' });
-  const rows = JSON.parse(readFileSync(join(dir, 'np.json'), 'utf8')).rows as { max_abs_diff_numpy_vs_prefrank_cpu: number }[];
-  assert.equal(rows.length, 2, res);
-  for (const r of rows) assert.ok(r.max_abs_diff_numpy_vs_prefrank_cpu < 1e-4, res);
+  const rows = JSON.parse(readFileSync(join(dir, 'np.json'), 'utf8')).rows as { model: string; max_abs_diff_numpy_vs_prefrank_cpu?: number; max_rel_diff_numpy_vs_prefrank_cpu?: number }[];
+  assert.deepEqual(rows.map((r) => r.model), ['tiny', 'tiny', 'llamatiny-plain', 'llamatiny-fused'], res);
+  for (const r of rows.slice(0, 2)) assert.ok(r.max_abs_diff_numpy_vs_prefrank_cpu! < 1e-4, res);
+  // The decoders' weights read through their index in model.onnx.data, in transformers' names and
+  // layouts (what LlamaForCausalLM loads), against prefrank's float16 features.
+  for (const r of rows.slice(2)) assert.ok(r.max_rel_diff_numpy_vs_prefrank_cpu! < 1e-2, res);
+});
+
+test('decoder rows: both attention forms of the Llama-shaped model, float16, timed on the CPU with FLOPs from the shape; accelerators measured or a clean line', () => {
+  for (const form of ['plain', 'fused']) {
+    const rows = doc.rows.filter((x) => x.model === `llamatiny-${form}`);
+    const cpu = rows.find((x) => x.device === 'cpu')!;
+    assert.equal(cpu.status, 'ok', JSON.stringify(cpu));
+    assert.equal(cpu.dtype, 'float16');
+    assert.ok((cpu.stage_texts_per_s as number) > 0 && (cpu.bare_texts_per_s as number) > 0);
+    assert.ok(Math.abs((cpu.gflop_per_text as number) * 1e9 - decoderFlopsPerText(DECODERS.llamatiny, 128)) < 1);
+    for (const r of rows.filter((x) => x.device !== 'cpu')) {
+      if (r.status === 'ok') assert.ok((r.max_rel_diff_vs_cpu as number) <= 1e-2, JSON.stringify(r));
+      else assert.match(r.status as string, /^unavailable: [^\n]+$/);
+    }
+  }
 });
 
 test('options: defaults for the GPU run, bad values refused', () => {
