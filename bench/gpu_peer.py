@@ -185,6 +185,23 @@ def numpy_check(args, inputs):
     return 0 if worst <= 1e-3 and worst_rel <= 1e-2 else 1
 
 
+def timed(torch, run, ids, rows, repeats):
+    """A warm-up batch (kernel selection, allocator), then `repeats` passes over all ids in batches
+    of `rows`: the median seconds of a pass and the last pass's features as one NumPy array."""
+    n = ids.shape[0]
+    with torch.inference_mode():
+        run(ids[:rows])
+        torch.cuda.synchronize()
+        times = []
+        feats = None
+        for _ in range(repeats):
+            t = time.perf_counter()
+            feats = [run(ids[i : i + rows]) for i in range(0, n, rows)]
+            torch.cuda.synchronize()
+            times.append(time.perf_counter() - t)
+    return statistics.median(times), torch.cat(feats).numpy()
+
+
 def ours_rates(path):
     """prefrank's rows from gpu.json, keyed by (model, tokens, device)."""
     if not path or not os.path.exists(path):
@@ -274,19 +291,9 @@ def main():
                     # The same work as prefrank's layer tap: the last token of every layer, to the host.
                     return torch.stack(out.hidden_states[1:], 1)[:, :, -1, :].float().cpu()
 
-                with torch.inference_mode():
-                    run(ids[:rows])  # warm-up (kernel selection, allocator)
-                    torch.cuda.synchronize()
-                    times = []
-                    feats = None
-                    for _ in range(args.repeats):
-                        t = time.perf_counter()
-                        feats = [run(ids[i : i + rows]) for i in range(0, n, rows)]
-                        torch.cuda.synchronize()
-                        times.append(time.perf_counter() - t)
-                sec = statistics.median(times)
+                sec, got = timed(torch, run, ids, rows, args.repeats)
                 ref = reference(case)
-                got = torch.cat(feats)[: ref.shape[0]].numpy()
+                got = got[: ref.shape[0]]
                 tps = n / sec
                 flop = flops_per_text(cfg, T)
                 row = {
@@ -350,18 +357,9 @@ def decoder_rows(args, inputs, doc, ours, budget, dev, torch):
                 out = model.model(input_ids=batch, output_hidden_states=True)
                 return torch.stack(out.hidden_states[1:], 1)[:, :, -1, :].float().cpu()
 
-            with torch.inference_mode():
-                run(ids[:rows])
-                torch.cuda.synchronize()
-                times = []
-                for _ in range(args.repeats):
-                    t = time.perf_counter()
-                    feats = [run(ids[i : i + rows]) for i in range(0, n, rows)]
-                    torch.cuda.synchronize()
-                    times.append(time.perf_counter() - t)
-            sec = statistics.median(times)
+            sec, got = timed(torch, run, ids, rows, args.repeats)
             ref = reference(case)
-            got = torch.cat(feats)[: ref.shape[0]].numpy()
+            got = got[: ref.shape[0]]
             tps = n / sec
             row = {
                 "model": name, "tokens_per_text": T, "precision": "fp16", "texts": n, "rows_per_batch": rows, "seconds": sec, "texts_per_s": tps,

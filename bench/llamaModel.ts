@@ -18,6 +18,7 @@
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataType, int64s, node, onnx, tensor, valueInfo, type NodeProto, type TensorProto } from '../src/runtime/model/onnxBuild.js';
+import { weights } from '../test/helpers/random.js';
 
 export interface LlamaShape {
   readonly layers: number;
@@ -56,23 +57,16 @@ export interface BuildLlamaOptions {
   readonly weights: WeightSource;
 }
 
-/** Seeded random weights (xorshift, uniform): norms 1, matrices scaled by 1/sqrt(fan-in) so activations stay O(1). */
+/**
+ * Seeded random weights (the benches' uniform xorshift, one seed per tensor in the order asked):
+ * norms 1, matrices scaled to unit variance over their fan-in, so activations stay O(1).
+ */
 export function randomLlamaWeights(seed = 1): WeightSource {
-  let s = seed >>> 0 || 1;
+  let next = seed;
   return (role, _layer, dims) => {
     const n = dims.reduce((a, b) => a * b, 1);
-    const out = new Float32Array(n);
-    if (role === 'inputNorm' || role === 'postNorm' || role === 'finalNorm') return out.fill(1);
-    const scale = role === 'embed' ? 1 : Math.sqrt(3 / dims[0]);
-    for (let i = 0; i < n; i++) {
-      s ^= s << 13;
-      s >>>= 0;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      s >>>= 0;
-      out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-    }
-    return out;
+    if (role === 'inputNorm' || role === 'postNorm' || role === 'finalNorm') return new Float32Array(n).fill(1);
+    return weights(n, next++, role === 'embed' ? 1 : Math.sqrt(3 / dims[0]));
   };
 }
 

@@ -14,14 +14,9 @@ import { Embedder } from '../../src/runtime/model/Embedder.js';
 import { onnx, type TensorProto } from '../../src/runtime/model/onnxBuild.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { tempDir } from '../helpers/badInputs.js';
+import { assertNearReference, readReference } from '../helpers/reference.js';
 
 const fixture = join(projectRoot(), 'test', 'fixtures', 'llama-export', 'float32');
-
-interface Reference {
-  layers: number;
-  width: number;
-  texts: { text: string; ids: number[]; features: number[][] }[];
-}
 
 /** The weights of a torch.onnx export by role, found through the nodes that read them. */
 function weightsFromExport(dir: string): WeightSource {
@@ -50,7 +45,7 @@ function weightsFromExport(dir: string): WeightSource {
 }
 
 describe('bench/llamaModel.ts against the tiny export and its PyTorch reference', () => {
-  const ref = JSON.parse(readFileSync(join(fixture, 'reference.json'), 'utf8')) as Reference;
+  const ref = readReference(fixture);
   for (const dtype of ['float32', 'float16'] as const)
     for (const attention of ['plain', 'fused'] as const)
       it(`${dtype}, ${attention} attention: the PyTorch features within 1e-2, either padding side`, async () => {
@@ -60,16 +55,7 @@ describe('bench/llamaModel.ts against the tiny export and its PyTorch reference'
         for (const paddingSide of ['right', 'left'] as const) {
           await using e = await Embedder.open({ model: join(out, 'model.onnx'), device: 'cpu', cacheMiB: 0, paddingSide });
           assert.deepEqual([e.tapKind, e.layers.length, e.width], ['hidden-states', ref.layers, ref.width]);
-          const got = await e.embedTexts(ref.texts.map((t) => t.text));
-          ref.texts.forEach((t, i) => {
-            for (let l = 0; l < ref.layers; l++) {
-              const want = t.features[l];
-              const have = got[i].features.subarray(l * ref.width, (l + 1) * ref.width);
-              const scale = Math.max(...want.map(Math.abs));
-              const diff = Math.max(...want.map((w, k) => Math.abs(w - have[k])));
-              assert.ok(diff / scale < (dtype === 'float32' ? 1e-4 : 1e-2), `${paddingSide} padding, "${t.text}", layer ${l}: ${diff / scale} relative`);
-            }
-          });
+          assertNearReference(ref, await e.embedTexts(ref.texts.map((t) => t.text)), dtype === 'float32' ? 1e-4 : 1e-2, `${paddingSide} padding`);
         }
       });
 });

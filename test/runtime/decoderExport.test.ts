@@ -13,18 +13,13 @@ import { openOrtSession } from '../../src/runtime/model/openOrtSession.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { TextTokenizer } from '../../src/runtime/model/TextTokenizer.js';
 import { hhRows, runCli, tempDir } from '../helpers/badInputs.js';
+import { assertNearReference, readReference } from '../helpers/reference.js';
 
 const dir = (dtype: string) => join(projectRoot(), 'test', 'fixtures', 'llama-export', dtype);
 
-interface Reference {
-  layers: number;
-  width: number;
-  texts: { text: string; ids: number[]; features: number[][] }[];
-}
-
 for (const dtype of ['float32', 'float16']) {
   describe(`llama export, ${dtype}, external data`, () => {
-    const ref = JSON.parse(readFileSync(join(dir(dtype), 'reference.json'), 'utf8')) as Reference;
+    const ref = readReference(dir(dtype));
 
     it('tokenizes as the tool did and gives the PyTorch features within 1e-2, with either padding side', async () => {
       const tok = TextTokenizer.load({ path: join(dir(dtype), 'tokenizer.json') });
@@ -33,16 +28,7 @@ for (const dtype of ['float32', 'float16']) {
         await using e = await Embedder.open({ model: join(dir(dtype), 'model.onnx'), device: 'cpu', cacheMiB: 0, paddingSide });
         assert.deepEqual([e.tapKind, e.layers.length, e.width], ['hidden-states', ref.layers, ref.width]);
         // One batch, texts of different lengths: padding must not change a text's features.
-        const got = await e.embedTexts(ref.texts.map((t) => t.text));
-        ref.texts.forEach((t, i) => {
-          for (let l = 0; l < ref.layers; l++) {
-            const want = t.features[l];
-            const have = got[i].features.subarray(l * ref.width, (l + 1) * ref.width);
-            const scale = Math.max(...want.map(Math.abs));
-            const diff = Math.max(...want.map((w, k) => Math.abs(w - have[k])));
-            assert.ok(diff / scale < 1e-2, `${paddingSide} padding, "${t.text}", layer ${l}: ${diff / scale} relative`);
-          }
-        });
+        assertNearReference(ref, await e.embedTexts(ref.texts.map((t) => t.text)), 1e-2, `${paddingSide} padding`);
       }
     });
   });
