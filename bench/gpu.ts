@@ -7,7 +7,7 @@
  *   node dist/bench/gpu.js [--quick] [--out FILE.json] [--models base,minilm] [--lengths 128,512]
  *     [--devices cpu,webgpu] [--threads N] [--cpu-batch-tokens 4096] [--gpu-batch-tokens 16384[,65536]]
  *     [--peak-tflops 67] [--repeats 2] [--deadline-s S] [--peer-dir DIR] [--profile]
- *     [--decoders llama1b] [--decoder-lengths 512] [--attention plain,fused]
+ *     [--decoders llama1b] [--decoder-lengths 512] [--attention plain,fused] [--encoder-attention plain,fused]
  *
  * With --decoders, the Llama-shaped decoder rows of bench/gpuDecoder.ts follow the encoders'.
  *
@@ -220,6 +220,8 @@ export interface GpuBenchOptions {
   decoders: string[];
   decoderLengths: number[];
   attention: AttentionForm[];
+  /** The encoders' attention forms: as built, and rewritten by fuseAttention (the --fuse-attention flag). */
+  encoderForms: AttentionForm[];
 }
 
 /** CPUs this process may really use: affinity (availableParallelism) and a cgroup v2 quota. */
@@ -265,6 +267,7 @@ export function parseOptions(argv: readonly string[]): GpuBenchOptions {
       decoders: { type: 'string', default: '' },
       'decoder-lengths': { type: 'string', default: '512' },
       attention: { type: 'string', default: 'plain,fused' },
+      'encoder-attention': { type: 'string', default: 'plain' },
     },
     strict: true,
     allowPositionals: false,
@@ -281,6 +284,8 @@ export function parseOptions(argv: readonly string[]): GpuBenchOptions {
   for (const m of decoders) if (!DECODERS[m]) throw new Error(`--decoders: unknown decoder ${m} (known: ${Object.keys(DECODERS).join(', ')})`);
   const attention = values.attention!.split(',').filter(Boolean) as AttentionForm[];
   for (const a of attention) if (a !== 'plain' && a !== 'fused') throw new Error(`--attention: unknown form ${a} (plain, fused)`);
+  const encoderForms = values['encoder-attention']!.split(',').filter(Boolean) as AttentionForm[];
+  for (const a of encoderForms) if (a !== 'plain' && a !== 'fused') throw new Error(`--encoder-attention: unknown form ${a} (plain, fused)`);
   const devices = values.devices!.split(',').filter(Boolean) as ConcreteDevice[];
   for (const d of devices) if (!['cpu', 'webgpu', 'cuda'].includes(d)) throw new Error(`--devices: unknown device ${d} (cpu, webgpu, cuda)`);
   if (!devices.includes('cpu')) devices.unshift('cpu'); // the CPU rows are the reference of the differences
@@ -307,6 +312,7 @@ export function parseOptions(argv: readonly string[]): GpuBenchOptions {
     decoders,
     decoderLengths: list(values['decoder-lengths']!, 'decoder-lengths'),
     attention,
+    encoderForms,
   };
 }
 
@@ -487,103 +493,108 @@ export async function runGpuBench(o: GpuBenchOptions, log: (m: string) => void =
         return have.slice(0, n);
       };
 
-      for (const device of o.devices) {
-        const budgets = device === 'cpu' ? [o.cpuBatchTokens] : o.gpuBatchTokens;
-        for (const budget of budgets) {
-          const base = { model: name, layers: shape.layers, width: shape.width, device, threads: o.threads, batch_tokens: budget };
-          if (devices[device] !== 'available') {
-            for (const T of o.lengths) rows.push({ ...base, tokens_per_text: T, status: devices[device] });
-            save();
-            continue;
-          }
-          if (elapsed() > o.deadlineS) {
-            for (const T of o.lengths) rows.push({ ...base, tokens_per_text: T, status: `skipped: past the ${o.deadlineS} s deadline` });
-            save();
-            continue;
-          }
-          let e: Embedder;
-          const to = performance.now();
-          try {
-            const logged: string[] = [];
-            e = await Embedder.open({ model: modelPath, tokenizer: tokPath, device, intraOpThreads: o.threads, batchTokens: budget, maxTokens: maxLen, cacheMiB: 0, log: (m) => logged.push(m) });
-            if (e.device !== device) {
-              await e.close();
-              throw new Error(logged.join('; ') || `opened on ${e.device}`);
-            }
-          } catch (err) {
-            for (const T of o.lengths) rows.push({ ...base, tokens_per_text: T, status: `error: ${(err as Error).message.split('\n')[0]}` });
-            save();
-            continue;
-          }
-          const openSeconds = (performance.now() - to) / 1000;
-          log(`  ${name} on ${device} (batch budget ${budget} tokens): session open in ${openSeconds.toFixed(1)} s`);
-          try {
-            for (const T of o.lengths) {
-              const row: Row = { ...base, tokens_per_text: T };
-              if (elapsed() > o.deadlineS) {
-                rows.push({ ...row, status: `skipped: past the ${o.deadlineS} s deadline` });
-                save();
-                continue;
-              }
-              const n = textsPerRow(o, name, device, T, budget);
-              try {
-                const texts = textsFor(T, n);
-                const m = await measure(e, texts, budget, o.repeats, !o.quick);
-                const flop = flopsPerText(shape, T);
-                const stageTps = n / m.stageSeconds;
-                const bareTps = n / m.bareSeconds;
-                Object.assign(row, {
-                  status: 'ok',
-                  texts: n,
-                  rows_per_batch: Math.max(1, Math.floor(budget / T)),
-                  batches: m.batches,
-                  open_s: openSeconds,
-                  warmup_s: m.warmupSeconds,
-                  stage_s: m.stageSeconds,
-                  stage_texts_per_s: stageTps,
-                  stage_tokens_per_s: stageTps * T,
-                  bare_s: m.bareSeconds,
-                  bare_texts_per_s: bareTps,
-                  bare_tokens_per_s: bareTps * T,
-                  stage_over_bare: m.stageSeconds / m.bareSeconds,
-                  gflop_per_text: flop / 1e9,
-                  stage_tflops: (flop * stageTps) / 1e12,
-                  bare_tflops: (flop * bareTps) / 1e12,
-                  // The card's fp32 rate is the yardstick of the GPU rows only.
-                  frac_peak_stage: device === 'cpu' ? null : (flop * stageTps) / (o.peakTflops * 1e12),
-                  frac_peak_bare: device === 'cpu' ? null : (flop * bareTps) / (o.peakTflops * 1e12),
-                });
-                if (device === 'cpu') {
-                  cpuFeatures.set(T, m.features);
-                  if (o.peerDir) {
-                    const k = Math.min(8, m.features.length);
-                    (peer.cases as unknown[]).push({
-                      model: name,
-                      tokens: T,
-                      // The peer runs the GPU rows' texts; the CPU ones are their prefix.
-                      ids: textsFor(T, Math.max(n, textsPerRow(o, name, o.devices.find((d) => d !== 'cpu') ?? 'webgpu', T, Math.max(...o.gpuBatchTokens)))).map((t) => Array.from(tok.encode(t, maxLen).ids)),
-                      reference: { texts: k, layers: shape.layers, width: shape.width, features: m.features.slice(0, k).map((f) => Array.from(f)) },
-                    });
-                    savePeer();
-                  }
-                } else {
-                  const ref = cpuFeatures.get(T);
-                  const cpuRow = rows.find((r) => r.model === name && r.device === 'cpu' && r.tokens_per_text === T && r.status === 'ok');
-                  row.max_abs_diff_vs_cpu = ref ? maxAbsDiff(m.features, ref) : null;
-                  row.diff_texts = ref ? Math.min(ref.length, m.features.length) : 0;
-                  row.stage_speedup_vs_cpu = cpuRow ? stageTps / (cpuRow.stage_texts_per_s as number) : null;
-                  row.bare_speedup_vs_cpu = cpuRow ? bareTps / (cpuRow.bare_texts_per_s as number) : null;
-                }
-                log(`  ${name} ${T} tokens on ${device}: ${stageTps.toFixed(1)} texts/s stage, ${bareTps.toFixed(1)} bare (${n} texts, ${elapsed().toFixed(0)} s elapsed)`);
-              } catch (err) {
-                row.status = `error: ${(err as Error).message.split('\n')[0]}`;
-                log(`  ${name} ${T} tokens on ${device}: ${row.status}`);
-              }
-              rows.push(row);
+      // Each attention form of the same model; the CPU rows of each are the reference of its accelerator rows.
+      for (const form of o.encoderForms) {
+        cpuFeatures.clear();
+        for (const device of o.devices) {
+          const budgets = device === 'cpu' ? [o.cpuBatchTokens] : o.gpuBatchTokens;
+          for (const budget of budgets) {
+            const base = { model: name, attention: form, layers: shape.layers, width: shape.width, device, threads: o.threads, batch_tokens: budget };
+            if (devices[device] !== 'available') {
+              for (const T of o.lengths) rows.push({ ...base, tokens_per_text: T, status: devices[device] });
               save();
+              continue;
             }
-          } finally {
-            await e.close();
+            if (elapsed() > o.deadlineS) {
+              for (const T of o.lengths) rows.push({ ...base, tokens_per_text: T, status: `skipped: past the ${o.deadlineS} s deadline` });
+              save();
+              continue;
+            }
+            let e: Embedder;
+            const to = performance.now();
+            try {
+              const logged: string[] = [];
+              e = await Embedder.open({ model: modelPath, tokenizer: tokPath, device, intraOpThreads: o.threads, batchTokens: budget, maxTokens: maxLen, cacheMiB: 0, fuseAttention: form === 'fused', log: (m) => logged.push(m) });
+              if (e.device !== device) {
+                await e.close();
+                throw new Error(logged.join('; ') || `opened on ${e.device}`);
+              }
+            } catch (err) {
+              for (const T of o.lengths) rows.push({ ...base, tokens_per_text: T, status: `error: ${(err as Error).message.split('\n')[0]}` });
+              save();
+              continue;
+            }
+            const openSeconds = (performance.now() - to) / 1000;
+            log(`  ${name} on ${device} (batch budget ${budget} tokens): session open in ${openSeconds.toFixed(1)} s`);
+            try {
+              for (const T of o.lengths) {
+                const row: Row = { ...base, tokens_per_text: T };
+                if (elapsed() > o.deadlineS) {
+                  rows.push({ ...row, status: `skipped: past the ${o.deadlineS} s deadline` });
+                  save();
+                  continue;
+                }
+                const n = textsPerRow(o, name, device, T, budget);
+                try {
+                  const texts = textsFor(T, n);
+                  const m = await measure(e, texts, budget, o.repeats, !o.quick);
+                  const flop = flopsPerText(shape, T);
+                  const stageTps = n / m.stageSeconds;
+                  const bareTps = n / m.bareSeconds;
+                  Object.assign(row, {
+                    status: 'ok',
+                    texts: n,
+                    rows_per_batch: Math.max(1, Math.floor(budget / T)),
+                    batches: m.batches,
+                    open_s: openSeconds,
+                    warmup_s: m.warmupSeconds,
+                    stage_s: m.stageSeconds,
+                    stage_texts_per_s: stageTps,
+                    stage_tokens_per_s: stageTps * T,
+                    bare_s: m.bareSeconds,
+                    bare_texts_per_s: bareTps,
+                    bare_tokens_per_s: bareTps * T,
+                    stage_over_bare: m.stageSeconds / m.bareSeconds,
+                    gflop_per_text: flop / 1e9,
+                    stage_tflops: (flop * stageTps) / 1e12,
+                    bare_tflops: (flop * bareTps) / 1e12,
+                    // The card's fp32 rate is the yardstick of the GPU rows only.
+                    frac_peak_stage: device === 'cpu' ? null : (flop * stageTps) / (o.peakTflops * 1e12),
+                    frac_peak_bare: device === 'cpu' ? null : (flop * bareTps) / (o.peakTflops * 1e12),
+                  });
+                  if (device === 'cpu') {
+                    cpuFeatures.set(T, m.features);
+                    // One peer case per (model, length): the forms run the same texts.
+                    if (o.peerDir && form === o.encoderForms[0]) {
+                      const k = Math.min(8, m.features.length);
+                      (peer.cases as unknown[]).push({
+                        model: name,
+                        tokens: T,
+                        // The peer runs the GPU rows' texts; the CPU ones are their prefix.
+                        ids: textsFor(T, Math.max(n, textsPerRow(o, name, o.devices.find((d) => d !== 'cpu') ?? 'webgpu', T, Math.max(...o.gpuBatchTokens)))).map((t) => Array.from(tok.encode(t, maxLen).ids)),
+                        reference: { texts: k, layers: shape.layers, width: shape.width, features: m.features.slice(0, k).map((f) => Array.from(f)) },
+                      });
+                      savePeer();
+                    }
+                  } else {
+                    const ref = cpuFeatures.get(T);
+                    const cpuRow = rows.find((r) => r.model === name && r.attention === form && r.device === 'cpu' && r.tokens_per_text === T && r.status === 'ok');
+                    row.max_abs_diff_vs_cpu = ref ? maxAbsDiff(m.features, ref) : null;
+                    row.diff_texts = ref ? Math.min(ref.length, m.features.length) : 0;
+                    row.stage_speedup_vs_cpu = cpuRow ? stageTps / (cpuRow.stage_texts_per_s as number) : null;
+                    row.bare_speedup_vs_cpu = cpuRow ? bareTps / (cpuRow.bare_texts_per_s as number) : null;
+                  }
+                  log(`  ${name} ${T} tokens on ${device}: ${stageTps.toFixed(1)} texts/s stage, ${bareTps.toFixed(1)} bare (${n} texts, ${elapsed().toFixed(0)} s elapsed)`);
+                } catch (err) {
+                  row.status = `error: ${(err as Error).message.split('\n')[0]}`;
+                  log(`  ${name} ${T} tokens on ${device}: ${row.status}`);
+                }
+                rows.push(row);
+                save();
+              }
+            } finally {
+              await e.close();
+            }
           }
         }
       }
@@ -621,7 +632,10 @@ export async function runGpuBench(o: GpuBenchOptions, log: (m: string) => void =
       }
     }
     // The issue's goal: WebGPU at least 10x the CPU on the 12 x 768 model at 512 tokens.
-    const goalRow = rows.find((r) => r.model === 'base' && r.device === 'webgpu' && r.tokens_per_text === 512 && r.status === 'ok');
+    // The fastest form of the goal's row.
+    const goalRow = rows
+      .filter((r) => r.model === 'base' && r.device === 'webgpu' && r.tokens_per_text === 512 && r.status === 'ok')
+      .sort((a, b) => (b.stage_texts_per_s as number) - (a.stage_texts_per_s as number))[0];
     result.goal = goalRow
       ? { stage_speedup_vs_cpu: goalRow.stage_speedup_vs_cpu, bare_speedup_vs_cpu: goalRow.bare_speedup_vs_cpu, met: (goalRow.stage_speedup_vs_cpu as number) >= 10 }
       : 'not measured (needs base, 512 tokens, webgpu available)';
@@ -635,7 +649,7 @@ export async function runGpuBench(o: GpuBenchOptions, log: (m: string) => void =
 
 /** Column subset for the printed table (the JSON has everything). */
 export function summaryRows(rows: readonly Row[]): Row[] {
-  const keep = ['model', 'tokens_per_text', 'device', 'batch_tokens', 'texts', 'stage_texts_per_s', 'stage_tokens_per_s', 'bare_texts_per_s', 'stage_over_bare', 'stage_tflops', 'frac_peak_stage', 'stage_speedup_vs_cpu', 'max_abs_diff_vs_cpu', 'status'];
+  const keep = ['model', 'attention', 'tokens_per_text', 'device', 'batch_tokens', 'texts', 'stage_texts_per_s', 'stage_tokens_per_s', 'bare_texts_per_s', 'stage_over_bare', 'stage_tflops', 'frac_peak_stage', 'stage_speedup_vs_cpu', 'max_abs_diff_vs_cpu', 'status'];
   return rows.map((r) => Object.fromEntries(keep.filter((k) => k in r).map((k) => [k, typeof r[k] === 'string' && (r[k] as string).length > 60 ? (r[k] as string).slice(0, 60) + '...' : r[k]])));
 }
 

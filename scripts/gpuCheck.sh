@@ -7,7 +7,8 @@
 #
 # It unpacks Node and node_modules once (.device/device-run.sh), then runs
 #   1. node dist/bench/gpu.js   -> $OUT/gpu.json, gpu.log, profile-webgpu_*.json (CPU vs WebGPU,
-#      MiniLM-shaped and base-sized BERT, 128 and 512 tokens; CUDA probed and reported; then the
+#      the base-sized BERT (GPU_MODELS=base,minilm adds the MiniLM shape), 128 and 512 tokens, as
+#      built and with --fuse-attention's rewrite; CUDA probed and reported; then the
 #      ~1B Llama-shaped decoder, float16, 512 tokens, plain and fused attention: GPU_DECODERS,
 #      default llama1b, '' for none)
 #   2. python3 bench/gpu_peer.py -> $OUT/gpu_peer.json, gpu_peer.log (PyTorch CUDA, same models
@@ -53,6 +54,7 @@ rm -rf "$peer"
 log "node bench (about 4 minutes: the encoders, then the decoder)"
 timeout -k 10 "${GPU_NODE_TIMEOUT_S:-300}" node dist/bench/gpu.js --out "$OUT/gpu.json" --peer-dir "$peer" \
   --devices cpu,webgpu,cuda --peak-tflops "$peak" --deadline-s "${GPU_DEADLINE_S:-230}" --profile \
+  --models "${GPU_MODELS:-base}" --encoder-attention plain,fused \
   --decoders "${GPU_DECODERS-llama1b}" --decoder-lengths 512 "$@" 2>&1 | tee "$OUT/gpu.log"
 rc=${PIPESTATUS[0]}
 log "node bench exit $rc"

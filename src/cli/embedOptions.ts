@@ -29,7 +29,8 @@ export function withEmbedOptions<T>(y: Argv<T>) {
     .option('max-tokens', { type: 'number', describe: 'Longest input in tokens; longer texts lose their start (default 512, or the tokenizer\'s limit)', group })
     .option('batch-tokens', { type: 'number', default: 4096, describe: 'Token budget of one model batch (rows x padded length)', group })
     .option('cache-size', { type: 'number', default: 256, describe: 'Embedding cache in MiB (0 = off): a repeated text is embedded once per run', group })
-    .option('padding-side', { choices: ['right', 'left'] as const, default: 'right' as const, describe: 'Padding side (left needs a model with position_ids)', group });
+    .option('padding-side', { choices: ['right', 'left'] as const, default: 'right' as const, describe: 'Padding side (left needs a model with position_ids)', group })
+    .option('fuse-attention', { type: 'boolean', default: false, describe: "Run the model's attention as onnxruntime's fused MultiHeadAttention (BERT-family torch.onnx exports)", group });
 }
 
 export interface EmbedArgs {
@@ -45,6 +46,7 @@ export interface EmbedArgs {
   batchTokens: number;
   cacheSize: number;
   paddingSide: 'right' | 'left';
+  fuseAttention: boolean;
 }
 
 /** `all` -> null; `0,4-7,-1` -> [0, 4, 5, 6, 7, -1]. */
@@ -105,6 +107,7 @@ export function embedderOptions(args: EmbedArgs, log: (message: string) => void)
     batchTokens: args.batchTokens,
     cacheMiB: args.cacheSize,
     paddingSide: args.paddingSide,
+    fuseAttention: args.fuseAttention,
     log,
   });
 }
@@ -126,5 +129,7 @@ export async function modelSettings(args: EmbedArgs, options: EmbedderOptions): 
     batchTokens: args.batchTokens,
     paddingSide: args.paddingSide,
     device: args.device,
+    // Only when on: runs without it keep the hash they had before the flag existed.
+    ...(args.fuseAttention ? { fuseAttention: true } : {}),
   };
 }

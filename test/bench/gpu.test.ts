@@ -19,7 +19,7 @@ let stderr = '';
 
 // One real run of the script, as a GPU session would start it, on the tiny model: a few seconds.
 before(() => {
-  const r = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'bench', 'gpu.js'), '--quick', '--models', 'tiny', '--decoders', 'llamatiny', '--decoder-lengths', '128', '--out', out, '--peer-dir', peerDir, '--profile'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'bench', 'gpu.js'), '--quick', '--models', 'tiny', '--encoder-attention', 'plain,fused', '--decoders', 'llamatiny', '--decoder-lengths', '128', '--out', out, '--peer-dir', peerDir, '--profile'], { encoding: 'utf8', timeout: 60_000 });
   stderr = r.stderr;
   assert.equal(r.status, 0, `gpu.js failed: ${r.stderr}`);
   doc = JSON.parse(readFileSync(out, 'utf8'));
@@ -43,7 +43,7 @@ test('CPU rows: both lengths measured, stage and bare rates, FLOP/s consistent w
 
 test('WebGPU rows: measured and within 1e-3 of the CPU where it opens, else a clean one-line "unavailable"', () => {
   const rows = doc.rows.filter((x) => x.device === 'webgpu' && x.model === 'tiny');
-  assert.equal(rows.length, 2);
+  assert.equal(rows.length, 4); // two lengths, two attention forms
   if (doc.devices.webgpu === 'available') {
     for (const r of rows) {
       assert.equal(r.status, 'ok');
@@ -123,6 +123,15 @@ test('peer inputs: the token ids and CPU features; a NumPy BERT forward on them 
   // The decoders' weights read through their index in model.onnx.data, in transformers' names and
   // layouts (what LlamaForCausalLM loads), against prefrank's float16 features.
   for (const r of rows.slice(2)) assert.ok(r.max_rel_diff_numpy_vs_prefrank_cpu! < 1e-2, res);
+});
+
+test('encoder rows in both attention forms: the rewritten model is measured beside the built one (their agreement: test/runtime/fuseAttention.test.ts)', () => {
+  for (const T of [128, 512]) {
+    const [plain, fused] = ['plain', 'fused'].map((a) => doc.rows.find((x) => x.model === 'tiny' && x.device === 'cpu' && x.tokens_per_text === T && x.attention === a)!);
+    assert.equal(plain?.status, 'ok');
+    assert.equal(fused?.status, 'ok');
+  }
+  assert.match(stderr, /tiny 512 tokens on cpu/);
 });
 
 test('decoder rows: both attention forms of the Llama-shaped model, float16, timed on the CPU with FLOPs from the shape; accelerators measured or a clean line', () => {

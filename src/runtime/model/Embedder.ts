@@ -17,6 +17,7 @@ import { asUsageError, UserError } from '../errors.js';
 import { bucketByTokens } from './batching.js';
 import { EmbedCache, tokenKey } from './embedCache.js';
 import { buildFeeds, classifyInputs, featureRows, type InputSpec } from './feeds.js';
+import { fuseAttention } from './fuseAttention.js';
 import { applyLayerTap, modelSignature, type TapKind } from './layerTap.js';
 import { decodeModel, encodeModelProto, type ValueInfoProto } from './onnxBuild.js';
 import { openOrtSession, type ConcreteDevice, type Device } from './openOrtSession.js';
@@ -46,6 +47,8 @@ export interface EmbedderOptions {
   readonly cacheMiB?: number;
   /** Where padding goes. Default right; both give the same features (tests check it). */
   readonly paddingSide?: 'left' | 'right';
+  /** Rewrite the model's unfused attention into onnxruntime's MultiHeadAttention (fuseAttention.ts). Default off. */
+  readonly fuseAttention?: boolean;
   /** Log sink for one-line notices (device fallback). The CLI passes its stderr logger. */
   readonly log?: (message: string) => void;
 }
@@ -184,6 +187,10 @@ export class Embedder {
       throw new UserError(`${modelPath} is not an ONNX model: ${(err as Error).message}`, { cause: err });
     }
     const plan = applyLayerTap(model, { layers: options.layers ?? null }, modelPath);
+    if (options.fuseAttention) {
+      const f = fuseAttention(plan.model);
+      log(`fuse attention: ${f.fused} attention(s) now run as MultiHeadAttention${f.skipped ? `, ${f.skipped} left unfused (not the pattern fuseAttention knows)` : ''}`);
+    }
     const inputs = classifyInputs(plan.model.graph!.input as ValueInfoProto[], modelPath, modelSignature(plan.model));
     const tapped = encodeModelProto(plan.model);
 

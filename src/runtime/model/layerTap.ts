@@ -285,7 +285,7 @@ function nodeReads(n: NodeProto, acc: Set<string>): void {
  * Drops every node, initializer and input the new outputs do not need (the lm_head, the final norm,
  * layers after the last selected one). Keeps the original order, so the result is deterministic.
  */
-function pruneGraph(model: ModelProto): void {
+export function pruneGraph(model: ModelProto): void {
   const g = model.graph!;
   const nodes = (g.node ?? []) as NodeProto[];
   const needed = new Set((g.output ?? []).map((o) => o.name!));
