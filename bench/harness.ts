@@ -3,6 +3,7 @@
  * functions returning result rows. `npm run bench` runs them all (or those named on the command
  * line), prints one table per bench and writes bench/results/{name}.json.
  */
+import { recordTable } from '../src/analysis/table.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../src/runtime/paths.js';
@@ -34,15 +35,9 @@ export async function timeMedian<T>(repeats: number, fn: () => Promise<T>): Prom
   return { seconds: median(runs), runs, result };
 }
 
+/** A results table: numbers to 4 significant digits (src/analysis/table.ts lays it out). */
 export function formatTable(rows: readonly Row[]): string {
-  if (rows.length === 0) return '(no rows)';
-  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const fmt = (v: Row[string] | undefined) =>
-    v === null || v === undefined ? '' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : String(v);
-  const cells = rows.map((r) => cols.map((c) => fmt(r[c])));
-  const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join('  ');
-  return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+  return recordTable(rows, (v) => (typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(4) : v));
 }
 
 export function writeResults(name: string, rows: readonly Row[], extra: Record<string, unknown> = {}): string {

@@ -21,6 +21,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { recordTable } from '../src/analysis/table.js';
 import { auroc, pairwiseAccuracy, reliability } from '../src/probe/metrics.js';
 import { fitCalibration, labelPosterior, RELABEL_DEFAULTS, relabelOutcomes, type RewardPairs } from '../src/probe/posterior.js';
 import { Prng } from '../src/probe/Prng.js';
@@ -317,13 +318,9 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
   };
 }
 
+/** Numbers to 4 decimals, laid out by src/analysis/table.ts. */
 function table(rows: readonly Row[]): string {
-  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const fmt = (v: Row[string] | undefined) => (v === null || v === undefined ? '' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : v);
-  const cells = rows.map((r) => cols.map((c) => fmt(r[c])));
-  const w = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
-  const line = (v: string[]) => v.map((x, i) => x.padEnd(w[i])).join('  ').trimEnd();
-  return [line(cols), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n');
+  return recordTable(rows, (v) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(4) : v));
 }
 
 const isMain = process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href;

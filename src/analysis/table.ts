@@ -58,6 +58,16 @@ export function formatTable(columns: readonly string[], rows: readonly (readonly
 }
 
 /**
+ * Records as a table (benchmark and evaluation results): the union of their keys as columns, in
+ * first-seen order, each value through `format` first, never cut, missing values blank.
+ */
+export function recordTable(rows: readonly Readonly<Record<string, Cell>>[], format: (v: Cell) => Cell = (v) => v): string {
+  if (rows.length === 0) return '(no rows)';
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  return formatTable(cols, rows.map((r) => cols.map((c) => format(r[c]))), { maxWidth: Infinity, nullText: '' });
+}
+
+/**
  * Rows of short texts the program made itself (a summary, a metrics table), left-aligned and never
  * cut; the first row is a header with a rule under it when `header`.
  */
