@@ -1,13 +1,14 @@
 /**
- * `--output-format arrow` as a user runs it: convert, rerank-side readers (sql, stats, merge, the
- * dataset card), embed and probe train all work on Arrow IPC shards; a folder keeps its format.
+ * Arrow as a user meets it: `--output-format arrow` (convert, the readers of a folder: sql, stats,
+ * merge, the dataset card; embed and probe train), a folder that keeps its format, and damaged
+ * Arrow inputs that fail alone.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { tableFromIPC } from 'apache-arrow';
-import { hhRows, runCli, tempDir, writeJsonl } from '../helpers/badInputs.js';
+import { tableFromIPC, tableToIPC } from 'apache-arrow';
+import { hhParquetTable, hhRows, runCli, tempDir, writeJsonl } from '../helpers/badInputs.js';
 
 test('convert --output-format arrow: Arrow shards that sql, stats and merge read, a card that points at them, and a folder that keeps its format', async () => {
   const root = await tempDir('cli-arrow');
@@ -50,4 +51,46 @@ test('embed --output-format arrow, then probe train on the folder: the features 
   assert.equal(p.code, 0, p.stderr);
   const meta = JSON.parse(readFileSync(join(root, 'probe', 'probe.json'), 'utf8'));
   assert.equal(meta.metrics.trainPairs + meta.metrics.heldOutPairs, 40);
+});
+
+test('damaged Arrow inputs (cut bodies, flipped bytes in the headers, some that exhaust a reader heap) fail one by one with one line each; the process never dies and the good file is kept', async () => {
+  const root = await tempDir('cli-arrow-damaged');
+  const src = Buffer.from(tableToIPC(hhParquetTable(hhRows().slice(0, 300)), 'stream'));
+  const flipped = (seed: number) => {
+    // The seeds' scheme is fixed: 64 bit flips in the first 4 KiB (schema and first batch header).
+    let s = seed * 7919;
+    const rnd = () => {
+      s ^= s << 13;
+      s >>>= 0;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      s >>>= 0;
+      return s / 2 ** 32;
+    };
+    const b = Buffer.from(src);
+    for (let i = 0; i < 64; i++) b[Math.floor(rnd() * 4096)] ^= 1 << Math.floor(rnd() * 8);
+    return b;
+  };
+  const files: Record<string, Buffer> = {};
+  // Seeds 16, 20 and 22 make apache-arrow allocate until the reader's heap is gone (found by trying
+  // 120 seeds: 7 did; before the reader ran in a worker, such a file ended the whole process).
+  for (const seed of [16, 20, 22, 1, 2, 3]) files[`flip-${seed}.arrow`] = flipped(seed);
+  for (const f of [0.1, 0.5, 0.9]) files[`cut-${f}.arrow`] = src.subarray(0, Math.floor(src.length * f));
+  mkdirSync(join(root, 'in'));
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(root, 'in', name), bytes);
+  writeJsonl(join(root, 'in', 'zz-good.jsonl'), hhRows().slice(0, 5));
+  process.env.PREFRANK_ARROW_HEAP_MB = '128';
+  const r = await runCli(['convert', 'in', '--out', 'out', '--max-reject-rate', '1'], root);
+  delete process.env.PREFRANK_ARROW_HEAP_MB;
+  assert.equal(r.code, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, r.stderr);
+  assert.match(r.stderr, /memory limit/);
+  const manifest = JSON.parse(readFileSync(join(root, 'out', 'manifest.json'), 'utf8'));
+  const byFile = new Map(manifest.shards.map((s: { input: { file: string }; status: string }) => [s.input.file, s.status]));
+  assert.equal(byFile.get('zz-good.jsonl'), 'done');
+  for (const name of Object.keys(files)) {
+    const lines = r.stderr.split('\n').filter((l) => l.includes(name));
+    assert.ok(byFile.get(name) === 'done' ? lines.length === 0 : lines.length === 1, `${name}: ${byFile.get(name)}; ${lines.join(' | ')}`);
+  }
+  for (const seed of [16, 20, 22]) assert.equal(byFile.get(`flip-${seed}.arrow`), 'failed');
 });

@@ -5,7 +5,6 @@
 import { createReadStream } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
-import { RecordBatchReader, Vector, type AsyncRecordBatchStreamReader, type RecordBatch as ArrowBatch } from 'apache-arrow';
 import { RAW_PREVIEW, toReject, type PartRef, type RawRow, type ReadItem } from '../../../schemas/records.js';
 import { InputFileError, oneLine } from '../errors.js';
 
@@ -21,15 +20,17 @@ export interface ReadOptions {
 
 
 /**
- * One Parquet reader in a worker thread (src/runtime/io/parquetWorker.ts): requests go one at a time;
- * a reader that dies ends the worker and rejects the request in flight with what it said.
+ * One file reader in a worker thread: requests go one at a time; a reader that dies (a panic, a
+ * native crash, its heap limit) ends the worker and rejects the request in flight with what it
+ * said, and the process goes on. The decoders of readers that parse untrusted bytes in JS or wasm.
  */
-export class ParquetDecoder {
-  private readonly worker = new Worker(new URL('./parquetWorker.js', import.meta.url));
+export class DecoderWorker {
+  private readonly worker: Worker;
   private pending: { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void } | null = null;
   private dead: Error | null = null;
 
-  constructor() {
+  constructor(script: URL, what: string, resourceLimits?: { maxOldGenerationSizeMb: number }) {
+    this.worker = new Worker(script, resourceLimits ? { resourceLimits } : {});
     const fail = (err: Error) => {
       this.dead ??= err;
       this.pending?.reject(err);
@@ -42,8 +43,8 @@ export class ParquetDecoder {
       if (typeof m.error === 'string') p?.reject(new Error(m.error));
       else p?.resolve(m);
     });
-    this.worker.on('error', (err) => fail(new Error(`the Parquet decoder crashed (${err.message.split('\n')[0]})`)));
-    this.worker.on('exit', (code) => fail(new Error(`the Parquet decoder exited (code ${code})`)));
+    this.worker.on('error', (err) => fail(new Error(`the ${what} decoder crashed (${err.message.split('\n')[0]})`)));
+    this.worker.on('exit', (code) => fail(new Error(`the ${what} decoder exited (code ${code})`)));
     // An idle decoder keeps no process alive; one with a request in flight does (request()).
     this.worker.unref();
   }
@@ -66,6 +67,27 @@ export class ParquetDecoder {
     if (!this.dead && !this.pending) await this.request({ op: 'close' }).catch(() => undefined);
     await this.worker.terminate();
   }
+}
+
+/** The Parquet reader's worker (src/runtime/io/parquetWorker.ts: DuckDB). */
+export class ParquetDecoder extends DecoderWorker {
+  constructor() {
+    super(new URL('./parquetWorker.js', import.meta.url), 'Parquet');
+  }
+}
+
+/**
+ * Heap of the Arrow reader's worker: a damaged length field can make apache-arrow allocate without
+ * bound (measured: one of 40 seeded damaged files ran the whole process out of heap before the
+ * reader had a worker; 7 of 120 others exhaust a 128 MiB one). Record batches of preference data
+ * are far below this.
+ */
+export const ARROW_WORKER_HEAP_MB = 2048;
+
+/** The Arrow reader worker's heap in MiB: PREFRANK_ARROW_HEAP_MB, else ARROW_WORKER_HEAP_MB. */
+export function arrowWorkerHeapMb(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.PREFRANK_ARROW_HEAP_MB);
+  return Number.isInteger(v) && v >= 64 ? v : ARROW_WORKER_HEAP_MB;
 }
 
 /** Reads a Parquet part batch by batch (only the part's row groups are touched), in a worker. */
@@ -211,57 +233,35 @@ export async function isGzip(file: string): Promise<boolean> {
   }
 }
 
-/** A value of an Arrow column as the adapters take it: lists as arrays, structs as objects. */
-function arrowValue(v: unknown): unknown {
-  if (v === null || typeof v !== 'object') return v;
-  if (v instanceof Vector) return Array.from(v.toArray() as ArrayLike<unknown>, arrowValue);
-  if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<unknown>, arrowValue);
-  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') {
-    const o = (v as { toJSON(): unknown }).toJSON();
-    if (o && typeof o === 'object' && !Array.isArray(o)) return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, arrowValue(x)]));
-    return o;
-  }
-  return v;
-}
-
 /**
  * Reads an Arrow IPC part (stream or file format: Hugging Face datasets' cache files, prefrank's
- * own --output-format arrow shards) record batch by record batch, so memory holds one batch.
+ * own --output-format arrow shards) record batch by record batch, in a worker
+ * (src/runtime/io/arrowWorker.ts) with a bounded heap, so a damaged file fails alone.
  */
 export async function* readArrow(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
   const shown = part.source;
-  const stream = createReadStream(part.file, { highWaterMark: 1 << 20 });
-  let row = part.firstRow;
+  const decoder = new DecoderWorker(new URL('./arrowWorker.js', import.meta.url), 'Arrow', { maxOldGenerationSizeMb: arrowWorkerHeapMb() });
   try {
-    let reader: AsyncRecordBatchStreamReader | RecordBatchReader;
     try {
-      reader = await RecordBatchReader.from(stream);
-      await reader.open();
+      await decoder.request({ op: 'open', file: part.file, batchRows: options.batchRows });
     } catch (err) {
       throw new InputFileError(shown, `not a readable Arrow IPC file: ${(err as Error).message}`, { cause: err });
     }
-    const names = reader.schema.fields.map((f) => f.name);
-    let batch: ReadItem[] = [];
-    try {
-      for await (const b of reader as AsyncIterable<ArrowBatch>) {
-        const columns = names.map((_, c) => b.getChildAt(c));
-        for (let i = 0; i < b.numRows; i++) {
-          const r: Record<string, unknown> = {};
-          names.forEach((n, c) => (r[n] = arrowValue(columns[c]?.get(i) ?? null)));
-          batch.push({ kind: 'raw', sourceFile: shown, sourceRow: row++, row: r });
-          if (batch.length >= options.batchRows) {
-            yield batch;
-            batch = [];
-          }
-        }
+    let row = part.firstRow;
+    for (;;) {
+      let next: Record<string, unknown>;
+      try {
+        next = await decoder.request({ op: 'next' });
+      } catch (err) {
+        throw new InputFileError(shown, `Arrow read failed at row ${row}: ${(err as Error).message}`, { cause: err });
       }
-    } catch (err) {
-      if (err instanceof InputFileError) throw err;
-      throw new InputFileError(shown, `Arrow read failed at row ${row}: ${(err as Error).message}`, { cause: err });
+      if (next.done) break;
+      const rows = next.rows as Record<string, unknown>[];
+      yield rows.map((r, i): RawRow => ({ kind: 'raw', sourceFile: shown, sourceRow: row + i, row: r }));
+      row += rows.length;
     }
-    if (batch.length > 0) yield batch;
   } finally {
-    stream.destroy();
+    await decoder.close();
   }
 }
 
