@@ -60,7 +60,9 @@ export async function featureShardFiles(inputs: readonly string[]): Promise<stri
     if (isFolder) folderShards.push(...shardFiles(input, dataFolderOf('embed'), committedFiles(input)));
     else resolved.push(input);
   }
-  const files = [...(resolved.length ? await expandInputs(resolved) : []), ...folderShards.map((f) => resolve(f))];
+  // One sorted list (code-unit order, as expandInputs sorts), so the pairs' order, and with it the
+  // training split, does not depend on how the inputs were named.
+  const files = [...new Set([...(resolved.length ? await expandInputs(resolved) : []), ...folderShards.map((f) => resolve(f))])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const f of files) if (!(await featureShardMetadata(f))) return null;
   return files;
 }

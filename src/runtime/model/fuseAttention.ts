@@ -159,6 +159,9 @@ export function fuseAttention(model: ModelProto): FuseResult {
       if (!tOut || tOut.opType !== 'Transpose' || !samePerm(ints(tOut, 'perm'), [0, 2, 1, 3]) || !only(pv.output![0], tOut)) return null;
       const rOut = (consumers.get(tOut.output![0]) ?? [])[0];
       if (!rOut || rOut.opType !== 'Reshape' || !only(tOut.output![0], rOut)) return null;
+      // The merge must give [B, S, H*d], the op's output shape (not, say, [B*S, H*d]).
+      const merged = rOut.input![1];
+      if ((constant(merged)?.length ?? (by(merged, 'Concat')?.input ?? []).length) !== 3) return null;
       const heads = headsOf(q.reshape.input![1]);
       if (!heads) return null;
       pieces.push(q.reshape, q.transpose, k.reshape, k.transpose, v.reshape, v.transpose, pv, tOut, rOut);
