@@ -161,3 +161,55 @@ describe('device selection', () => {
     assert.equal(shortReason(new Error(msg)), 'Failed to get a WebGPU adapter: No supported adapters');
   });
 });
+
+describe('Embedder overlap', () => {
+  it('builds the next batch while the session runs this one, one run in flight, and a failed batch leaves no run behind', async () => {
+    await using e = await Embedder.open({ model: fixture('bert-tiny'), device: 'cpu', cacheMiB: 0, batchTokens: 40 });
+    const events: string[] = [];
+    const run = e.session.run.bind(e.session);
+    let inFlight = 0;
+    let most = 0;
+    let runs = 0;
+    (e.session as { run: typeof run }).run = (async (...args: Parameters<typeof run>) => {
+      const k = runs++;
+      inFlight++;
+      most = Math.max(most, inFlight);
+      events.push(`run ${k}`);
+      await new Promise((r) => setTimeout(r, 20));
+      const out = await run(...args);
+      events.push(`done ${k}`);
+      inFlight--;
+      return out;
+    }) as typeof run;
+    const feeds = e.feeds.bind(e);
+    let built = 0;
+    (e as { feeds: typeof feeds }).feeds = (rows) => {
+      events.push(`feeds ${built++}`);
+      return feeds(rows);
+    };
+    const got = await e.embedTexts(TEXTS);
+    assert.equal(got.length, TEXTS.length);
+    assert.ok(runs >= 3, `${runs} batches`);
+    assert.equal(most, 1);
+    // Batch k + 1's feeds exist before batch k's run is done.
+    for (let k = 0; k + 1 < runs; k++) assert.ok(events.indexOf(`feeds ${k + 1}`) < events.indexOf(`done ${k}`), events.join(', '));
+
+    // A run that fails: the error comes out, and nothing is left running on the session.
+    let failing = true;
+    (e.session as { run: typeof run }).run = (async (...args: Parameters<typeof run>) => {
+      inFlight++;
+      try {
+        await new Promise((r) => setTimeout(r, 10));
+        if (failing) {
+          failing = false;
+          throw new Error('device lost');
+        }
+        return await run(...args);
+      } finally {
+        inFlight--;
+      }
+    }) as typeof run;
+    await assert.rejects(e.embedTexts(TEXTS.map((t) => t + ' again')), /device lost/);
+    assert.equal(inFlight, 0);
+  });
+});
