@@ -40,12 +40,16 @@ export class ArrowWriter {
   private start(): RecordBatchStreamWriter {
     const out = createWriteStream(this.tmp);
     const writer = new RecordBatchStreamWriter();
+    // Settles when the file is whole ('finish'), or gone after abort() ('close'), or broken.
     this.finished = new Promise<void>((resolve, reject) => {
       out.on('finish', resolve);
+      out.on('close', resolve);
       out.on('error', reject);
     });
     this.finished.catch((err) => (this.failed = err));
-    writer.toNodeStream().pipe(out);
+    const bytes = writer.toNodeStream();
+    bytes.on('error', (err) => out.destroy(err));
+    bytes.pipe(out);
     writer.reset(undefined, this.schema);
     this.writer = writer;
     this.out = out;
@@ -75,12 +79,15 @@ export class ArrowWriter {
     await rename(this.tmp, this.path);
   }
 
-  /** Stops writing and removes the temporary file. */
+  /**
+   * Stops writing and removes the temporary file. The file stream is destroyed rather than the
+   * Arrow writer aborted: apache-arrow's abort() rejects a promise nobody holds, which ends the
+   * process as an unhandled rejection (measured: every abort after a write did).
+   */
   async abort(): Promise<void> {
     this.ended = true;
-    if (this.writer) {
-      this.writer.abort();
-      this.out?.destroy();
+    if (this.out) {
+      this.out.destroy();
       await this.finished?.catch(() => undefined);
     }
     await rm(this.tmp, { force: true });
