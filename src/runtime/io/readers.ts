@@ -91,14 +91,23 @@ export function arrowWorkerHeapMb(env: NodeJS.ProcessEnv = process.env): number 
 }
 
 /** Reads a Parquet part batch by batch (only the part's row groups are touched), in a worker. */
-export async function* readParquet(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
+export function readParquet(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
+  return readInWorker(part, () => new ParquetDecoder(), { op: 'open', file: part.file, rowGroups: part.rowGroups, batchRows: options.batchRows }, 'Parquet', 'Parquet file');
+}
+
+/**
+ * The rows of a part from a decoder worker, batch by batch: `open`, then `next` until done. The
+ * worker starts with the first read and ends with the last. A file that does not open, or breaks
+ * while read, is an InputFileError naming it (and the row).
+ */
+async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Record<string, unknown>, kind: string, what: string): AsyncGenerator<ReadItem[]> {
   const shown = part.source;
-  const decoder = new ParquetDecoder();
+  const decoder = start();
   try {
     try {
-      await decoder.request({ op: 'open', file: part.file, rowGroups: part.rowGroups, batchRows: options.batchRows });
+      await decoder.request(open);
     } catch (err) {
-      throw new InputFileError(shown, `not a readable Parquet file: ${(err as Error).message}`, { cause: err });
+      throw new InputFileError(shown, `not a readable ${what}: ${(err as Error).message}`, { cause: err });
     }
     let row = part.firstRow;
     for (;;) {
@@ -106,7 +115,7 @@ export async function* readParquet(part: PartRef, options: ReadOptions): AsyncGe
       try {
         next = await decoder.request({ op: 'next' });
       } catch (err) {
-        throw new InputFileError(shown, `Parquet read failed at row ${row}: ${(err as Error).message}`, { cause: err });
+        throw new InputFileError(shown, `${kind} read failed at row ${row}: ${(err as Error).message}`, { cause: err });
       }
       if (next.done) break;
       const rows = next.rows as Record<string, unknown>[];
@@ -238,31 +247,9 @@ export async function isGzip(file: string): Promise<boolean> {
  * own --output-format arrow shards) record batch by record batch, in a worker
  * (src/runtime/io/arrowWorker.ts) with a bounded heap, so a damaged file fails alone.
  */
-export async function* readArrow(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
-  const shown = part.source;
-  const decoder = new DecoderWorker(new URL('./arrowWorker.js', import.meta.url), 'Arrow', { maxOldGenerationSizeMb: arrowWorkerHeapMb() });
-  try {
-    try {
-      await decoder.request({ op: 'open', file: part.file, batchRows: options.batchRows });
-    } catch (err) {
-      throw new InputFileError(shown, `not a readable Arrow IPC file: ${(err as Error).message}`, { cause: err });
-    }
-    let row = part.firstRow;
-    for (;;) {
-      let next: Record<string, unknown>;
-      try {
-        next = await decoder.request({ op: 'next' });
-      } catch (err) {
-        throw new InputFileError(shown, `Arrow read failed at row ${row}: ${(err as Error).message}`, { cause: err });
-      }
-      if (next.done) break;
-      const rows = next.rows as Record<string, unknown>[];
-      yield rows.map((r, i): RawRow => ({ kind: 'raw', sourceFile: shown, sourceRow: row + i, row: r }));
-      row += rows.length;
-    }
-  } finally {
-    await decoder.close();
-  }
+export function readArrow(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
+  const decoder = () => new DecoderWorker(new URL('./arrowWorker.js', import.meta.url), 'Arrow', { maxOldGenerationSizeMb: arrowWorkerHeapMb() });
+  return readInWorker(part, decoder, { op: 'open', file: part.file, batchRows: options.batchRows }, 'Arrow', 'Arrow IPC file');
 }
 
 /** The reader for a part's format. */
