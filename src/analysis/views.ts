@@ -13,9 +13,9 @@ import { join, resolve } from 'node:path';
 import type { DataType, Field } from 'apache-arrow';
 import { pairOutputFields, rejectFields } from '../../schemas/output.js';
 import type { Manifest, ShardResult } from '../../schemas/manifest.js';
-import { quoteIdent, quoteLiteral, type DuckDb } from '../runtime/io/DuckDb.js';
+import { quoteIdent, type DuckDb } from '../runtime/io/DuckDb.js';
 import { committedFiles } from '../runtime/io/OutputFolder.js';
-import { asParquet, shardFiles } from '../runtime/io/shardFiles.js';
+import { shardFiles, shardScan } from '../runtime/io/shardFiles.js';
 import { UserError, UsageError } from '../runtime/errors.js';
 
 /** Names that cannot be used for an attached folder's schema (DuckDB's own schemas and catalogs). */
@@ -72,9 +72,7 @@ function emptySelect(fields: readonly Field[]): string {
 /** A relation over shard files of either format (Arrow shards through their Parquet copies). */
 async function shardSelect(shards: readonly string[], fields: readonly Field[]): Promise<string> {
   if (shards.length === 0) return emptySelect(fields);
-  const files = await asParquet(shards);
-  // File paths go into DDL (a view takes no parameters), so they are quoted as literals.
-  return `SELECT * FROM read_parquet([${files.map(quoteLiteral).join(', ')}], union_by_name = true)`;
+  return `SELECT * FROM ${await shardScan(shards)}`;
 }
 
 const SHARD_COLUMNS = `

@@ -5,22 +5,21 @@
  * every row and its reason).
  */
 import type { Manifest } from '../../schemas/manifest.js';
-import { DuckDb, quoteLiteral } from '../runtime/io/DuckDb.js';
+import { DuckDb } from '../runtime/io/DuckDb.js';
 import { committedFiles } from '../runtime/io/OutputFolder.js';
 import { DAMAGED_INPUT } from '../runtime/io/readers.js';
-import { asParquet, shardFiles } from '../runtime/io/shardFiles.js';
+import { shardFiles, shardScan } from '../runtime/io/shardFiles.js';
 
 /** Share of input rows that may be rejected before the run counts as failed. */
 export const DEFAULT_MAX_REJECT_RATE = 0.5;
 
 /** The most common reject reason in full (it names the columns found), with its count. */
 async function topReason(outDir: string): Promise<{ reason: string; n: number } | null> {
-  const files = await asParquet(shardFiles(outDir, 'rejects', committedFiles(outDir)));
+  const files = shardFiles(outDir, 'rejects', committedFiles(outDir));
   if (files.length === 0) return null;
+  const scan = await shardScan(files);
   await using db = await DuckDb.open({ threads: 1 });
-  const [row] = await db.all(
-    `SELECT reason, count(*)::BIGINT AS n FROM read_parquet([${files.map(quoteLiteral).join(', ')}]) GROUP BY reason ORDER BY n DESC, reason LIMIT 1`,
-  );
+  const [row] = await db.all(`SELECT reason, count(*)::BIGINT AS n FROM ${scan} GROUP BY reason ORDER BY n DESC, reason LIMIT 1`);
   return row ? { reason: String(row.reason), n: Number(row.n) } : null;
 }
 

@@ -11,8 +11,8 @@ import { sumExpectedErrors, type Manifest, type PartStats, type ShardResult, typ
 import { stableJson } from '../Config.js';
 import { UserError } from '../errors.js';
 import { renderDatasetCard } from './datasetCard.js';
-import { DuckDb, quoteLiteral } from './DuckDb.js';
-import { asParquet, shardFiles } from './shardFiles.js';
+import { DuckDb } from './DuckDb.js';
+import { shardFiles, shardScan } from './shardFiles.js';
 
 export async function writeAtomic(file: string, text: string): Promise<void> {
   // A per-process temporary name: two workers writing the same file never share one.
@@ -153,9 +153,9 @@ export class OutputFolder {
     // Only for the card: a shard DuckDB cannot read (merge is about to report it) leaves the
     // card without its features rather than failing the manifest.
     try {
-      const files = await asParquet(shards);
+      const scan = await shardScan(shards);
       await using db = await DuckDb.open({ threads: 1 });
-      const rows = await db.all(`DESCRIBE SELECT * FROM read_parquet([${files.map(quoteLiteral).join(', ')}], union_by_name = true)`);
+      const rows = await db.all(`DESCRIBE SELECT * FROM ${scan}`);
       return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
     } catch {
       return [];

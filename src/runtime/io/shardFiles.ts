@@ -13,6 +13,7 @@ import { RecordBatchReader, Table } from 'apache-arrow';
 import { shardFormatOf, isTmpName, type ShardFolder } from '../../../schemas/layout.js';
 import { UserError } from '../errors.js';
 import { sha256File } from '../hash.js';
+import { quoteLiteral } from './DuckDb.js';
 import { ParquetWriter } from './ParquetWriter.js';
 
 /** Where the Parquet copies of Arrow shards are kept (PREFRANK_CACHE_DIR overrides it). */
@@ -38,6 +39,16 @@ export async function asParquet(files: readonly string[], cacheDir = arrowCacheD
   const out: string[] = [];
   for (const f of files) out.push(shardFormatOf(f) === 'arrow' ? await parquetCopy(f, cacheDir) : f);
   return out;
+}
+
+/**
+ * DuckDB's scan of shard files of either format, for a FROM clause: `read_parquet([...],
+ * union_by_name = true)` over the files as asParquet gives them (shards may differ in pass-through
+ * columns). Paths are quoted as literals, since views (DDL) take no parameters. At least one file.
+ */
+export async function shardScan(shards: readonly string[], cacheDir = arrowCacheDir()): Promise<string> {
+  const files = await asParquet(shards, cacheDir);
+  return `read_parquet([${files.map(quoteLiteral).join(', ')}], union_by_name = true)`;
 }
 
 async function parquetCopy(file: string, cacheDir: string): Promise<string> {
