@@ -96,6 +96,7 @@ export function fuseAttention(model: ModelProto): FuseResult {
     const [h, d] = [constant(cat.input![2]), constant(cat.input![3])];
     return h?.length === 1 && d?.length === 1 && h[0] > 0 && d[0] > 0 ? { H: h[0], d: d[0] } : null;
   };
+  const scaleOf = (name: string) => by(name, 'Div') ?? by(name, 'Mul');
   // The [B,S,*] input of a head split: Reshape(x3, shape) -> Transpose(perm).
   const split = (name: string, perm: number[]): { x3: string; reshape: NodeProto; transpose: NodeProto } | null => {
     const t = by(name, 'Transpose');
@@ -121,14 +122,17 @@ export function fuseAttention(model: ModelProto): FuseResult {
       if (add) {
         // Which side is the scaled scores: the one made by Div or Mul from a MatMul.
         const [a, b] = add.input!;
-        const scaled = (n: string) => (by(n, 'Div') ?? by(n, 'Mul')) && (by((by(n, 'Div') ?? by(n, 'Mul'))!.input![0], 'MatMul') || by((by(n, 'Div') ?? by(n, 'Mul'))!.input![1], 'MatMul'));
+        const scaled = (n: string) => {
+          const o = scaleOf(n);
+          return o !== null && (by(o.input![0], 'MatMul') !== null || by(o.input![1], 'MatMul') !== null);
+        };
         const [s, m] = scaled(a) ? [a, b] : scaled(b) ? [b, a] : [null, null];
         if (!s || !only(x, sm)) return null;
         pieces.push(add);
         mask = m;
         x = s;
       }
-      const op = by(x, 'Div') ?? by(x, 'Mul');
+      const op = scaleOf(x);
       if (!op || !only(x, add ?? sm)) return null;
       pieces.push(op);
       const qkName = op.opType === 'Div' || by(op.input![0], 'MatMul') ? op.input![0] : op.input![1];
@@ -169,7 +173,7 @@ export function fuseAttention(model: ModelProto): FuseResult {
     })();
     if (!hit) {
       // Only a Softmax fed by scaled scores counts as a missed attention.
-      if (by(sm.input![0], 'Add') || by(sm.input![0], 'Div') || by(sm.input![0], 'Mul')) skipped++;
+      if (by(sm.input![0], 'Add') || scaleOf(sm.input![0])) skipped++;
       continue;
     }
     const prefix = (sm.name || `attention_${fused}`).replace(/\/[^/]*$/, '');
