@@ -95,13 +95,14 @@ function evalSplit<P extends TrainingPair>(pairs: readonly P[], labels: readonly
  * detail): one split's test sets are small (462 HH pairs, 184 clear-cut pairs), and the fitted
  * calibration moves between splits, so the mean and the worst split are what a claim can rest on.
  */
-function acrossSplits(pairs: readonly TrainingPair[], labels: readonly FeatureLabel[], shape: { layers: number; width: number }, log: (l: string) => void) {
+function acrossSplits(pairs: readonly TrainingPair[], labels: readonly FeatureLabel[], shape: { layers: number; width: number }, first: Method, log: (l: string) => void) {
   const perSplit = SPLIT_SEEDS.map((seed) => {
     const { train, test, modTrain, modTest, clear } = evalSplit(pairs, labels, seed);
-    const r = trainProbe(train, modTrain, { ...DEFAULT_TRAIN_OPTIONS, ...shape });
-    const cal = calOf(r);
-    const hh: RewardPairs = { rc: Float64Array.from(test, (p) => r.probe.score(p.chosen)), rr: Float64Array.from(test, (p) => r.probe.score(p.rejected)) };
-    const m = Float64Array.from(modTest, (l) => r.probe.score(l.features));
+    // The first split's default probe is the one the tables above already trained (`first`).
+    const r = seed === EVAL_SEED ? null : trainProbe(train, modTrain, { ...DEFAULT_TRAIN_OPTIONS, ...shape });
+    const cal = r ? calOf(r) : first.cal;
+    const hh: RewardPairs = r ? { rc: Float64Array.from(test, (p) => r.probe.score(p.chosen)), rr: Float64Array.from(test, (p) => r.probe.score(p.rejected)) } : first.hh;
+    const m = r ? Float64Array.from(modTest, (l) => r.probe.score(l.features)) : first.mod;
     const cc: RewardPairs = { rc: Float64Array.from(clear, ([s]) => m[s]), rr: Float64Array.from(clear, ([, u]) => m[u]) };
     const hhMasks = noiseMasks(test.length);
     const ccMasks = noiseMasks(clear.length);
@@ -232,6 +233,7 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
   };
   probeOf([], 'probe (pairs only)', 'the previous default');
   probeOf(modTrain, 'probe (pairs + moderation)', 'the default recipe, moderation train half (logistic loss)');
+  const defaultRecipe = methods[methods.length - 1];
 
   // Baseline 1: response length in characters, with the direction that fits the training pairs;
   // alpha and the label prior fitted on the training pairs' margins.
@@ -301,7 +303,7 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
         });
       }
   }
-  const splits = acrossSplits(hh.pairs, mod.labels, shape, log);
+  const splits = acrossSplits(hh.pairs, mod.labels, shape, defaultRecipe, log);
   return {
     seed: EVAL_SEED,
     testFraction: TEST_FRACTION,
