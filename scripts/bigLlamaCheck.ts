@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const report: Record<string, unknown> = { shape: LLAMA_1B_20L, dtype: 'float16', attention, pairs };
   mkdirSync(dir, { recursive: true });
   try {
-    let t0 = Date.now();
+    const t0 = Date.now();
     if (!existsSync(join(model, 'model.onnx'))) {
       const { weightBytes } = buildLlamaModel(model, LLAMA_1B_20L, { dtype: 'float16', attention, weights: randomLlamaWeights(1) });
       report.weightBytes = weightBytes;
@@ -57,13 +57,12 @@ async function main(): Promise<void> {
     writeFileSync(input, hh.join('\n') + '\n');
     const flags = ['--model', model, '--device', 'cpu', '--chat-template', '--log-level', 'warn'];
     const steps: [string, string[]][] = [
-      ['embed', ['embed', input, '--out', join(dir, 'feats'), ...flags]],
+      ['embed', ['embed', input, '--out', join(dir, 'feats'), '--overwrite', ...flags]],
       ['probe train', ['probe', 'train', join(dir, 'feats'), '--out', join(dir, 'probe'), '--seed', '1']],
-      ['rerank', ['rerank', input, '--out', join(dir, 'out'), '--probe', join(dir, 'probe'), ...flags]],
+      ['rerank', ['rerank', input, '--out', join(dir, 'out'), '--overwrite', '--probe', join(dir, 'probe'), ...flags]],
     ];
     for (const [name, argv] of steps) {
-      t0 = Date.now();
-      const m = await measure([cli, ...argv, '--overwrite'].filter((a) => !(name === 'probe train' && a === '--overwrite')), root);
+      const m = await measure([cli, ...argv], root);
       if (m.code !== 0) throw new Error(`${name} exited ${m.code}: ${m.stderr.slice(-3000)}`);
       report[name] = { seconds: Number(m.seconds.toFixed(1)), peakRssMiB: Math.round(m.maxRssMiB) };
       process.stderr.write(`${name}: ${m.seconds.toFixed(1)} s, ${Math.round(m.maxRssMiB)} MiB peak RSS\n`);
