@@ -17,6 +17,8 @@
  *    pairs broken, agreement with the clean labels before and after, with a 95% bootstrap interval
  *    of the change (1,000 resamples of the pairs).
  * 4. Baselines trained on the same pairs: response length and a bag-of-words linear reward.
+ * 5. The default recipe over 5 independent splits (mean, worst, best), and the same with GloVe
+ *    100-d mean pooling added to the default model's features as one more layer.
  * Prints tables and writes JSON (default bench/results/eval-probe.json, or the path given).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,10 +28,12 @@ import { auroc, pairwiseAccuracy, reliability } from '../src/probe/metrics.js';
 import { fitCalibration, labelPosterior, RELABEL_DEFAULTS, relabelOutcomes, type RewardPairs } from '../src/probe/posterior.js';
 import { Prng } from '../src/probe/Prng.js';
 import { splitIndices, trainProbe, type TrainProbeResult } from '../src/probe/trainProbe.js';
+import { ensureDefaultModel as ensureGloveModel } from '../src/runtime/model/buildGloveModel.js';
+import { Embedder } from '../src/runtime/model/Embedder.js';
 import { projectRoot } from '../src/runtime/paths.js';
 import { DEFAULT_TRAIN_OPTIONS } from './buildProbe.js';
 import { hhFeatures, moderationLabels, openDefaultEmbedder } from './probeData.js';
-import type { FeatureLabel, TrainingPair } from '../schemas/features.js';
+import type { FeatureLabel, FeaturePair, TrainingPair } from '../schemas/features.js';
 import type { Evidence } from '../schemas/probe.js';
 
 const EVAL_SEED = 7;
@@ -38,6 +42,8 @@ const NOISE = 0.25;
 const NOISE_SEEDS = 20;
 const BOOTSTRAP = 1000;
 const BUDGETS = [0.2, 0.1, 0.05, 0.02];
+/** Budgets of the across-splits summaries: 0.3 is where clear-cut pairs gain 0.05 (measured). */
+const SPLIT_BUDGETS = [0.3, 0.2, 0.1, 0.05];
 /** Independent splits of the across-splits summary; the first is EVAL_SEED's. */
 const SPLIT_SEEDS = [EVAL_SEED, 8, 9, 10, 11];
 const BOW_BUCKETS = 4096;
@@ -95,14 +101,14 @@ function evalSplit<P extends TrainingPair>(pairs: readonly P[], labels: readonly
  * detail): one split's test sets are small (462 HH pairs, 184 clear-cut pairs), and the fitted
  * calibration moves between splits, so the mean and the worst split are what a claim can rest on.
  */
-function acrossSplits(pairs: readonly TrainingPair[], labels: readonly FeatureLabel[], shape: { layers: number; width: number }, first: Method, log: (l: string) => void) {
+function acrossSplits(pairs: readonly TrainingPair[], labels: readonly FeatureLabel[], shape: { layers: number; width: number }, first: Method | null, log: (l: string) => void) {
   const perSplit = SPLIT_SEEDS.map((seed) => {
     const { train, test, modTrain, modTest, clear } = evalSplit(pairs, labels, seed);
     // The first split's default probe is the one the tables above already trained (`first`).
-    const r = seed === EVAL_SEED ? null : trainProbe(train, modTrain, { ...DEFAULT_TRAIN_OPTIONS, ...shape });
-    const cal = r ? calOf(r) : first.cal;
-    const hh: RewardPairs = r ? { rc: Float64Array.from(test, (p) => r.probe.score(p.chosen)), rr: Float64Array.from(test, (p) => r.probe.score(p.rejected)) } : first.hh;
-    const m = r ? Float64Array.from(modTest, (l) => r.probe.score(l.features)) : first.mod;
+    const r = seed === EVAL_SEED && first ? null : trainProbe(train, modTrain, { ...DEFAULT_TRAIN_OPTIONS, ...shape });
+    const cal = r ? calOf(r) : first!.cal;
+    const hh: RewardPairs = r ? { rc: Float64Array.from(test, (p) => r.probe.score(p.chosen)), rr: Float64Array.from(test, (p) => r.probe.score(p.rejected)) } : first!.hh;
+    const m = r ? Float64Array.from(modTest, (l) => r.probe.score(l.features)) : first!.mod;
     const cc: RewardPairs = { rc: Float64Array.from(clear, ([s]) => m[s]), rr: Float64Array.from(clear, ([, u]) => m[u]) };
     const hhMasks = noiseMasks(test.length);
     const ccMasks = noiseMasks(clear.length);
@@ -112,7 +118,7 @@ function acrossSplits(pairs: readonly TrainingPair[], labels: readonly FeatureLa
       hhAccuracy: pairwiseAccuracy(hh.rc, hh.rr),
       responseAuroc: auroc(m, modTest.map((l) => l.safe)) ?? NaN,
       clearCutAccuracy: pairwiseAccuracy(cc.rc, cc.rr),
-      budgets: BUDGETS.map((b) => {
+      budgets: SPLIT_BUDGETS.map((b) => {
         const rule = { ...cal, maxWrongFlips: b };
         const h = recovery(hh, rule, hhMasks);
         const c = recovery(cc, rule, ccMasks);
@@ -125,7 +131,7 @@ function acrossSplits(pairs: readonly TrainingPair[], labels: readonly FeatureLa
     { what: 'HH pair accuracy', ...fmtStat(stat(perSplit.map((s) => s.hhAccuracy))) },
     { what: 'response AUROC', ...fmtStat(stat(perSplit.map((s) => s.responseAuroc))) },
     { what: 'clear-cut accuracy', ...fmtStat(stat(perSplit.map((s) => s.clearCutAccuracy))) },
-    ...BUDGETS.flatMap((b, k) => {
+    ...SPLIT_BUDGETS.flatMap((b, k) => {
       const tag = `budget ${b}${b === RELABEL_DEFAULTS.maxWrongFlips ? ' (default)' : ''}`;
       return [
         { what: `${tag}: HH agreement change`, ...fmtStat(stat(perSplit.map((s) => s.budgets[k].hhChange))) },
@@ -141,6 +147,38 @@ function acrossSplits(pairs: readonly TrainingPair[], labels: readonly FeatureLa
 
 function fmtStat(s: { mean: number; min: number; max: number }): Row {
   return { mean: s.mean, min: s.min, max: s.max };
+}
+
+/**
+ * The default model's features with GloVe 100-d mean pooling (the earlier default) as one more
+ * layer, zero-padded to the default model's width (a constant feature is inert once standardised).
+ * This is the combination the issue asks to measure; a run cannot use it yet (one model and one
+ * tokenizer per run), so it is reported beside the default, not as it.
+ */
+async function withGlove(pairs: readonly FeaturePair[], labels: readonly FeatureLabel[], texts: readonly string[], width: number, log: (l: string) => void) {
+  await using glove = await Embedder.open({ model: join(ensureGloveModel(log), 'model.onnx'), device: 'cpu' });
+  const gh = await hhFeatures(glove);
+  const gm = await moderationLabels(glove);
+  const byId = new Map(gh.pairs.map((p) => [p.pairId, p]));
+  const byText = new Map(gm.texts.map((t, i) => [t, gm.labels[i]]));
+  const join2 = (a: Float32Array, b: Float32Array) => {
+    const f = new Float32Array(a.length + width);
+    f.set(a);
+    f.set(b.subarray(0, width), a.length);
+    return f;
+  };
+  const outPairs = pairs.flatMap((p) => {
+    const g = byId.get(p.pairId);
+    return g ? [{ ...p, chosen: join2(p.chosen, g.chosen), rejected: join2(p.rejected, g.rejected) }] : [];
+  });
+  const outLabels = labels.flatMap((l, i) => {
+    const g = byText.get(texts[i]);
+    return g ? [{ ...l, features: join2(l.features, g.features) }] : [];
+  });
+  // Dropping a pair or text would change the splits and make the comparison unfair.
+  if (outPairs.length !== pairs.length || outLabels.length !== labels.length) throw new Error(`GloVe embedded ${outPairs.length}/${pairs.length} pairs and ${outLabels.length}/${labels.length} texts`);
+  if (glove.width > width) throw new Error(`GloVe width ${glove.width} exceeds ${width}`);
+  return { pairs: outPairs, labels: outLabels };
 }
 
 /** Injected noise: for each seed, which pairs are presented in the wrong order. */
@@ -304,6 +342,8 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
       }
   }
   const splits = acrossSplits(hh.pairs, mod.labels, shape, defaultRecipe, log);
+  const combo = await withGlove(hh.pairs, mod.labels, mod.texts, shape.width, log);
+  const gloveSplits = acrossSplits(combo.pairs, combo.labels, { layers: shape.layers + 1, width: shape.width }, null, log);
   return {
     seed: EVAL_SEED,
     testFraction: TEST_FRACTION,
@@ -316,6 +356,7 @@ export async function evalProbe(log: (l: string) => void = () => {}) {
     accuracy: accuracyRows,
     noiseRecovery: noiseRows,
     splits,
+    withGlove: gloveSplits,
     seconds: (Date.now() - t0) / 1000,
   };
 }
@@ -333,6 +374,7 @@ if (isMain) {
     process.stdout.write(`\nHeld-out quality (HH-RLHF harmless: ${r.testPairs} test pairs; moderation: ${r.moderation.test} test texts, ${r.moderation.clearCutPairs} clear-cut safe/unsafe pairs)\n${table(r.accuracy)}\n`);
     process.stdout.write(`\nNoise recovery: ${r.noise * 100}% of the pairs presented in the wrong order (${r.noiseSeeds} seeds pooled); change = agreement after - before, 95% bootstrap interval\n${table(r.noiseRecovery)}\n`);
     process.stdout.write(`\nThe default recipe over ${r.splits.seeds.length} independent splits (seeds ${r.splits.seeds.join(', ')}; the first is the split above): mean, worst and best split\n${table(r.splits.summary)}\n`);
+    process.stdout.write(`\nThe same recipe and splits with GloVe 100-d mean pooling added as one more layer (not the default: a run reads one model)\n${table(r.withGlove.summary)}\n`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(r, null, 2) + '\n');
     process.stderr.write(`wrote ${out} (${r.seconds.toFixed(1)} s)\n`);
