@@ -3,9 +3,19 @@
  * 1M rows (JSON lines; Parquet with one row group per file, the worst case for a reader that holds
  * a row group), and how long a run takes to stop after SIGINT, a few seconds in. Each run is a child
  * process (see convert.bench.ts). BENCH_IO_ROWS sets the sizes (default 100000,1000000).
+ *
+ * The one-row-group Parquet comes from two writers, because a reader's memory follows the file's
+ * pages, not its row groups: a page is the unit of compression, so it is decompressed whole.
+ * DuckDB's writer cuts pages at about 100 MB of text (the 1M-row file has 7 pages per column),
+ * parquet-wasm's (arrow-rs) at 1 MiB, as pyarrow's and Spark's writers do by default. Measured
+ * (2026-12-07), DuckDB alone summing the text lengths of the 1M-row file with 1 thread peaks at
+ * 403 MiB against 230 MiB for 100k rows with DuckDB's pages, 189 against 185 MiB with 1 MiB pages.
  */
+import { tableFromArrays } from 'apache-arrow';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +23,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { duckdbArgs, lit, measure, writeInput } from './convert.bench.js';
 import { median, type Bench, type Row } from './harness.js';
 import { projectRoot } from '../src/runtime/paths.js';
+import { ParquetWriter } from '../src/runtime/io/ParquetWriter.js';
+
+/** The JSON lines as Parquet in one row group with parquet-wasm's 1 MiB pages (streamed in). */
+async function writeSmallPages(jsonl: string, file: string, rows: number): Promise<void> {
+  const schema = tableFromArrays({ chosen: [''], rejected: [''] }).schema;
+  const writer = new ParquetWriter(file, schema, { compression: 'zstd', rowGroupRows: rows });
+  let chosen: string[] = [];
+  let rejected: string[] = [];
+  const flush = async () => {
+    if (chosen.length) await writer.write(tableFromArrays({ chosen, rejected }));
+    chosen = [];
+    rejected = [];
+  };
+  for await (const line of createInterface({ input: createReadStream(jsonl), crlfDelay: Infinity })) {
+    const r = JSON.parse(line) as { chosen: string; rejected: string };
+    chosen.push(r.chosen);
+    rejected.push(r.rejected);
+    if (chosen.length === 10_000) await flush();
+  }
+  await flush();
+  await writer.close();
+}
 
 const STOP_AFTER_S = [3, 8];
 
@@ -41,7 +73,9 @@ async function run(): Promise<Row[]> {
       await writeInput(jsonl, rows);
       const gen = await measure(duckdbArgs(`COPY (SELECT chosen, rejected FROM read_json(${lit(jsonl)}, format = 'newline_delimited', columns = {chosen: 'VARCHAR', rejected: 'VARCHAR'})) TO ${lit(parquet)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rows})`), root);
       if (gen.code !== 0) throw new Error(`generating Parquet failed: ${gen.stderr}`);
-      for (const [format, file] of [['jsonl', jsonl], ['parquet, one row group', parquet]] as const) {
+      const smallPages = join(dir, `pairs-${rows}-1mib-pages.parquet`);
+      await writeSmallPages(jsonl, smallPages, rows);
+      for (const [format, file] of [['jsonl', jsonl], ['parquet, one row group, DuckDB pages', parquet], ['parquet, one row group, 1 MiB pages', smallPages]] as const) {
         const m = await measure([cli, 'convert', file, '--out', join(dir, `out-${rows}`), '--log-level', 'warn'], root);
         if (m.code !== 0) throw new Error(`convert ${format} exited ${m.code}: ${m.stderr.slice(-2000)}`);
         process.stderr.write(`convert ${format} ${rows}: ${m.seconds.toFixed(1)} s, ${m.maxRssMiB.toFixed(0)} MiB peak RSS\n`);
