@@ -81,3 +81,37 @@ test('abort removes the temporary file and leaves no shard; write after close is
   await v.close();
   await assert.rejects(v.write(table(0, 3)), /write after close/);
 });
+
+test('writers open at once share the encoder worker and each file has its own bytes, the same as written alone', async () => {
+  const dir = await tempDir('pw-shared');
+  await writeShardFile(join(dir, 'alone-a.parquet'), [40, 60], 30);
+  await writeShardFile(join(dir, 'alone-b.parquet'), [25, 25], 30);
+  const opts = { compression: 'zstd', rowGroupRows: 30, metadata: { producer: 'test' } } as const;
+  const a = new ParquetWriter(join(dir, 'a.parquet'), pairOutputSchema, opts);
+  const b = new ParquetWriter(join(dir, 'b.parquet'), pairOutputSchema, opts);
+  // Interleaved, with writes in flight on both: the encoder keeps the files apart by writer.
+  await Promise.all([a.write(table(0, 40)), b.write(table(0, 25))]);
+  await Promise.all([b.write(table(25, 25)), a.write(table(40, 60))]);
+  await Promise.all([a.close(), b.close()]);
+  assert.equal(sha(join(dir, 'a.parquet')), sha(join(dir, 'alone-a.parquet')));
+  assert.equal(sha(join(dir, 'b.parquet')), sha(join(dir, 'alone-b.parquet')));
+});
+
+test('a file the encoder cannot write fails its writer with the reason; the other files go on', async () => {
+  const dir = await tempDir('pw-fail');
+  const bad = new ParquetWriter(join(dir, 'missing-folder', 'x.parquet'), pairOutputSchema, { compression: 'zstd', rowGroupRows: 50 });
+  const good = new ParquetWriter(join(dir, 'ok.parquet'), pairOutputSchema, { compression: 'zstd', rowGroupRows: 50 });
+  await good.write(table(0, 20));
+  const failed = (async () => {
+    await bad.write(table(0, 20));
+    await bad.write(table(20, 20));
+    await bad.close();
+  })();
+  await assert.rejects(failed, /ENOENT/);
+  await bad.abort();
+  await good.write(table(20, 20));
+  await good.close();
+  await using db = await DuckDb.open({ threads: 1 });
+  const [{ n }] = await db.all(`SELECT count(*) AS n FROM read_parquet(${quoteLiteral(join(dir, 'ok.parquet'))})`);
+  assert.equal(n, 40n);
+});

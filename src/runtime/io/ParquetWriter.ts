@@ -3,40 +3,88 @@
  * out to disk as they fill, so a shard of any size needs only about one row group of memory.
  * The file is written under `${path}.tmp` and renamed into place by `close()`, so a reader never
  * sees a partial shard; `abort()` removes the temporary file.
+ *
+ * The encoding runs in one worker thread per process (parquetEncoderWorker.ts), so the pipeline
+ * adapts and builds the next batch while the last one is encoded and compressed. Tables cross as
+ * Arrow IPC bytes (transferred, not copied); at most MAX_IN_FLIGHT of a writer's tables wait for
+ * the encoder before `write` waits too (backpressure).
  */
 import { tmpName } from '../../../schemas/layout.js';
-import { createWriteStream } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
-import { Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { Table, tableToIPC, type Schema } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
+import { writerProperties, type ParquetWriterOptions } from './parquetProperties.js';
 
-export interface ParquetWriterOptions {
-  readonly compression: 'zstd' | 'snappy' | 'none';
-  /** Rows per row group: large enough for DuckDB's scans to be efficient, small enough for memory. */
-  readonly rowGroupRows: number;
-  /** key/value metadata stored in the file footer. */
-  readonly metadata?: Readonly<Record<string, string>>;
+export type { ParquetWriterOptions } from './parquetProperties.js';
+
+/** Tables a writer may have queued at the encoder: two keep it busy while the next is built. */
+const MAX_IN_FLIGHT = 2;
+
+type Reply = { id: number; op: 'taken' | 'closed' | 'aborted' | 'failed' } | { id: number; op: 'error'; message: string };
+
+/** The process's encoder worker: started on the first file, kept alive only while files are open. */
+class Encoder {
+  private readonly worker = new Worker(new URL('./parquetEncoderWorker.js', import.meta.url));
+  private readonly files = new Map<number, ParquetWriter>();
+  private nextId = 0;
+  private dead: Error | null = null;
+
+  constructor(private readonly onDead: () => void) {
+    this.worker.on('message', (m: Reply) => this.files.get(m.id)?.onReply(m));
+    const fail = (err: Error) => {
+      this.dead ??= err;
+      this.onDead();
+      for (const w of this.files.values()) w.onCrash(this.dead);
+      this.files.clear();
+    };
+    this.worker.on('error', (err) => fail(new Error(`the Parquet encoder crashed (${err.message.split('\n')[0]})`)));
+    this.worker.on('exit', (code) => fail(new Error(`the Parquet encoder exited (code ${code})`)));
+    this.worker.unref();
+  }
+
+  open(w: ParquetWriter, tmp: string, options: ParquetWriterOptions): number {
+    if (this.dead) throw this.dead;
+    const id = this.nextId++;
+    this.files.set(id, w);
+    this.worker.ref();
+    this.worker.postMessage({ op: 'open', id, tmp, options });
+    return id;
+  }
+
+  send(id: number, ipc: Uint8Array): void {
+    this.worker.postMessage({ op: 'batch', id, ipc }, [ipc.buffer as ArrayBuffer]);
+  }
+
+  finish(id: number, op: 'close' | 'abort'): void {
+    this.worker.postMessage({ op, id });
+  }
+
+  /** The writer's file is over (closed, aborted or failed): it no longer keeps the process alive. */
+  release(id: number): void {
+    this.files.delete(id);
+    if (this.files.size === 0) this.worker.unref();
+  }
 }
 
-const codecs = { zstd: pw.Compression.ZSTD, snappy: pw.Compression.SNAPPY, none: pw.Compression.UNCOMPRESSED } as const;
-
-function writerProperties(options: ParquetWriterOptions): pw.WriterProperties {
-  let props = new pw.WriterPropertiesBuilder()
-    .setCompression(codecs[options.compression])
-    .setMaxRowGroupSize(options.rowGroupRows)
-    // A constant creator string keeps files byte-identical across library patch versions.
-    .setCreatedBy('prefrank');
-  if (options.metadata) props = props.setKeyValueMetadata(new Map(Object.entries(options.metadata)));
-  return props.build();
+let encoder: Encoder | null = null;
+function theEncoder(): Encoder {
+  // A crashed encoder is replaced for the files opened after it; the files it held fail.
+  encoder ??= new Encoder(() => (encoder = null));
+  return encoder;
 }
 
 export class ParquetWriter {
-  private readonly queue: pw.RecordBatch[] = [];
-  private wake: (() => void) | null = null;
+  private id: number | null = null;
+  private enc: Encoder | null = null;
   private ended = false;
-  private failed: unknown = null;
-  private done: Promise<void> | null = null;
+  private failed: Error | null = null;
+  private inFlight = 0;
+  private waiting: (() => void) | null = null;
+  private crashed = false;
+  private finished: (() => void) | null = null;
+  /** The encoder's end of this writer's file, once asked for (close and abort share it). */
+  private over: Promise<void> | null = null;
   rows = 0;
 
   constructor(
@@ -49,22 +97,24 @@ export class ParquetWriter {
     return tmpName(this.path);
   }
 
-  /** Starts the encoder on the first rows; parquet-wasm pulls batches when it is ready for them. */
-  private start(): void {
-    const source = new ReadableStream<pw.RecordBatch>({
-      pull: async (controller) => {
-        while (this.queue.length === 0 && !this.ended) await new Promise<void>((r) => (this.wake = r));
-        const next = this.queue.shift();
-        if (next) controller.enqueue(next);
-        else controller.close();
-      },
-    });
-    this.done = (async () => {
-      const bytes = await pw.transformParquetStream(source, writerProperties(this.options));
-      await bytes.pipeTo(Writable.toWeb(createWriteStream(this.tmp)) as WritableStream<Uint8Array>);
-    })();
-    // Surface a write error (disk full, permission) at the next write or close.
-    this.done.catch((err) => (this.failed = err));
+  /** @internal The encoder's replies for this writer's file. */
+  onReply(m: Reply): void {
+    if (m.op === 'taken') this.inFlight--;
+    else if (m.op === 'error') this.failed ??= new Error(m.message);
+    else {
+      // 'closed', 'aborted', or 'failed' (a close of a file that had failed: 'error' said why).
+      this.enc?.release(m.id);
+      this.finished?.();
+    }
+    this.waiting?.();
+  }
+
+  /** @internal The encoder died with this writer's file open. */
+  onCrash(err: Error): void {
+    this.failed ??= err;
+    this.crashed = true;
+    this.waiting?.();
+    this.finished?.();
   }
 
   /** Appends a table's rows. Resolves once the writer has room for more (backpressure). */
@@ -72,31 +122,42 @@ export class ParquetWriter {
     if (this.failed) throw this.failed;
     if (this.ended) throw new Error(`ParquetWriter: write after close (${this.path})`);
     if (table.numRows === 0) return;
-    if (!this.done) this.start();
+    if (this.id === null) {
+      this.enc = theEncoder();
+      this.id = this.enc.open(this, this.tmp, this.options);
+    }
     this.rows += table.numRows;
-    this.queue.push(...pw.Table.fromIPCStream(tableToIPC(table, 'stream')).recordBatches());
-    this.wake?.();
-    this.wake = null;
-    // Keep at most a few batches queued: the producer waits while the encoder catches up.
-    while (this.queue.length > 2 && !this.failed) await new Promise((r) => setImmediate(r));
+    this.inFlight++;
+    this.enc!.send(this.id, tableToIPC(table, 'stream'));
+    while (this.inFlight > MAX_IN_FLIGHT && !this.failed) await new Promise<void>((r) => (this.waiting = r));
+    this.waiting = null;
     if (this.failed) throw this.failed;
+  }
+
+  /** Asks the encoder to end this writer's file and waits until it has (once, whoever asks). */
+  private end(op: 'close' | 'abort'): Promise<void> {
+    if (this.id === null || this.crashed) return Promise.resolve();
+    if (!this.over) {
+      this.over = new Promise<void>((r) => (this.finished = r));
+      this.enc!.finish(this.id, op);
+    }
+    return this.over;
   }
 
   /** Finishes the file and renames it into place. A writer that got no rows writes a schema-only file. */
   async close(): Promise<void> {
+    if (this.failed) throw this.failed;
     this.ended = true;
-    this.wake?.();
-    if (this.done) await this.done;
-    else await writeFile(this.tmp, pw.writeParquet(pw.Table.fromIPCStream(tableToIPC(new Table(this.schema), 'stream')), writerProperties(this.options)));
+    if (this.id === null) await writeFile(this.tmp, pw.writeParquet(pw.Table.fromIPCStream(tableToIPC(new Table(this.schema), 'stream')), writerProperties(this.options)));
+    else await this.end('close');
+    if (this.failed) throw this.failed;
     await rename(this.tmp, this.path);
   }
 
   /** Stops writing and removes the temporary file (on error or unsubscribe). */
   async abort(): Promise<void> {
     this.ended = true;
-    for (const b of this.queue.splice(0)) b.free();
-    this.wake?.();
-    await this.done?.catch(() => undefined);
+    await this.end('abort');
     await rm(this.tmp, { force: true });
   }
 }
