@@ -21,7 +21,9 @@ export type { ParquetWriterOptions } from './parquetProperties.js';
 /** Tables a writer may have queued at the encoder: two keep it busy while the next is built. */
 const MAX_IN_FLIGHT = 2;
 
-type Reply = { id: number; op: 'taken' | 'closed' | 'aborted' | 'failed' } | { id: number; op: 'error'; message: string };
+type Reply =
+  | { id: number; op: 'taken' | 'closed' | 'aborted' | 'failed' }
+  | { id: number; op: 'error'; message: string; code?: string; path?: string; syscall?: string; errno?: number };
 
 /** The process's encoder worker: started on the first file, kept alive only while files are open. */
 class Encoder {
@@ -100,7 +102,11 @@ export class ParquetWriter {
   /** @internal The encoder's replies for this writer's file. */
   onReply(m: Reply): void {
     if (m.op === 'taken') this.inFlight--;
-    else if (m.op === 'error') this.failed ??= new Error(m.message);
+    else if (m.op === 'error') {
+      const { id: _id, op: _op, message, ...fields } = m;
+      // The worker's error with its file-system fields, so callers see what they saw before.
+      this.failed ??= Object.assign(new Error(message), Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)));
+    }
     else {
       // 'closed', 'aborted', or 'failed' (a close of a file that had failed: 'error' said why).
       this.enc?.release(m.id);

@@ -9,7 +9,8 @@
  *           { op: 'close', id } -> { id, op: 'closed' } once the file is complete on disk;
  *           { op: 'abort', id } -> { id, op: 'aborted' } once the encoder has stopped.
  * Replies, besides: { id, op: 'taken' } when the encoder has pulled the last batch of a 'batch'
- * message (the writer's backpressure), { id, op: 'error', message } when the file failed.
+ * message (the writer's backpressure), { id, op: 'error', message, code, path, syscall, errno }
+ * when the file failed (a file-system error keeps its fields: the CLI names disk-full and such).
  */
 import { createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
@@ -33,7 +34,11 @@ interface FileState {
 
 const files = new Map<number, FileState>();
 const post = (m: Record<string, unknown>) => parentPort!.postMessage(m);
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+/** An error as a message, with the fields a file-system error carries (asUserError reads `code` and `path`). */
+function failure(err: unknown): Record<string, unknown> {
+  const e = err as NodeJS.ErrnoException;
+  return { message: err instanceof Error ? err.message : String(err), code: e?.code, path: e?.path, syscall: e?.syscall, errno: e?.errno };
+}
 
 function open(id: number, tmp: string, options: ParquetWriterOptions): void {
   const f: FileState = { queue: [], wake: null, ended: false, failed: false, done: Promise.resolve() };
@@ -53,7 +58,7 @@ function open(id: number, tmp: string, options: ParquetWriterOptions): void {
   // A failure (disk full, permission) is reported once, at once: the writer sees it at its next call.
   f.done.catch((err: unknown) => {
     f.failed = true;
-    post({ id, op: 'error', message: message(err) });
+    post({ id, op: 'error', ...failure(err) });
   });
   files.set(id, f);
 }
@@ -90,6 +95,6 @@ parentPort!.on('message', (req: Request) => {
     else if (req.op === 'batch') batch(req.id, req.ipc);
     else void finish(req.id, req.op === 'abort');
   } catch (err) {
-    post({ id: req.id, op: 'error', message: message(err) });
+    post({ id: req.id, op: 'error', ...failure(err) });
   }
 });
