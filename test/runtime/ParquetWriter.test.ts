@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { pairOutputRow, pairOutputSchema, rejectSchema, tableFromRows } from '../../schemas/output.js';
 import type { PairRecord } from '../../schemas/records.js';
 import { DuckDb, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
 import { ParquetWriter } from '../../src/runtime/io/ParquetWriter.js';
+import { projectRoot } from '../../src/runtime/paths.js';
 import { hhRows, tempDir } from '../helpers/badInputs.js';
 
 const pairs = (from: number, n: number) =>
@@ -114,4 +118,28 @@ test('a file the encoder cannot write fails its writer with the reason; the othe
   await using db = await DuckDb.open({ threads: 1 });
   const [{ n }] = await db.all(`SELECT count(*) AS n FROM read_parquet(${quoteLiteral(join(dir, 'ok.parquet'))})`);
   assert.equal(n, 40n);
+});
+
+test('a writer left open does not keep a finished process alive (the encoder worker holds it only while waited on)', async () => {
+  const dir = await tempDir('pw-leak');
+  const url = (p: string) => JSON.stringify(pathToFileURL(join(projectRoot(), 'dist', p)).href);
+  const script = `
+    const { ParquetWriter } = await import(${url('src/runtime/io/ParquetWriter.js')});
+    const { pairOutputSchema, pairOutputRow, tableFromRows } = await import(${url('schemas/output.js')});
+    const row = { kind: 'pair', sourceFile: 'x', sourceRow: 0, pairId: 'p', prompt: 'P', chosen: 'a', rejected: 'b', chosenSafe: null, rejectedSafe: null, category: null, passThrough: {} };
+    const w = new ParquetWriter(${JSON.stringify(join(dir, 'left-open.parquet'))}, pairOutputSchema, { compression: 'zstd', rowGroupRows: 10 });
+    await w.write(tableFromRows(pairOutputSchema, [pairOutputRow(row)]));
+    console.log('written');`;
+  // A file, not -e: a module given with -e ends its process when it is evaluated, handles or not.
+  const file = join(dir, 'left-open.mjs');
+  writeFileSync(file, script);
+  const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  clearTimeout(timer);
+  assert.equal(signal, null, 'the process did not exit by itself');
+  assert.equal(code, 0);
+  assert.equal(out.trim(), 'written');
 });

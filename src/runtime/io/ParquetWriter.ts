@@ -25,12 +25,17 @@ type Reply =
   | { id: number; op: 'taken' | 'closed' | 'aborted' | 'failed' }
   | { id: number; op: 'error'; message: string; code?: string; path?: string; syscall?: string; errno?: number };
 
-/** The process's encoder worker: started on the first file, kept alive only while files are open. */
+/**
+ * The process's encoder worker, started on the first file. It keeps the process alive only while a
+ * writer waits on it (for room, or for its file to end), as the reader workers do: a writer that
+ * is never closed cannot hold a finished process open.
+ */
 class Encoder {
   private readonly worker = new Worker(new URL('./parquetEncoderWorker.js', import.meta.url));
   private readonly files = new Map<number, ParquetWriter>();
   private nextId = 0;
   private dead: Error | null = null;
+  private waits = 0;
 
   constructor(private readonly onDead: () => void) {
     this.worker.on('message', (m: Reply) => this.files.get(m.id)?.onReply(m));
@@ -49,9 +54,18 @@ class Encoder {
     if (this.dead) throw this.dead;
     const id = this.nextId++;
     this.files.set(id, w);
-    this.worker.ref();
     this.worker.postMessage({ op: 'open', id, tmp, options });
     return id;
+  }
+
+  /** Runs `wait` with the worker keeping the process alive. */
+  async held<T>(wait: Promise<T>): Promise<T> {
+    if (this.waits++ === 0) this.worker.ref();
+    try {
+      return await wait;
+    } finally {
+      if (--this.waits === 0) this.worker.unref();
+    }
   }
 
   send(id: number, ipc: Uint8Array): void {
@@ -62,10 +76,9 @@ class Encoder {
     this.worker.postMessage({ op, id });
   }
 
-  /** The writer's file is over (closed, aborted or failed): it no longer keeps the process alive. */
+  /** The writer's file is over (closed, aborted or failed). */
   release(id: number): void {
     this.files.delete(id);
-    if (this.files.size === 0) this.worker.unref();
   }
 }
 
@@ -135,7 +148,7 @@ export class ParquetWriter {
     this.rows += table.numRows;
     this.inFlight++;
     this.enc!.send(this.id, tableToIPC(table, 'stream'));
-    while (this.inFlight > MAX_IN_FLIGHT && !this.failed) await new Promise<void>((r) => (this.waiting = r));
+    while (this.inFlight > MAX_IN_FLIGHT && !this.failed) await this.enc!.held(new Promise<void>((r) => (this.waiting = r)));
     this.waiting = null;
     if (this.failed) throw this.failed;
   }
@@ -144,7 +157,7 @@ export class ParquetWriter {
   private end(op: 'close' | 'abort'): Promise<void> {
     if (this.id === null || this.crashed) return Promise.resolve();
     if (!this.over) {
-      this.over = new Promise<void>((r) => (this.finished = r));
+      this.over = this.enc!.held(new Promise<void>((r) => (this.finished = r)));
       this.enc!.finish(this.id, op);
     }
     return this.over;
