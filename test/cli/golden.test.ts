@@ -153,7 +153,9 @@ test('every command writes and prints the same bytes as before (golden digests)'
   const split = (all: Record<string, string>, modelFree: boolean) => Object.fromEntries(Object.entries(all).filter(([k]) => isModelFree(k) === modelFree));
   const fingerprint = await numericFingerprint();
   const recorded = JSON.parse(readFileSync(DIGESTS, 'utf8')) as GoldenFile;
-  const mine = recorded.platforms.find((p) => p.fingerprint === fingerprint) ?? recorded.platforms.find((p) => p.fingerprint === null && sameDigests(p.digests, split(got, false)));
+  // This machine's set: by fingerprint, else the set from before fingerprints if it matches.
+  const platformOf = (g: GoldenFile) => g.platforms.find((p) => p.fingerprint === fingerprint) ?? g.platforms.find((p) => p.fingerprint === null && sameDigests(p.digests, split(got, false)));
+  const mine = platformOf(recorded);
   if (process.env.PREFRANK_GOLDEN === 'write') {
     // This platform's set is replaced; the others are kept when the model-free outputs did not change.
     const kept = sameDigests(recorded.modelFree, split(got, true)) ? recorded.platforms.filter((p) => p !== mine) : [];
@@ -162,8 +164,7 @@ test('every command writes and prints the same bytes as before (golden digests)'
   }
   const want = JSON.parse(readFileSync(DIGESTS, 'utf8')) as GoldenFile;
   const changedIn = (w: Record<string, string>, g: Record<string, string>) => Object.keys(w).filter((k) => g[k] !== w[k]);
-  const mineNow = want.platforms.find((p) => p.fingerprint === fingerprint) ?? want.platforms.find((p) => p.fingerprint === null && sameDigests(p.digests, split(got, false)));
-  const model = mineNow?.digests ?? null;
+  const model = platformOf(want)?.digests ?? null;
   const expectedKeys = [...Object.keys(want.modelFree), ...Object.keys(model ?? want.platforms[0].digests)].sort();
   assert.deepEqual(Object.keys(got).sort(), expectedKeys, 'the set of files written changed');
   const changed = [...changedIn(want.modelFree, got), ...(model ? changedIn(model, got) : [])];
