@@ -6,7 +6,8 @@
  *
  * The one-row-group Parquet comes from two writers, because a reader's memory follows the file's
  * pages, not its row groups: a page is the unit of compression, so it is decompressed whole.
- * DuckDB's writer cuts pages at about 100 MB of text (the 1M-row file has 7 pages per column),
+ * DuckDB's writer cuts pages at about 100 MB of text (parquet_metadata lists 7 PLAIN pages for each
+ * 680-720 MB column chunk of the 1M-row file),
  * parquet-wasm's (arrow-rs) at 1 MiB, as pyarrow's and Spark's writers do by default. Measured
  * (2026-12-07), DuckDB alone summing the text lengths of the 1M-row file with 1 thread peaks at
  * 403 MiB against 230 MiB for 100k rows with DuckDB's pages, 189 against 185 MiB with 1 MiB pages.

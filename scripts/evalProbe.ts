@@ -157,6 +157,7 @@ function fmtStat(s: { mean: number; min: number; max: number }): Row {
  */
 async function withGlove(pairs: readonly FeaturePair[], labels: readonly FeatureLabel[], texts: readonly string[], width: number, log: (l: string) => void) {
   await using glove = await Embedder.open({ model: join(ensureGloveModel(log), 'model.onnx'), device: 'cpu' });
+  if (glove.width > width) throw new Error(`GloVe width ${glove.width} exceeds ${width}`);
   const gh = await hhFeatures(glove);
   const gm = await moderationLabels(glove);
   const byId = new Map(gh.pairs.map((p) => [p.pairId, p]));
@@ -177,7 +178,6 @@ async function withGlove(pairs: readonly FeaturePair[], labels: readonly Feature
   });
   // Dropping a pair or text would change the splits and make the comparison unfair.
   if (outPairs.length !== pairs.length || outLabels.length !== labels.length) throw new Error(`GloVe embedded ${outPairs.length}/${pairs.length} pairs and ${outLabels.length}/${labels.length} texts`);
-  if (glove.width > width) throw new Error(`GloVe width ${glove.width} exceeds ${width}`);
   return { pairs: outPairs, labels: outLabels };
 }
 
