@@ -119,8 +119,7 @@ export class ParquetWriter {
       const { id: _id, op: _op, message, ...fields } = m;
       // The worker's error with its file-system fields, so callers see what they saw before.
       this.failed ??= Object.assign(new Error(message), Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)));
-    }
-    else {
+    } else {
       // 'closed', 'aborted', or 'failed' (a close of a file that had failed: 'error' said why).
       this.enc?.release(m.id);
       this.finished?.();

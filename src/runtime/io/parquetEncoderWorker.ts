@@ -28,7 +28,6 @@ interface FileState {
   readonly queue: { batch: pw.RecordBatch; last: boolean }[];
   wake: (() => void) | null;
   ended: boolean;
-  failed: boolean;
   done: Promise<void>;
 }
 
@@ -41,7 +40,7 @@ function failure(err: unknown): Record<string, unknown> {
 }
 
 function open(id: number, tmp: string, options: ParquetWriterOptions): void {
-  const f: FileState = { queue: [], wake: null, ended: false, failed: false, done: Promise.resolve() };
+  const f: FileState = { queue: [], wake: null, ended: false, done: Promise.resolve() };
   const source = new ReadableStream<pw.RecordBatch>({
     pull: async (controller) => {
       while (f.queue.length === 0 && !f.ended) await new Promise<void>((r) => (f.wake = r));
@@ -56,10 +55,7 @@ function open(id: number, tmp: string, options: ParquetWriterOptions): void {
     await bytes.pipeTo(Writable.toWeb(createWriteStream(tmp)) as WritableStream<Uint8Array>);
   })();
   // A failure (disk full, permission) is reported once, at once: the writer sees it at its next call.
-  f.done.catch((err: unknown) => {
-    f.failed = true;
-    post({ id, op: 'error', ...failure(err) });
-  });
+  f.done.catch((err: unknown) => post({ id, op: 'error', ...failure(err) }));
   files.set(id, f);
 }
 
