@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { buildUseModel } from '../../src/runtime/model/buildUseModel.js';
+import * as ort from 'onnxruntime-node';
+import { buildUseModel, USE_MAX_TOKENS, USE_READ_TOKENS } from '../../src/runtime/model/buildUseModel.js';
 import { Embedder } from '../../src/runtime/model/Embedder.js';
 import { sharedPath } from '../../src/runtime/paths.js';
 import { TextTokenizer } from '../../src/runtime/model/TextTokenizer.js';
@@ -89,5 +90,42 @@ describe('buildUseModel (the default model: Universal Sentence Encoder lite)', (
       assert.deepEqual(Array.from(a[i].features), Array.from(b[i].features), `text ${i}: features depend on the batch`);
     }
     assert.ok(maxDiff < 1e-5, `max abs difference to the package ${maxDiff}`);
+  });
+
+  it('reads a long text whole, in windows of 128 tokens: its layer means are the token-weighted means of its windows', async () => {
+    const tok = TextTokenizer.load({ path: join(tmp, 'a', 'tokenizer.json') });
+    const long = sharedTexts().find((t) => tok.countTokens(t) >= 2 * USE_MAX_TOKENS + 44)!;
+    const ids = Array.from(tok.encode(long, 1e9).ids).slice(0, 2 * USE_MAX_TOKENS + 44).map(Number); // windows of 128, 128 and 44
+    const session = await ort.InferenceSession.create(join(tmp, 'a', 'model.onnx'));
+    const means = async (part: number[]) => {
+      const feeds = {
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(part.map(BigInt)), [1, part.length]),
+        attention_mask: new ort.Tensor('int64', new BigInt64Array(part.length).fill(1n), [1, part.length]),
+      };
+      const out = await session.run(feeds);
+      return [0, 1].map((l) => out[`pooled_layer_${l}`].data as Float32Array);
+    };
+    const whole = await means(ids);
+    const windows = [ids.slice(0, 128), ids.slice(128, 256), ids.slice(256)];
+    const parts = await Promise.all(windows.map(means));
+    await session.release();
+    let maxDiff = 0;
+    for (const l of [0, 1])
+      for (let j = 0; j < 512; j++) {
+        const want = parts.reduce((s, p, k) => s + (windows[k].length * p[l][j]) / ids.length, 0);
+        maxDiff = Math.max(maxDiff, Math.abs(whole[l][j] - want));
+      }
+    assert.ok(maxDiff < 1e-5, `max abs difference to the weighted window means ${maxDiff}`);
+
+    // Through the Embedder: up to USE_READ_TOKENS tokens are read (not cut to one window), and a
+    // long text's features do not depend on the batch it is padded into.
+    const texts = [long, 'Sure, here is how.', ...sharedTexts().filter((t) => tok.countTokens(t) > USE_READ_TOKENS).slice(0, 2)];
+    await using small = await Embedder.open({ model: join(tmp, 'a', 'model.onnx'), device: 'cpu', cacheMiB: 0, batchTokens: 64 });
+    await using big = await Embedder.open({ model: join(tmp, 'a', 'model.onnx'), device: 'cpu', cacheMiB: 0, batchTokens: 1 << 20 });
+    const a = await small.embedTexts(texts);
+    const b = await big.embedTexts(texts);
+    assert.deepEqual([a[0].tokens, a[0].truncated], [Math.min(tok.countTokens(long), USE_READ_TOKENS), tok.countTokens(long) > USE_READ_TOKENS]);
+    assert.deepEqual([a[2].tokens, a[2].truncated], [USE_READ_TOKENS, true]);
+    for (let i = 0; i < texts.length; i++) assert.deepEqual(Array.from(a[i].features), Array.from(b[i].features), `text ${i}: features depend on the batch`);
   });
 });
