@@ -29,7 +29,16 @@ type Request =
 let db: { instance: DuckDBInstance; connection: DuckDBConnection } | null = null;
 let reader: { chunks: AsyncIterator<Record<string, JS>[]>; buffer: Record<string, JS>[]; batchRows: number; row: number; ends: number[] } | null = null;
 
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+/**
+ * DuckDB's message, with what to do where the file is valid but DuckDB cannot decode it: the
+ * deprecated Hadoop-framed LZ4 codec (Spark's `lz4`, arrow-rs's LZ4) has no reader in DuckDB.
+ */
+const message = (err: unknown) => {
+  const text = err instanceof Error ? err.message : String(err);
+  return /Unsupported compression codec/.test(text)
+    ? `${text}; rewrite it with another codec, e.g. in Python: pyarrow.parquet.write_table(pyarrow.parquet.read_table(IN), OUT, compression="zstd")`
+    : text;
+};
 
 async function connection(): Promise<DuckDBConnection> {
   if (!db) {
