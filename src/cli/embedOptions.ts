@@ -119,10 +119,16 @@ export function embedderOptions(args: EmbedArgs, log: (message: string) => void)
  * parent process only waits, and an onnxruntime session costs seconds and memory.
  */
 export async function modelSettings(args: EmbedArgs, options: EmbedderOptions): Promise<Record<string, unknown>> {
-  const [modelSha256, tokenizerSha256] = await Promise.all([sha256File(options.model), sha256File(options.tokenizer ?? join(dirname(options.model), 'tokenizer.json'))]);
+  const tokenizer = options.tokenizer ?? join(dirname(options.model), 'tokenizer.json');
+  // tokenizer_config.json decides outputs too: model_max_length (the default --max-tokens), the
+  // chat template's text, the tokenizer's tie rule. Hashed when the model has one, so editing it
+  // between runs is a difference a resumed run names, never features made two ways in one folder.
+  const config = join(dirname(tokenizer), 'tokenizer_config.json');
+  const [modelSha256, tokenizerSha256, tokenizerConfigSha256] = await Promise.all([sha256File(options.model), sha256File(tokenizer), existsSync(config) ? sha256File(config) : null]);
   return {
     modelSha256,
     tokenizerSha256,
+    ...(tokenizerConfigSha256 ? { tokenizerConfigSha256 } : {}),
     layers: options.layers ?? 'all',
     template: args.chatTemplate ? 'chat-template' : options.template,
     maxTokens: args.maxTokens ?? null,
