@@ -2,7 +2,7 @@
 // than 2 GB (external data) through its Embedder, on the CPU provider, and embeds texts; prints the
 // time, the features' shape and the memory of the process (the weights are read by onnxruntime by
 // path: no Node buffer holds them). Usage: node scripts/bigModelCheck.mjs MODEL_DIR
-import { Embedder } from '../dist/src/runtime/Embedder.js';
+import { Embedder } from '../dist/src/runtime/model/Embedder.js';
 
 const dir = process.argv[2];
 const t0 = Date.now();

@@ -6,6 +6,9 @@
 #   command: bash scripts/gpuCheck.sh      carry: [".device"]      timeout_s: 480
 #
 # It unpacks Node and node_modules once (.device/device-run.sh), then runs
+#   0. node dist/scripts/defaultModelDeviceCheck.js -> $OUT/default-model.json, default-model.log
+#      (the default model, read in windows, on WebGPU against the CPU: device used, texts/s, the
+#      largest feature difference; about 20 s)
 #   1. node dist/bench/gpu.js   -> $OUT/gpu.json, gpu.log, profile-webgpu_*.json (CPU vs WebGPU,
 #      the base-sized BERT (GPU_MODELS=base,minilm adds the MiniLM shape), 128 and 512 tokens, as
 #      built and with --fuse-attention's rewrite; CUDA probed and reported; then the
@@ -48,6 +51,10 @@ case "$name" in
   *) peak=67 ;;
 esac
 log "gpu: ${name:-none}; fp32 peak taken as ${peak} TFLOP/s; $(nproc) cpus"
+
+log "default model: WebGPU against the CPU"
+timeout -k 10 "${GPU_DEFAULT_TIMEOUT_S:-90}" node dist/scripts/defaultModelDeviceCheck.js webgpu "$OUT/default-model.json" > /dev/null 2> "$OUT/default-model.log"
+log "default model check exit $? ($(grep -o '"maxRelDiff": [^,}]*' "$OUT/default-model.json" 2>/dev/null || echo 'no result'))"
 
 peer=/tmp/prefrank-gpu-peer
 rm -rf "$peer"
