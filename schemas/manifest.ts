@@ -30,7 +30,7 @@ export interface ShardResult {
   readonly index: number;
   readonly count: number;
   /** The part's input: the file, and its row groups (Parquet) or byte range (a split JSON lines file). */
-  readonly input: { readonly file: string; readonly rowGroups: readonly [number, number] | null; readonly byteRange?: readonly [number, number] };
+  readonly input: { readonly file: string; readonly rowGroups: readonly [number, number] | null; readonly rowRange?: readonly [number, number]; readonly byteRange?: readonly [number, number] };
   /** "done", or "failed" when the input could not be read at all (the run exits non-zero). */
   readonly status: 'done' | 'failed';
   readonly error: string | null;

@@ -182,6 +182,11 @@ export interface PartRef {
   /** Row-group range [start, end) for Parquet parts; null for whole files. */
   readonly rowGroups: readonly [number, number] | null;
   /**
+   * Rows [start, end) of the file (0-based) for a part cut out of one row group larger than
+   * --part-rows; absent when the part is whole row groups.
+   */
+  readonly rowRange?: readonly [number, number];
+  /**
    * Byte range [start, end) of a large plain JSON lines file split into parts (--part-size), each
    * starting at a line start; absent for whole files.
    */

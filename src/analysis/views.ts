@@ -80,7 +80,8 @@ const SHARD_COLUMNS = `
   output VARCHAR, rejects VARCHAR, output_sha256 VARCHAR, rows_in BIGINT, rows_out BIGINT, rows_rejected BIGINT,
   rows_flipped BIGINT, rows_truncated BIGINT, rejects_by_reason MAP(VARCHAR, BIGINT), confidence_histogram BIGINT[],
   "rank" INTEGER, world_size INTEGER, config_hash VARCHAR,
-  expected_wrong_flips DOUBLE, expected_wrong_after DOUBLE, expected_wrong_before DOUBLE, held_back BIGINT`;
+  expected_wrong_flips DOUBLE, expected_wrong_after DOUBLE, expected_wrong_before DOUBLE, held_back BIGINT,
+  row_start BIGINT, row_end BIGINT`;
 
 /** Validates an --attach name: a plain identifier that is not one of DuckDB's own schemas. */
 export function checkSchemaName(name: string): void {
@@ -114,7 +115,7 @@ async function insertShard(db: DuckDb, table: string, s: ShardResult): Promise<v
     `INSERT INTO ${table} VALUES ($index, $status, $error, $input_file, $rg0, $rg1, $output, $rejects, $sha,
        $rows_in, $rows_out, $rows_rejected, $rows_flipped, $rows_truncated,
        $by_reason::JSON::MAP(VARCHAR, BIGINT), $hist::JSON::BIGINT[], $rank, $world_size, $config_hash,
-       $ewf, $ewa, $ewb, $held_back)`,
+       $ewf, $ewa, $ewb, $held_back, $row_start, $row_end)`,
     {
       index: num(s.index),
       status: str(s.status),
@@ -139,6 +140,9 @@ async function insertShard(db: DuckDb, table: string, s: ShardResult): Promise<v
       ewa: num(s.expectedErrors?.expectedWrongAfter),
       ewb: num(s.expectedErrors?.expectedWrongBefore),
       held_back: num(s.expectedErrors?.heldBack),
+      // Set for a part cut out of a row group larger than --part-rows: its rows [start, end) in the file.
+      row_start: num(s.input?.rowRange?.[0]),
+      row_end: num(s.input?.rowRange?.[1]),
     },
   );
 }

@@ -29,7 +29,7 @@ export function withIoOptions<T>(y: Argv<T>) {
     .option('row-group-rows', { type: 'number', default: 100_000, describe: 'Rows per Parquet row group (DuckDB scans row groups in parallel)', group: 'Input/output:' })
     .option('batch-rows', { type: 'number', default: 512, describe: 'Rows per in-flight batch', group: 'Input/output:' })
     .option('window', { type: 'number', default: 2, describe: 'Batches in flight per shard (memory vs overlap)', group: 'Input/output:' })
-    .option('part-rows', { type: 'number', default: 1_000_000, describe: 'Split Parquet inputs into shards of at most this many rows (whole row groups)', group: 'Input/output:' })
+    .option('part-rows', { type: 'number', default: 1_000_000, describe: 'Split Parquet inputs into shards of at most this many rows (whole row groups; a larger row group is cut into row ranges)', group: 'Input/output:' })
     .option('part-size', { type: 'string', default: '256MiB', describe: 'Split plain JSON lines inputs larger than this into shards of about this size (whole lines), e.g. 64MB, 1GiB; gzip files are never split', group: 'Input/output:' })
     .option('rank', { type: 'number', describe: 'This process\'s rank, 0-based (default: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, or 0)', group: 'Scale-out:' })
     .option('world-size', { type: 'number', describe: 'Number of ranks in the whole run, across machines (default: SLURM_ARRAY_TASK_COUNT, or 1)', group: 'Scale-out:' })

@@ -51,7 +51,7 @@ export interface JobOutcome {
 
 /** The part plan as text, for the config hash: adding or removing an input file changes the shards. */
 function planKey(parts: readonly PartRef[]): string[] {
-  return parts.map((p) => p.source + (p.rowGroups ? `#${p.rowGroups[0]}-${p.rowGroups[1]}` : '') + (p.byteRange ? `@${p.byteRange[0]}-${p.byteRange[1]}` : ''));
+  return parts.map((p) => p.source + (p.rowGroups ? `#${p.rowGroups[0]}-${p.rowGroups[1]}` : '') + (p.rowRange ? `~${p.rowRange[0]}-${p.rowRange[1]}` : '') + (p.byteRange ? `@${p.byteRange[0]}-${p.byteRange[1]}` : ''));
 }
 
 export async function runJob(spec: JobSpec): Promise<JobOutcome> {

@@ -205,6 +205,49 @@ test('--part-rows splits a multi-row-group Parquet file into disjoint, complete 
   assert.deepEqual(groups.map((g) => g.r), [250n, 250n, 100n]);
 });
 
+test('--part-rows cuts a Parquet file of one huge row group into row ranges: every row once, the same pairs as one part, ranks agree, a lost part is redone alone', async () => {
+  const root = await tempDir('cli-split-group');
+  const hh = hhRows().slice(0, 1000);
+  writeParquetFile(join(root, 'hh.parquet'), hhParquetTable(hh)); // one row group of 1,000 rows
+  const flags = ['--part-rows', '300', '--row-group-rows', '128'];
+  const one = await runCli(['convert', 'hh.parquet', '--out', 'one', ...flags], root);
+  assert.equal(one.code, 0, one.stderr);
+  const m = readManifest(join(root, 'one'));
+  assert.deepEqual(
+    m.shards.map((s) => [s.input.rowGroups, s.input.rowRange, s.stats.rowsIn]),
+    [[[0, 1], [0, 300], 300], [[0, 1], [300, 600], 300], [[0, 1], [600, 900], 300], [[0, 1], [900, 1000], 100]],
+  );
+  for (const rank of ['0', '1']) {
+    const r = await runCli(['convert', 'hh.parquet', '--out', 'two', ...flags, '--rank', rank, '--world-size', '2'], root);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  assert.deepEqual(shardHashes(join(root, 'two')), shardHashes(join(root, 'one')));
+  const whole = await runCli(['convert', 'hh.parquet', '--out', 'whole', '--row-group-rows', '128'], root);
+  assert.equal(whole.code, 0, whole.stderr);
+
+  await using db = await DuckDb.open({ threads: 1 });
+  // Every source row in exactly one shard, data or rejects, and the row it says it is (`n`).
+  const both = ['data', 'rejects'].map((d) => `SELECT source_row FROM read_parquet(${quoteLiteral(join(root, 'one', d, '*.parquet'))})`).join(' UNION ALL ');
+  const [rows] = await db.all(`SELECT count(*) AS n, count(DISTINCT source_row) AS k, min(source_row) AS lo, max(source_row) AS hi FROM (${both})`);
+  assert.deepEqual([rows.n, rows.k, rows.lo, rows.hi], [1000n, 1000n, 0n, 999n]);
+  const [{ bad }] = await db.all(`SELECT count(*) AS bad FROM ${pq(join(root, 'one'), 'data')} WHERE CAST(n AS BIGINT) <> source_row`);
+  assert.equal(bad, 0n);
+  // The same pairs as the file read as one part.
+  const digest = async (out: string) => (await db.all(`SELECT count(*) AS n, bit_xor(hash(pair_id, prompt, chosen, rejected, source_row)) AS h FROM ${pq(join(root, out), 'data')}`))[0];
+  assert.deepEqual(await digest('one'), await digest('whole'));
+  // sql's shards view names the ranges.
+  const view = await runCli(['sql', 'one', 'SELECT row_start, row_end FROM shards ORDER BY "index"', '--format', 'csv'], root);
+  assert.equal(view.code, 0, view.stderr);
+  assert.deepEqual(view.stdout.trim().split('\n'), ['row_start,row_end', '0,300', '300,600', '600,900', '900,1000']);
+  // A part whose record is lost is redone alone, to the same bytes.
+  const before = shardHashes(join(root, 'one'));
+  rmSync(join(root, 'one', 'completions', '00002.json'));
+  const again = await runCli(['convert', 'hh.parquet', '--out', 'one', ...flags], root);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /rank 0\/1 has 4, 3 already complete/);
+  assert.deepEqual(shardHashes(join(root, 'one')), before);
+});
+
 test('usage errors exit 2 with one line naming the flag', async () => {
   const root = await tempDir('cli-usage');
   writeJsonl(join(root, 'in.jsonl'), [hhRows()[0]]);

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UsageError } from '../../src/runtime/errors.js';
-import { expandInputs, jsonlRanges, sourceNames, parquetRowGroups, partsForRank, planParts, sniffFormat } from '../../src/runtime/io/inputs.js';
+import { expandInputs, jsonlRanges, parquetRanges, sourceNames, parquetRowGroups, partsForRank, planParts, sniffFormat } from '../../src/runtime/io/inputs.js';
 import { hhParquetTable, hhRows, tempDir, writeJsonl, writeParquetFile } from '../helpers/badInputs.js';
 
 test('expandInputs: files, folders (recursive, data files only) and globs, de-duplicated, in code-unit order', async () => {
@@ -38,7 +38,7 @@ test('sniffFormat and parquetRowGroups: by name, by magic bytes, and unreadable 
   assert.ok((await parquetRowGroups(join(dir, 'bad.parquet'))) instanceof Error);
 });
 
-test('planParts: JSONL whole, Parquet split at row-group boundaries, unreadable Parquet one part; ranks share the plan disjointly', async () => {
+test('planParts: JSONL whole, Parquet split at row-group boundaries (inside a group larger than the limit), unreadable Parquet one part; ranks share the plan disjointly', async () => {
   const dir = await tempDir('plan');
   const hh = hhRows();
   writeParquetFile(join(dir, 'a.parquet'), hhParquetTable(hh.slice(0, 1000)), 300); // groups 300 300 300 100
@@ -57,9 +57,20 @@ test('planParts: JSONL whole, Parquet split at row-group boundaries, unreadable 
       [4, 5, 'd.parquet', 'parquet', null, 0],
     ],
   );
-  // A limit larger than the file keeps it whole; a limit smaller than one group still takes whole groups.
+  // A limit larger than the file keeps it whole; a limit smaller than a group cuts the group into row ranges.
   assert.deepEqual((await planParts([join(dir, 'a.parquet')], { partRows: 10_000 })).map((p) => p.rowGroups), [null]);
-  assert.deepEqual((await planParts([join(dir, 'a.parquet')], { partRows: 1 })).map((p) => [p.rowGroups, p.firstRow]), [[[0, 1], 0], [[1, 2], 300], [[2, 3], 600], [[3, 4], 900]]);
+  assert.deepEqual(
+    (await planParts([join(dir, 'a.parquet')], { partRows: 250 })).map((p) => [p.rowGroups, p.rowRange ?? null, p.firstRow, p.rows]),
+    [
+      [[0, 1], [0, 250], 0, 250],
+      [[0, 1], [250, 300], 250, 50],
+      [[1, 2], [300, 550], 300, 250],
+      [[1, 2], [550, 600], 550, 50],
+      [[2, 3], [600, 850], 600, 250],
+      [[2, 3], [850, 900], 850, 50],
+      [[3, 4], null, 900, 100],
+    ],
+  );
   // The same plan on every rank; rank r takes r, r + n, ...
   const r0 = partsForRank(parts, 0, 2).map((p) => p.index);
   const r1 = partsForRank(parts, 1, 2).map((p) => p.index);
@@ -92,4 +103,26 @@ test('jsonlRanges: cuts at line starts, numbers each range\'s first line, counts
     { start: 0, end: 11, firstRow: 0, lines: 1 },
     { start: 11, end: 13, firstRow: 1, lines: 1 },
   ]);
+});
+
+test('parquetRanges: whole row groups up to --part-rows, a larger row group cut into row ranges, one part whole', () => {
+  // Small groups gather; the 25-row group is cut at 10 and 20; the groups after it gather again.
+  assert.deepEqual(parquetRanges([4, 4, 25, 3, 3, 3], 10), [
+    { rowGroups: [0, 2], firstRow: 0, rows: 8 },
+    { rowGroups: [2, 3], rowRange: [8, 18], firstRow: 8, rows: 10 },
+    { rowGroups: [2, 3], rowRange: [18, 28], firstRow: 18, rows: 10 },
+    { rowGroups: [2, 3], rowRange: [28, 33], firstRow: 28, rows: 5 },
+    { rowGroups: [3, 6], firstRow: 33, rows: 9 },
+  ]);
+  // One row group of 1M rows under the default limit is one whole part; over it, parts of the limit.
+  assert.deepEqual(parquetRanges([1_000_000], 1_000_000), [{ rowGroups: null, firstRow: 0, rows: 1_000_000 }]);
+  assert.deepEqual(
+    parquetRanges([250], 100).map((r) => r.rowRange),
+    [[0, 100], [100, 200], [200, 250]],
+  );
+  // A group exactly at the limit is whole; every row is in exactly one part.
+  const parts = parquetRanges([10, 7, 30, 10, 1], 10);
+  assert.deepEqual(parts.map((p) => p.rows), [10, 7, 10, 10, 10, 10, 1]);
+  assert.equal(parts.reduce((s, p) => s + (p.rows ?? 0), 0), 58);
+  parts.slice(1).forEach((p, i) => assert.equal(p.firstRow, parts[i].firstRow + parts[i].rows!));
 });

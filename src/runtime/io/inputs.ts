@@ -209,6 +209,48 @@ export async function inputLicense(files: readonly string[]): Promise<string | n
   return null;
 }
 
+/** Where a Parquet part lies in its file (the rest of a PartRef comes from the file). */
+export type ParquetRange = Pick<PartRef, 'rowGroups' | 'rowRange' | 'firstRow' | 'rows'>;
+
+/**
+ * A Parquet file's parts from its row groups' sizes: whole row groups together up to `partRows`
+ * rows, and a row group larger than that cut into row ranges of `partRows` (the last one shorter),
+ * so that a file of one huge row group (pyarrow writes 1M-row groups, DuckDB any size it is asked)
+ * still becomes parts that resume and spread over ranks one by one. A file of one part is whole
+ * (rowGroups null); a file of several names every part's row groups, the first one's included.
+ */
+export function parquetRanges(groups: readonly number[], partRows: number): ParquetRange[] {
+  const out: ParquetRange[] = [];
+  let start = 0; // first row group of the part being gathered
+  let firstRow = 0; // its first row in the file
+  let rows = 0;
+  let row = 0; // the file's row at group g
+  for (let g = 0; g < groups.length; g++) {
+    if (g > start && rows + groups[g] > partRows) {
+      out.push({ rowGroups: [start, g], firstRow, rows });
+      start = g;
+      firstRow = row;
+      rows = 0;
+    }
+    if (groups[g] > partRows) {
+      // Cut alone into row ranges; the next part starts with the next group.
+      for (let lo = 0; lo < groups[g]; lo += partRows) {
+        const n = Math.min(partRows, groups[g] - lo);
+        out.push({ rowGroups: [g, g + 1], rowRange: [row + lo, row + lo + n], firstRow: row + lo, rows: n });
+      }
+      row += groups[g];
+      start = g + 1;
+      firstRow = row;
+      continue;
+    }
+    rows += groups[g];
+    row += groups[g];
+  }
+  if (start < groups.length) out.push({ rowGroups: [start, groups.length], firstRow, rows });
+  if (out.length === 1 && !out[0].rowRange) return [{ ...out[0], rowGroups: null }];
+  return out;
+}
+
 /** Plans the parts of a sorted file list. Unreadable Parquet files become one part that will fail. */
 export async function planParts(files: readonly string[], options: PlanOptions): Promise<PartRef[]> {
   const drafts: Omit<PartRef, 'index' | 'count'>[] = [];
@@ -242,27 +284,7 @@ export async function planParts(files: readonly string[], options: PlanOptions):
         drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: groups instanceof Error ? null : 0 });
         continue;
       }
-      let start = 0;
-      let firstRow = 0;
-      let rows = 0;
-      let row = 0;
-      for (let g = 0; g < groups.length; g++) {
-        if (g > start && rows + groups[g] > options.partRows) {
-          drafts.push({ file, source, format, rowGroups: [start, g], firstRow, rows });
-          start = g;
-          firstRow = row;
-          rows = 0;
-        }
-        rows += groups[g];
-        row += groups[g];
-      }
-      drafts.push({ file, source, format, rowGroups: start === 0 ? null : [start, groups.length], firstRow, rows });
-      // A file that was split names every range explicitly, the first one included.
-      const own = drafts.filter((d) => d.file === file);
-      if (own.length > 1 && own[0].rowGroups === null) {
-        const end = own[1].rowGroups![0];
-        drafts[drafts.indexOf(own[0])] = { ...own[0], rowGroups: [0, end] };
-      }
+      for (const range of parquetRanges(groups, options.partRows)) drafts.push({ file, source, format, ...range });
     }
   } finally {
     await decoder?.close();

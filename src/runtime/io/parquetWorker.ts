@@ -11,7 +11,8 @@
  * at the same speed within 10%.
  *
  * Requests: { op: 'rowGroups', file } -> { rowGroups: number[] } | { error };
- *           { op: 'open', file, rowGroups: [start, end) | null, batchRows } -> { opened: true } | { error };
+ *           { op: 'open', file, rowGroups: [start, end) | null, rowRange: [first, end) | null, batchRows }
+ *             -> { opened: true } | { error };
  *           { op: 'next' } -> { rows: Record<string, unknown>[] } | { done: true } | { error };
  *           { op: 'close' } -> { closed: true }.
  * Values are DuckDB's JS values: BIGINT as bigint, lists as arrays, structs as objects, timestamps
@@ -22,7 +23,7 @@ import { DuckDBInstance, type DuckDBConnection, type JS } from '@duckdb/node-api
 
 type Request =
   | { op: 'rowGroups'; file: string }
-  | { op: 'open'; file: string; rowGroups: readonly [number, number] | null; batchRows: number }
+  | { op: 'open'; file: string; rowGroups: readonly [number, number] | null; rowRange: readonly [number, number] | null; batchRows: number }
   | { op: 'next' }
   | { op: 'close' };
 
@@ -73,17 +74,23 @@ async function handle(req: Request): Promise<unknown> {
     for (const n of groups) starts.push(starts[starts.length - 1] + n);
     const [g0, g1] = req.rowGroups ?? [0, groups.length];
     if (g1 > groups.length) throw new Error(`row groups [${g0}, ${g1}) out of range: the file has ${groups.length}`);
+    // The part's rows: its row groups', or a row range inside them (a row group cut into parts).
+    const [lo, hi] = req.rowRange ?? [starts[g0], starts[g1]];
+    if (req.rowRange && (lo < starts[g0] || hi > starts[g1] || lo >= hi)) throw new Error(`rows [${lo}, ${hi}) are not inside row groups [${g0}, ${g1}) (rows ${starts[g0]} to ${starts[g1]})`);
     const c = await connection();
-    // A row-group range is a file_row_number filter, which DuckDB answers from the footer (the
-    // other row groups are never read).
-    const result = req.rowGroups
-      ? await c.stream('SELECT * EXCLUDE (file_row_number) FROM read_parquet($file, file_row_number = true) WHERE file_row_number >= $lo AND file_row_number < $hi', {
-          file: req.file,
-          lo: BigInt(starts[g0]),
-          hi: BigInt(starts[g1]),
-        })
-      : await c.stream('SELECT * FROM read_parquet($file)', { file: req.file });
-    reader = { chunks: result.yieldRowObjectJs()[Symbol.asyncIterator](), buffer: [], batchRows: req.batchRows, row: starts[g0], ends: starts.slice(g0 + 1, g1 + 1) };
+    // A range is a file_row_number filter, which DuckDB answers from the footer (the other row
+    // groups are never read) and, inside a row group, by skipping the rows before it (rows 300k to
+    // 400k of one 400k-row group: 1.9 s against 4.9 s for the whole group).
+    const result =
+      req.rowGroups || req.rowRange
+        ? await c.stream('SELECT * EXCLUDE (file_row_number) FROM read_parquet($file, file_row_number = true) WHERE file_row_number >= $lo AND file_row_number < $hi', {
+            file: req.file,
+            lo: BigInt(lo),
+            hi: BigInt(hi),
+          })
+        : await c.stream('SELECT * FROM read_parquet($file)', { file: req.file });
+    const ends = [...starts.slice(g0 + 1, g1 + 1).filter((e) => e > lo && e < hi), hi];
+    reader = { chunks: result.yieldRowObjectJs()[Symbol.asyncIterator](), buffer: [], batchRows: req.batchRows, row: lo, ends };
     return { opened: true };
   }
   const r = reader!;

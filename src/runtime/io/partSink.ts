@@ -130,7 +130,7 @@ export function sinkPart<R extends PairRecord | ListRecord>(options: SinkPartOpt
         return {
         index: part.index,
         count: part.count,
-        input: { file: part.source, rowGroups: part.rowGroups, ...(part.byteRange ? { byteRange: part.byteRange } : {}) },
+        input: { file: part.source, rowGroups: part.rowGroups, ...(part.rowRange ? { rowRange: part.rowRange } : {}), ...(part.byteRange ? { byteRange: part.byteRange } : {}) },
         status,
         error,
         output,

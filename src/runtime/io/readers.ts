@@ -90,9 +90,9 @@ export function arrowWorkerHeapMb(env: NodeJS.ProcessEnv = process.env): number 
   return Number.isInteger(v) && v >= 64 ? v : ARROW_WORKER_HEAP_MB;
 }
 
-/** Reads a Parquet part batch by batch (only the part's row groups are touched), in a worker. */
+/** Reads a Parquet part batch by batch (only the part's row groups, or rows, are read), in a worker. */
 export function readParquet(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
-  return readInWorker(part, () => new ParquetDecoder(), { op: 'open', file: part.file, rowGroups: part.rowGroups, batchRows: options.batchRows }, 'Parquet', 'Parquet file');
+  return readInWorker(part, () => new ParquetDecoder(), { op: 'open', file: part.file, rowGroups: part.rowGroups, rowRange: part.rowRange ?? null, batchRows: options.batchRows }, 'Parquet', 'Parquet file');
 }
 
 /**
