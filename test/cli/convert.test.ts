@@ -222,6 +222,9 @@ test('--part-rows cuts a Parquet file of one huge row group into row ranges: eve
     assert.equal(r.code, 0, r.stderr);
   }
   assert.deepEqual(shardHashes(join(root, 'two')), shardHashes(join(root, 'one')));
+  const merged = await runCli(['merge', 'two'], root);
+  assert.equal(merged.code, 0, merged.stderr);
+  assert.deepEqual(readManifest(join(root, 'two')).shards.map((s) => s.input.rowRange), m.shards.map((s) => s.input.rowRange));
   const whole = await runCli(['convert', 'hh.parquet', '--out', 'whole', '--row-group-rows', '128'], root);
   assert.equal(whole.code, 0, whole.stderr);
 
