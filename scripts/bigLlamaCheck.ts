@@ -19,8 +19,7 @@ import { parseArgs } from 'node:util';
 import { measure } from '../bench/convert.bench.js';
 import { buildLlamaModel, LLAMA_1B_20L, randomLlamaWeights, type AttentionForm } from '../bench/llamaModel.js';
 import { projectRoot } from '../src/runtime/paths.js';
-import { HH_FILE } from './probeData.js';
-import { gunzipSync } from 'node:zlib';
+import { HH_FILE, sharedJsonLines } from './probeData.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,7 +51,7 @@ async function main(): Promise<void> {
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(fixture, f), join(model, f));
     process.stderr.write(`model: ${model} (${(Number(report.dataFileBytes) / 1e9).toFixed(2)} GB of float16 weights, built in ${report.buildSeconds} s)\n`);
 
-    const hh = gunzipSync(readFileSync(HH_FILE)).toString('utf8').split('\n').filter((l) => l.trim() !== '').slice(0, pairs);
+    const hh = sharedJsonLines(HH_FILE).slice(0, pairs);
     const input = join(dir, 'pairs.jsonl');
     writeFileSync(input, hh.join('\n') + '\n');
     const flags = ['--model', model, '--device', 'cpu', '--chat-template', '--log-level', 'warn'];

@@ -7,22 +7,23 @@
  * uses int64 Mod/Min, Pad and computed Reshape shapes, which a GPU provider may run on the CPU or
  * not at all: this is where that shows. scripts/gpuCheck.sh runs it first.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { splitImplicit } from '../schemas/adapters.js';
 import { defaultModelFile } from '../src/runtime/model/defaultModel.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
 import type { Device } from '../src/runtime/model/openOrtSession.js';
-import { HH_FILE, MODERATION_FILE } from './probeData.js';
+import { HH_FILE, MODERATION_FILE, sharedJsonLines } from './probeData.js';
 
 /** `count` shared texts: every other one an HH response, the rest moderation texts (43% over 128 tokens). */
 export function checkTexts(count: number): string[] {
-  const lines = (f: string) => gunzipSync(readFileSync(f)).toString('utf8').split('\n').filter((l) => l.trim() !== '');
-  const hh = lines(HH_FILE).map((l) => {
-    const t = (JSON.parse(l) as { chosen: string }).chosen;
-    return t.slice(t.lastIndexOf('\n\nAssistant:') + 12);
+  // The chosen responses, split from their dialogues as the implicit-prompt adapter splits them.
+  const hh = sharedJsonLines(HH_FILE).flatMap((l) => {
+    const r = JSON.parse(l) as { chosen: string; rejected: string };
+    const split = splitImplicit(r.chosen, r.rejected);
+    return split && split.chosen.trim() !== '' ? [split.chosen] : [];
   });
-  const mod = lines(MODERATION_FILE).map((l) => (JSON.parse(l) as { prompt: string }).prompt);
+  const mod = sharedJsonLines(MODERATION_FILE).map((l) => (JSON.parse(l) as { prompt: string }).prompt);
   return Array.from({ length: count }, (_, i) => (i % 2 ? mod[i >> 1] : hh[i >> 1]));
 }
 

@@ -13,9 +13,9 @@
  *    seeds pooled): the HH test pairs (noisy human labels: agreement with them is only a proxy) and
  *    clear-cut pairs (a safe and an unsafe moderation test text, so the order is known). Rules: the
  *    paper's (label prior 0.5, swap when c < 0.5), and the posterior with the probe's fitted label
- *    prior at several damage budgets (rerank's default, RELABEL_DEFAULTS, is marked). Counted: flips undone, correct
- *    pairs broken, agreement with the clean labels before and after, with a 95% bootstrap interval
- *    of the change (1,000 resamples of the pairs).
+ *    prior at several damage budgets (rerank's default, RELABEL_DEFAULTS, is marked). Counted:
+ *    flips undone, correct pairs broken, agreement with the clean labels before and after, with a
+ *    95% bootstrap interval of the change (1,000 resamples of the pairs).
  * 4. Baselines trained on the same pairs: response length and a bag-of-words linear reward.
  * 5. The default recipe over 5 independent splits (mean, worst, best), and the same with GloVe
  *    100-d mean pooling added to the default model's features as one more layer.

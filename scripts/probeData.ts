@@ -15,6 +15,14 @@ export { DEFAULT_MODEL_NAME } from '../src/runtime/model/defaultModel.js';
 export const HH_FILE = sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz');
 export const MODERATION_FILE = sharedPath('data', 'openai-moderation', 'samples-1680.jsonl.gz');
 
+/** The non-blank lines of a gzipped JSON lines file of the shared data (small files: read whole). */
+export function sharedJsonLines(file: string): string[] {
+  return gunzipSync(readFileSync(file))
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+}
+
 /** The default model file, built first (by the model owner's builder) when missing. */
 export function defaultModelPath(): string {
   return defaultModelFile((m) => process.stderr.write(m + '\n'));
@@ -50,11 +58,7 @@ const HARM_KEYS = ['S', 'H', 'V', 'HR', 'SH', 'S3', 'H2', 'V2'] as const;
  * as a response to an empty prompt.
  */
 export async function moderationLabels(embedder: Embedder, file = MODERATION_FILE): Promise<{ labels: FeatureLabel[]; texts: string[]; safe: number; unsafe: number; unknown: number }> {
-  const rows = gunzipSync(readFileSync(file))
-    .toString('utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const rows = sharedJsonLines(file).map((l) => JSON.parse(l) as Record<string, unknown>);
   const texts: string[] = [];
   const safe: boolean[] = [];
   let unknown = 0;
