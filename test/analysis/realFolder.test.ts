@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,7 +11,7 @@ import { computeStats } from '../../src/analysis/stats.js';
 import { createOutputViews, openOutputFolder } from '../../src/analysis/views.js';
 import { DuckDb } from '../../src/runtime/io/DuckDb.js';
 import { dataPath, projectRoot } from '../../src/runtime/paths.js';
-import type { Manifest } from '../../schemas/manifest.js';
+import { readManifest } from '../helpers/badInputs.js';
 
 let tmp: string;
 let out: string;
@@ -26,7 +26,7 @@ before(async () => {
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test('views, stats and report agree with the manifest of a real rerank run', async () => {
-  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+  const manifest = readManifest(out);
   await using db = await DuckDb.open();
   await createOutputViews(db, openOutputFolder(out));
   const [r] = await db.all(`SELECT (SELECT count(*) FROM pairs) AS pairs, (SELECT count(*) FROM rejects) AS rejects,

@@ -9,10 +9,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
-import type { Manifest } from '../../schemas/manifest.js';
 import { DuckDb, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
 import { projectRoot } from '../../src/runtime/paths.js';
-import { HH_FILE, hhParquetTable, hhRows, makeBadCorpus, runCli, tempDir, writeJsonl, writeParquetFile, type CliResult } from '../helpers/badInputs.js';
+import { HH_FILE, hhParquetTable, hhRows, makeBadCorpus, readManifest, runCli, tempDir, writeJsonl, writeParquetFile, type CliResult } from '../helpers/badInputs.js';
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -30,7 +29,6 @@ function allFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f));
 }
 
-const readManifest = (out: string) => JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
 const pq = (out: string, sub: string) => `read_parquet(${quoteLiteral(join(out, sub, '*.parquet'))}, union_by_name = true)`;
 
 /** A failure ends in lines a user reads, never a stack trace. */

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Manifest } from '../../schemas/manifest.js';
 import { dataPath } from '../../src/runtime/paths.js';
-import { runCli, tempDir } from '../helpers/badInputs.js';
+import { readManifest, runCli, tempDir } from '../helpers/badInputs.js';
 
 // An unreadable input is a "failed" completion record, so a manifest accounts for it whichever
 // process read it: one process, --workers, or ranks merged later.
@@ -23,7 +22,7 @@ test('an unreadable input among good ones: failed in the manifest with one proce
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /b\.parquet: not a readable Parquet file/);
     assert.doesNotMatch(r.stderr, /exited with code/, 'a worker with an unreadable input is not a crashed worker');
-    const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+    const m = readManifest(out);
     assert.deepEqual(m.shards.map((s) => s.status), ['done', 'failed', 'done']);
     assert.equal(m.totals.failedParts, 1);
     assert.equal(m.totals.rowsIn, 2000);
@@ -31,6 +30,6 @@ test('an unreadable input among good ones: failed in the manifest with one proce
     const merged = await runCli(['merge', out]);
     assert.equal(merged.code, 1, merged.stderr);
     assert.match(merged.stderr, /part 1 failed: .*b\.parquet/);
-    assert.equal((JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest).totals.failedParts, 1);
+    assert.equal(readManifest(out).totals.failedParts, 1);
   }
 });

@@ -9,12 +9,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Manifest } from '../../schemas/manifest.js';
 import { DuckDb, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
-import { runCli, tempDir } from '../helpers/badInputs.js';
+import { readManifest, runCli, tempDir } from '../helpers/badInputs.js';
+import { prng } from '../helpers/random.js';
 import { writeForeignCorpus } from '../helpers/foreignParquet.js';
-
-const readManifest = (out: string) => JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
 
 test('Parquet from DuckDB and arrow-rs, every codec, page version and encoding: the same pairs as the same rows in JSON lines; Hadoop LZ4 fails alone, naming the codec and what to do', async () => {
   const dir = await tempDir('foreign-parquet');
@@ -59,8 +57,8 @@ test('foreign Parquet damaged at its structure (footer, first page header or dic
   mkdirSync(inp);
   await writeForeignCorpus(src, 60);
   const bases = ['duckdb-zstd-V2.parquet', 'duckdb-gzip-V1.parquet', 'arrowrs-brotli-V2.parquet', 'arrowrs-encoding-deltabyte.parquet'];
-  let seed = 5;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const next = prng(5);
+  const rand = (n: number) => Math.floor(next() * n);
   let made = 0;
   for (const base of bases) {
     const good = readFileSync(join(src, base));

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Manifest } from '../../schemas/manifest.js';
 import { DuckDb } from '../../src/runtime/io/DuckDb.js';
 import { sha256File } from '../../src/runtime/hash.js';
 import { RELABEL_DEFAULTS } from '../../src/probe/posterior.js';
 import { sharedPath } from '../../src/runtime/paths.js';
-import { hhRows, runCli, tempDir } from '../helpers/badInputs.js';
+import { hhRows, readManifest, runCli, tempDir } from '../helpers/badInputs.js';
 
 /**
  * The posterior P(input label right) in SQL over an output shard (src/probe/posterior.ts): the
@@ -45,7 +44,7 @@ test('rerank: the whole method on real pairs, a posterior confidence, expected e
 
   // confidence = P(this order is right) = sigmoid(logit(p0) + alpha * margin in the input order),
   // 1 - that for a swapped pair; a pair is swapped only when its posterior is within the budget.
-  const { alpha, unsafeSlope, labelPrior, maxWrongFlips } = (JSON.parse(readFileSync(join(dir, 'a', 'manifest.json'), 'utf8')) as Manifest).config as Record<string, number>;
+  const { alpha, unsafeSlope, labelPrior, maxWrongFlips } = readManifest(join(dir, 'a')).config as Record<string, number>;
   const cIn = posteriorSql(labelPrior, alpha, unsafeSlope);
   const [check] = await rows(join(dir, 'a'), `SELECT count(*)::INT AS n,
       max(abs(confidence - CASE WHEN flipped THEN 1 - ${cIn} ELSE ${cIn} END))::DOUBLE AS err,
@@ -57,7 +56,7 @@ test('rerank: the whole method on real pairs, a posterior confidence, expected e
   assert.equal(check.over_budget, 0);
   assert.equal(check.flipped, summary.flipped);
   // The manifest's expected errors are the sums the data implies (float32 confidences).
-  const totals = (JSON.parse(readFileSync(join(dir, 'a', 'manifest.json'), 'utf8')) as Manifest).totals.expectedErrors!;
+  const totals = readManifest(join(dir, 'a')).totals.expectedErrors!;
   assert.ok(Math.abs(totals.expectedWrongFlips - (check.ewf as number)) < 1e-4);
   assert.ok(Math.abs(totals.expectedWrongAfter - (check.ewa as number)) < 1e-4);
   assert.equal(totals.heldBack, check.held_back);

@@ -13,6 +13,8 @@ import { gunzipSync } from 'node:zlib';
 import { Bool, Int64, Table, tableToIPC, Utf8, vectorFromArray, type DataType } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
 import { projectRoot, sharedPath } from '../../src/runtime/paths.js';
+import { MANIFEST_FILE } from '../../schemas/layout.js';
+import type { Manifest } from '../../schemas/manifest.js';
 
 export interface HhRow {
   readonly chosen: string;
@@ -29,6 +31,11 @@ export function hhRows(): HhRow[] {
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as HhRow);
   return hhCache;
+}
+
+/** An output folder's manifest.json. */
+export function readManifest(out: string): Manifest {
+  return JSON.parse(readFileSync(join(out, MANIFEST_FILE), 'utf8')) as Manifest;
 }
 
 export const HH_FILE = () => sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz');
