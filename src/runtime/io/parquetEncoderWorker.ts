@@ -16,7 +16,7 @@ import { createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import * as pw from 'parquet-wasm/node';
-import { writerProperties, type ParquetWriterOptions } from './parquetProperties.js';
+import { ipcBatches, writerProperties, type ParquetWriterOptions } from './parquetProperties.js';
 
 type Request =
   | { op: 'open'; id: number; tmp: string; options: ParquetWriterOptions }
@@ -62,7 +62,7 @@ function open(id: number, tmp: string, options: ParquetWriterOptions): void {
 function batch(id: number, ipc: Uint8Array): void {
   const f = files.get(id);
   if (!f || f.ended) return;
-  const batches = pw.Table.fromIPCStream(ipc).recordBatches();
+  const batches = ipcBatches(ipc);
   batches.forEach((b, i) => f.queue.push({ batch: b, last: i === batches.length - 1 }));
   if (batches.length === 0) post({ id, op: 'taken' });
   f.wake?.();
