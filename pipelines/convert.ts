@@ -19,6 +19,6 @@ export function convert(parts: readonly PartRef[], io: IoConfig, runtime: Conver
     ...io,
     stats,
     stages: () => canonicalStages({ ...io, stats }),
-    write: (part) => writeShard({ ...io.write, part, outDir: io.outDir, split: io.split, rank: io.rank, worldSize: io.worldSize, configHash, stats }),
+    write: (part, written) => writeShard({ ...io.write, part, outDir: io.outDir, split: io.split, rank: io.rank, worldSize: io.worldSize, configHash, stats, written }),
   });
 }

@@ -16,12 +16,21 @@ export interface StreamPartOptions<B> {
   /** The batch stages (adapt ... relabel). They must emit exactly one batch per input batch. */
   readonly stages: OperatorFunction<RecordBatch<ReadItem>, B>;
   /**
-   * Batches read but not yet through `stages`. RxJS has no backpressure of its own, so this is
-   * how memory stays flat: the reader reads batch k + window only after batch k came out. Two
-   * lets the reader work while the model runs, without piling batches up.
+   * Batches read but not yet through `stages` (or, with `written`, not yet written). RxJS has no
+   * backpressure of its own, so this is how memory stays flat: the reader reads batch k + window
+   * only after batch k came out. Two lets the reader work while the model runs, without piling
+   * batches up.
    */
   readonly window: number;
   readonly stats: Stats;
+  /**
+   * Emits once per batch its writer has written. When given, a batch holds its place in the window
+   * until then, not only until it comes out of the stages: a writer that falls behind (the encoder
+   * flushing a row group, a slow disk) holds the reader back instead of queueing batches. Measured
+   * before (2026-12-07): during the first row-group flush of a 1M-row JSON lines convert, the main
+   * thread's heap grew 94 -> 244 MiB with batches waiting for the writer.
+   */
+  readonly written?: Observable<unknown>;
 }
 
 /**
@@ -34,11 +43,12 @@ export interface StreamPartOptions<B> {
  * stages:  -------B0 ------- B1 ---- B2 -- B3|
  * ```
  * Errors of the reader (an unreadable file) and of the stages error the result; unsubscribing stops
- * the reader and closes its file.
+ * the reader and closes its file. With `written`, a batch leaves the window when its writer has
+ * written it (eachPart wires its writer so).
  * @see adaptRows, validatePairs, writeShard
  */
 export function streamPart<B>(options: StreamPartOptions<B>): Observable<B> {
-  const { part, read, stages, window, stats } = options;
+  const { part, read, stages, window, stats, written } = options;
   if (!Number.isInteger(window) || window < 1) throw new RangeError(`streamPart: window must be a positive integer, got ${window}`);
   return new Observable<B>((subscriber) => {
     const rows = readPartRows(part, read);
@@ -74,13 +84,17 @@ export function streamPart<B>(options: StreamPartOptions<B>): Observable<B> {
         pulling = false;
       }
     };
+    const release = () => {
+      inFlight--;
+      void pull();
+    };
+    const writes = written?.subscribe(release);
     const sub = input.pipe(stages).subscribe({
       next: (b) => {
-        inFlight--;
         // Rows through every stage (progress counts these, not rows read ahead).
         stats.count('streamPart.rowsDone', sizes.shift() ?? 0);
         subscriber.next(b);
-        void pull();
+        if (!written) release();
       },
       error: (err) => subscriber.error(err),
       complete: () => subscriber.complete(),
@@ -88,6 +102,7 @@ export function streamPart<B>(options: StreamPartOptions<B>): Observable<B> {
     void pull();
     return () => {
       sub.unsubscribe();
+      writes?.unsubscribe();
       void rows.return(undefined);
     };
   });
@@ -100,8 +115,11 @@ export interface EachPartOptions<T extends Item> {
   readonly stats: Stats;
   /** The part's batch stages, from raw rows to records (see streamPart); made anew for each part, as a stage may keep state within its part. */
   readonly stages: (part: PartRef) => OperatorFunction<RecordBatch<ReadItem>, RecordBatch<T>>;
-  /** The part's writer: its batches in, one ShardResult out (writeShard, writeFeatures). */
-  readonly write: (part: PartRef) => OperatorFunction<RecordBatch<T>, ShardResult>;
+  /**
+   * The part's writer: its batches in, one ShardResult out (writeShard, writeFeatures). It calls
+   * `written` once per batch it has written, which frees the batch's place in the reader's window.
+   */
+  readonly write: (part: PartRef, written: () => void) => OperatorFunction<RecordBatch<T>, ShardResult>;
 }
 
 /**
@@ -116,7 +134,10 @@ export interface EachPartOptions<T extends Item> {
 export function eachPart<T extends Item>(parts: readonly PartRef[], options: EachPartOptions<T>): Observable<ShardResult> {
   const { read, window, stats, stages } = options;
   return from(parts).pipe(
-    concatMap((part) => streamPart({ part, read, window, stats, stages: stages(part) }).pipe(options.write(part))),
+    concatMap((part) => {
+      const written = new Subject<void>();
+      return streamPart({ part, read, window, stats, stages: stages(part), written }).pipe(options.write(part, () => written.next()));
+    }),
     markComplete({ outDir: options.outDir }),
   );
 }

@@ -31,7 +31,7 @@ export function embed(parts: readonly PartRef[], io: IoConfig, runtime: EmbedRun
     ...io,
     stats,
     stages: () => embedStages({ ...io, stats }, embedder),
-    write: (part) =>
+    write: (part, written) =>
       writeFeatures({
         part,
         outDir: io.outDir,
@@ -47,6 +47,7 @@ export function embed(parts: readonly PartRef[], io: IoConfig, runtime: EmbedRun
         width: embedder.width,
         metadata,
         stats,
+        written,
       }),
   });
 }

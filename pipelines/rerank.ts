@@ -47,6 +47,6 @@ export function rerank(parts: readonly PartRef[], config: RerankConfig, runtime:
         pairsFromLists({ pairs: config.pairs, stats }),
         relabelPairs({ ...config.rule, policy: config.policy, minMargin: config.minMargin, stats }),
       ),
-    write: (part) => writeShard({ ...io.write, part, outDir: io.outDir, split: io.split, rank: io.rank, worldSize: io.worldSize, configHash, stats, device: embedder.device }),
+    write: (part, written) => writeShard({ ...io.write, part, outDir: io.outDir, split: io.split, rank: io.rank, worldSize: io.worldSize, configHash, stats, device: embedder.device, written }),
   });
 }

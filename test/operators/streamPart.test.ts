@@ -1,13 +1,13 @@
 /**
  * streamPart on real files (plain subscription tests: the reader is real I/O, so no virtual time):
  * empty, one, many, source error, reader rejects, early unsubscribe closing the file, and the
- * flow-control window that keeps memory flat under a slow stage.
+ * flow-control window that keeps memory flat under a slow stage or a slow writer.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
-import { concatMap, firstValueFrom, identity, lastValueFrom, map, pipe, tap, toArray, type OperatorFunction } from 'rxjs';
+import { concatMap, firstValueFrom, identity, lastValueFrom, map, pipe, Subject, tap, toArray, type OperatorFunction } from 'rxjs';
 import { streamPart } from '../../pipelines/eachPart.js';
 import type { PartRef, ReadItem, RecordBatch } from '../../schemas/records.js';
 import { InputFileError } from '../../src/runtime/errors.js';
@@ -123,4 +123,37 @@ test('memory: with a slow stage, batches in flight never exceed the window (200k
   const free = await maxInFlight(join(dir, 'small.jsonl'), 'jsonl', 1_000_000, 200);
   assert.ok(free.max > 10, `without a window only ${free.max} were in flight`);
   rmSync(dir, { recursive: true, force: true }); // ~40 MB of fixtures
+});
+
+test('a slow writer holds the reader back: with `written`, batches read and not yet written never exceed the window', async () => {
+  const dir = await tempDir('stream-writer');
+  const file = join(dir, 'rows.jsonl');
+  writeJsonl(file, Array.from({ length: 20_000 }, (_, i) => ({ chosen: `c${i}`, rejected: `r${i}` })));
+  const run = async (withWritten: boolean) => {
+    const stats = new Stats();
+    const written = new Subject<void>();
+    let done = 0;
+    let max = 0;
+    const out = await lastValueFrom(
+      streamPart({ part: part(file), read: { batchRows: 200, maxRowBytes: 1 << 20 }, stages: ident, window: 2, stats, ...(withWritten ? { written } : {}) }).pipe(
+        // The writer: queues what it is given, as sinkPart's chain does, and writes a batch per 5 ms.
+        concatMap(async (b) => {
+          max = Math.max(max, stats.get('streamPart.batches') - done);
+          await sleep(5);
+          done++;
+          written.next();
+          return b.items.length;
+        }),
+        toArray(),
+      ),
+    );
+    assert.equal(out.reduce((a, n) => a + n, 0), 20_000);
+    return max;
+  };
+  const held = await run(true);
+  assert.ok(held <= 2, `${held} batches read and not written, window 2`);
+  // Control: released when they leave the (instant) stages, batches pile up at the writer.
+  const free = await run(false);
+  assert.ok(free > 10, `without written only ${free} batches waited for the writer`);
+  rmSync(dir, { recursive: true, force: true });
 });

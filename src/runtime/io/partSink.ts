@@ -68,6 +68,8 @@ export interface ShardTarget {
   readonly stats: Stats;
   /** The provider that embedded the part, recorded in its completion record (rerank, embed). */
   readonly device?: string;
+  /** Called once per batch written, so the part's reader may read the next (eachPart's window). */
+  readonly written?: () => void;
 }
 
 export interface SinkPartOptions<R extends PairRecord | ListRecord> extends ShardTarget {
@@ -156,7 +158,7 @@ export function sinkPart<R extends PairRecord | ListRecord>(options: SinkPartOpt
 
       const sub = source.subscribe({
         next: (batch) => {
-          chain = chain.then(() => writeBatch(batch));
+          chain = chain.then(() => writeBatch(batch)).then(() => options.written?.());
           chain.catch((err) => subscriber.error(err));
         },
         error: (err) => {
