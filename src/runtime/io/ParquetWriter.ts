@@ -22,7 +22,7 @@ export type { ParquetWriterOptions } from './parquetProperties.js';
 const MAX_IN_FLIGHT = 2;
 
 type Reply =
-  | { id: number; op: 'taken' | 'closed' | 'aborted' | 'failed' }
+  | { id: number; op: 'taken' | 'closed' | 'aborted' | 'failed' | 'spent' }
   | { id: number; op: 'error'; message: string; code?: string; path?: string; syscall?: string; errno?: number };
 
 /**
@@ -38,7 +38,8 @@ class Encoder {
   private waits = 0;
 
   constructor(private readonly onDead: () => void) {
-    this.worker.on('message', (m: Reply) => this.files.get(m.id)?.onReply(m));
+    // 'spent' returns a batch's bytes to be garbage here (see the worker); nothing else to do.
+    this.worker.on('message', (m: Reply) => m.op !== 'spent' && this.files.get(m.id)?.onReply(m));
     const fail = (err: Error) => {
       this.dead ??= err;
       this.onDead();
