@@ -28,9 +28,9 @@ import { hhParquetTable, hhRows, runCli, tempDir, writeJsonl, writeParquetFile }
 
 const DIGESTS = join(projectRoot(), 'test', 'fixtures', 'golden', 'digests.json');
 
-/** Digests of one platform's model-dependent outputs; `fingerprint` is null for the first set, recorded before fingerprints. */
+/** Digests of one platform's model-dependent outputs, named by its numeric fingerprint. */
 interface PlatformDigests {
-  readonly fingerprint: string | null;
+  readonly fingerprint: string;
   readonly digests: Record<string, string>;
 }
 interface GoldenFile {
@@ -153,8 +153,8 @@ test('every command writes and prints the same bytes as before (golden digests)'
   const split = (all: Record<string, string>, modelFree: boolean) => Object.fromEntries(Object.entries(all).filter(([k]) => isModelFree(k) === modelFree));
   const fingerprint = await numericFingerprint();
   const recorded = JSON.parse(readFileSync(DIGESTS, 'utf8')) as GoldenFile;
-  // This machine's set: by fingerprint, else the set from before fingerprints if it matches.
-  const platformOf = (g: GoldenFile) => g.platforms.find((p) => p.fingerprint === fingerprint) ?? g.platforms.find((p) => p.fingerprint === null && sameDigests(p.digests, split(got, false)));
+  // This machine's set, by fingerprint.
+  const platformOf = (g: GoldenFile) => g.platforms.find((p) => p.fingerprint === fingerprint);
   const mine = platformOf(recorded);
   if (process.env.PREFRANK_GOLDEN === 'write') {
     // This platform's set is replaced; the others are kept when the model-free outputs did not change.
