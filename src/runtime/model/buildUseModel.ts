@@ -126,6 +126,7 @@ export function buildUseGraph(sourceDir = useSourceDir()): Uint8Array {
   const windowRows = g.op('Concat', [i64('window.rows', [-1]), g.op('Unsqueeze', [win, axis0], 'window')], 'window', { axis: 0 });
   const ids = g.op('Reshape', [g.op('Pad', ['input_ids', pads], 'window'), windowRows], 'window'); // [B * T'/W, W]
   const windowMask = g.op('Reshape', [textMask, windowRows], 'window');
+  // [B, T', 512] (512: the layers' output width, not the 512 tokens read) to pool a text's windows together.
   const textShape = g.op('Concat', [g.op('Slice', [inputShape, i64('window.b0', [0]), i64('window.b1', [1])], 'window'), i64('window.rest', [-1, 512])], 'window', { axis: 0 });
 
   // Per window: mask, positions (0 .. W-1, as the TF graph's column indices) and the bias on keys.
