@@ -28,11 +28,13 @@ export function adaptRows(options: AdaptRowsOptions): OperatorFunction<RecordBat
   return (source) =>
     defer(() => {
       let partFormat: Format | null = null;
+      // One options object per detected format, not one per row.
+      const asFormat = Object.fromEntries(formats.map((format) => [format, { ...adapt, format }])) as Record<Format, AdaptOptions>;
       const adaptOne = (it: RawRow) => {
         if (adapt.format !== 'auto') return adaptRow(it, adapt);
         const own = detectFormat(it.row);
         partFormat ??= own;
-        return adaptRow(it, { ...adapt, format: own ?? partFormat ?? 'auto' });
+        return adaptRow(it, asFormat[own ?? partFormat ?? 'auto']);
       };
       return source.pipe(
         map((batch) => {

@@ -60,7 +60,8 @@ const consumedSets = Object.fromEntries(Object.entries(consumed).map(([k, v]) =>
 function passThrough(row: Row, format: Exclude<Format, 'auto'>): Record<string, unknown> {
   const used = consumedSets[format];
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) if (!used.has(k)) out[k] = v;
+  // for-in over own keys (rows are plain objects from JSON.parse or the readers): no entries array per row.
+  for (const k in row) if (!used.has(k)) out[k] = row[k];
   return out;
 }
 
@@ -109,9 +110,29 @@ export function renderMessages(messages: readonly Message[]): string {
   return messages.map((m) => `\n\n${roleLabel[m.role] ?? m.role}: ${m.content}`).join('');
 }
 
-function pair(raw: RawRow, fields: Omit<PairRecord, 'kind' | 'sourceFile' | 'sourceRow' | 'pairId'> & { id: string | null }): PairRecord {
-  const { id, ...rest } = fields;
-  return { kind: 'pair', sourceFile: raw.sourceFile, sourceRow: raw.sourceRow, pairId: id ?? contentId(rest.prompt, rest.chosen, rest.rejected), idFromInput: id !== null, ...rest };
+/**
+ * A pair record, built in one literal: always the same fields in the same order, so every pair
+ * shares one object shape. The spread-and-rest version this replaces cost about 5 us a row, the
+ * largest part of adapting an HH row (measured on 100k HH rows, 2026-12-07).
+ */
+function pair(raw: RawRow, format: Exclude<Format, 'auto'>, texts: { prompt: string; chosen: string; rejected: string }, chosenSafe: boolean | null, rejectedSafe: boolean | null): PairRecord {
+  const row = raw.row;
+  const id = idOf(row);
+  const { prompt, chosen, rejected } = texts;
+  return {
+    kind: 'pair',
+    sourceFile: raw.sourceFile,
+    sourceRow: raw.sourceRow,
+    pairId: id ?? contentId(prompt, chosen, rejected),
+    idFromInput: id !== null,
+    category: optionalString(row.category),
+    passThrough: passThrough(row, format),
+    prompt,
+    chosen,
+    rejected,
+    chosenSafe,
+    rejectedSafe,
+  };
 }
 
 /** Adapts one raw row. */
@@ -119,12 +140,11 @@ export function adaptRow(raw: RawRow, options: AdaptOptions): PairRecord | ListR
   const row = raw.row;
   const format = options.format === 'auto' ? detectFormat(row) : options.format;
   if (format === null) return reject(raw, `unknown format: columns ${Object.keys(row).sort().join(', ') || '(none)'}`);
-  const common = { category: optionalString(row.category), passThrough: passThrough(row, format), id: idOf(row) };
   switch (format) {
     case 'explicit': {
       const problem = textProblem(row, 'prompt') ?? textProblem(row, 'chosen') ?? textProblem(row, 'rejected');
       if (problem) return reject(raw, problem);
-      return pair(raw, { ...common, prompt: row.prompt as string, chosen: row.chosen as string, rejected: row.rejected as string, chosenSafe: optionalBool(row.chosen_safe), rejectedSafe: optionalBool(row.rejected_safe) });
+      return pair(raw, format, { prompt: row.prompt as string, chosen: row.chosen as string, rejected: row.rejected as string }, optionalBool(row.chosen_safe), optionalBool(row.rejected_safe));
     }
     case 'implicit': {
       const problem = textProblem(row, 'chosen') ?? textProblem(row, 'rejected');
@@ -135,7 +155,7 @@ export function adaptRow(raw: RawRow, options: AdaptOptions): PairRecord | ListR
       // real HH-RLHF test rows), and the explicit layout rejects a blank answer too.
       if (blank(split.chosen)) return reject(raw, 'empty text: chosen');
       if (blank(split.rejected)) return reject(raw, 'empty text: rejected');
-      return pair(raw, { ...common, ...split, chosenSafe: optionalBool(row.chosen_safe), rejectedSafe: optionalBool(row.rejected_safe) });
+      return pair(raw, format, split, optionalBool(row.chosen_safe), optionalBool(row.rejected_safe));
     }
     case 'conversational': {
       for (const col of ['chosen', 'rejected']) {
@@ -163,7 +183,7 @@ export function adaptRow(raw: RawRow, options: AdaptOptions): PairRecord | ListR
       if (blank(ct)) return reject(raw, 'empty text: chosen');
       if (blank(rt)) return reject(raw, 'empty text: rejected');
       if (blank(p)) return reject(raw, 'empty text: prompt');
-      return pair(raw, { ...common, prompt: p, chosen: ' ' + ct, rejected: ' ' + rt, chosenSafe: optionalBool(row.chosen_safe), rejectedSafe: optionalBool(row.rejected_safe) });
+      return pair(raw, format, { prompt: p, chosen: ' ' + ct, rejected: ' ' + rt }, optionalBool(row.chosen_safe), optionalBool(row.rejected_safe));
     }
     case 'pku': {
       const problem = textProblem(row, 'prompt') ?? textProblem(row, 'response_0') ?? textProblem(row, 'response_1');
@@ -174,14 +194,7 @@ export function adaptRow(raw: RawRow, options: AdaptOptions): PairRecord | ListR
       if (which !== 0 && which !== 1) return reject(raw, col in row ? `wrong type: ${col} must be 0 or 1` : `missing column: ${col}`);
       const safe = [optionalBool(row.is_response_0_safe), optionalBool(row.is_response_1_safe)];
       const other = 1 - which;
-      return pair(raw, {
-        ...common,
-        prompt: row.prompt as string,
-        chosen: row[`response_${which}`] as string,
-        rejected: row[`response_${other}`] as string,
-        chosenSafe: safe[which],
-        rejectedSafe: safe[other],
-      });
+      return pair(raw, format, { prompt: row.prompt as string, chosen: row[`response_${which}`] as string, rejected: row[`response_${other}`] as string }, safe[which], safe[other]);
     }
     case 'list': {
       const problem = textProblem(row, 'prompt');
@@ -192,17 +205,18 @@ export function adaptRow(raw: RawRow, options: AdaptOptions): PairRecord | ListR
       if (!responses.every((x) => typeof x === 'string' && !blank(x))) return reject(raw, 'wrong type: responses must be non-empty strings');
       const labels = Array.isArray(row.labels) ? (row.labels as unknown[]).map(optionalBool) : null;
       if (labels && labels.length !== responses.length) return reject(raw, 'labels and responses differ in length');
+      const id = idOf(row);
       return {
         kind: 'list',
         sourceFile: raw.sourceFile,
         sourceRow: raw.sourceRow,
-        listId: common.id ?? contentId(row.prompt as string, ...(responses as string[])),
-        idFromInput: common.id !== null,
+        listId: id ?? contentId(row.prompt as string, ...(responses as string[])),
+        idFromInput: id !== null,
         prompt: row.prompt as string,
         responses: responses as string[],
         labels,
-        category: common.category,
-        passThrough: common.passThrough,
+        category: optionalString(row.category),
+        passThrough: passThrough(row, format),
       };
     }
   }
