@@ -48,9 +48,12 @@ export function writeShard(options: WriteShardOptions): OperatorFunction<RecordB
   const schemaFor = (base: Schema, cols: string[]) =>
     withPassThrough(base, [...cols, ...(part.format === 'jsonl' ? [EXTRA] : [])].map((n) => ({ name: n, type: new Utf8() })));
   const columnsOf = (rec: PairRecord | ListRecord) => Object.keys(rec.passThrough).map(passThroughColumn);
+  // A shard's column names, made once per schema rather than once per row.
+  const names = new WeakMap<Schema, ReadonlySet<string>>();
   const fit = (row: Record<string, unknown>, schema: Schema) => {
     // Keys the shard's schema does not have go to extra_columns (JSON lines only).
-    const known = new Set(schema.fields.map((f: Field) => f.name));
+    let known = names.get(schema);
+    if (!known) names.set(schema, (known = new Set(schema.fields.map((f: Field) => f.name))));
     const extra = Object.keys(row).filter((k) => !known.has(k));
     if (extra.length) {
       row[EXTRA] = JSON.stringify(Object.fromEntries(extra.map((k) => [k, row[k]])));
