@@ -144,3 +144,34 @@ test('Parquet from another writer (DuckDB): timestamps, decimals, maps, integers
   assert.deepEqual([items[2047].sourceRow, items[2047].kind === 'raw' && items[2047].row.chosen], [4095, 'good 4095']);
   await assert.rejects(readAll(parquet(file, [2, 9], 0)), /exotic\.parquet: not a readable Parquet file: row groups \[2, 9\) out of range: the file has 3/);
 });
+
+test('Parquet damaged in a later row group: the read fails naming the file and DuckDB\'s reason, never ends early as if the file were done', async () => {
+  // DuckDB reads ahead, so a damaged page can end its stream early without an error; the reader
+  // must notice the missing rows (parquetWorker.cutShort). 50k rows in row groups of 5k, 16 bytes
+  // flipped inside the last row group's `chosen` page: before the check, the stream ended after
+  // 26,624 rows and the reader reported a whole file.
+  const { DuckDb } = await import('../../src/runtime/io/DuckDb.js');
+  const dir = await tempDir('readers-damaged-late');
+  const file = join(dir, 'late.parquet');
+  let page: { offset: number; size: number };
+  {
+    await using db = await DuckDb.open({ threads: 1 });
+    await db.exec(
+      `COPY (SELECT 'prompt ' || i AS prompt, 'chosen ' || i || repeat('x', i % 300) AS chosen, 'rejected ' || i AS rejected FROM range(50000) r(i))
+       TO '${file}' (FORMAT parquet, ROW_GROUP_SIZE 5000, COMPRESSION snappy)`,
+    );
+    const meta = await db.all(`SELECT data_page_offset AS o, total_compressed_size AS n FROM parquet_metadata('${file}') WHERE column_id = 1 ORDER BY row_group_id DESC LIMIT 1`);
+    page = { offset: Number(meta[0].o), size: Number(meta[0].n) };
+  }
+  const bytes = readFileSync(file);
+  for (let k = 0; k < 16; k++) bytes[page.offset + (page.size >> 1) + k] ^= 0xff;
+  writeFileSync(file, bytes);
+  let rows = 0;
+  await assert.rejects(
+    (async () => {
+      for await (const b of readPartRows(parquet(file), { batchRows: 1000, maxRowBytes: 1 << 24 })) rows += b.length;
+    })(),
+    (e) => e instanceof InputFileError && /^late\.parquet: Parquet read failed at row \d+: .*Snappy decompression failure.*stream stopped at row \d+, before the part's end at row 50000/.test(e.message),
+  );
+  assert.ok(rows < 50000, `${rows} rows`);
+});
