@@ -175,3 +175,26 @@ test('Parquet damaged in a later row group: the read fails naming the file and D
   );
   assert.ok(rows < 50000, `${rows} rows`);
 });
+
+test('Arrow IPC stream cut between two record batches: fails naming the file, never reads as a shorter whole file', async () => {
+  const { Table, tableFromArrays, tableToIPC } = await import('apache-arrow');
+  const dir = await tempDir('readers-arrow-cut');
+  const n = 300;
+  const batch = tableFromArrays({
+    prompt: Array.from({ length: n }, (_, i) => `prompt ${i}`),
+    chosen: Array.from({ length: n }, (_, i) => `chosen ${i}`),
+    rejected: Array.from({ length: n }, (_, i) => `rejected ${i}`),
+  }).batches[0];
+  const batches = [batch.slice(0, 100), batch.slice(100, 200), batch.slice(200, 300)];
+  const whole = Buffer.from(tableToIPC(new Table(batches), 'stream'));
+  const two = Buffer.from(tableToIPC(new Table(batches.slice(0, 2)), 'stream'));
+  // The first two batches of the whole stream are the two-batch stream without its 8-byte end marker.
+  assert.ok(whole.subarray(0, two.length - 8).equals(two.subarray(0, two.length - 8)));
+  const arrow = (file: string): PartRef => ({ index: 0, count: 1, file, source: basename(file), format: 'arrow', rowGroups: null, firstRow: 0 });
+  writeFileSync(join(dir, 'whole.arrow'), whole);
+  writeFileSync(join(dir, 'cut.arrow'), whole.subarray(0, two.length - 8));
+  writeFileSync(join(dir, 'mid.arrow'), whole.subarray(0, two.length + 100));
+  assert.equal((await readAll(arrow(join(dir, 'whole.arrow')))).flat().length, 300);
+  await assert.rejects(readAll(arrow(join(dir, 'cut.arrow'))), (e) => e instanceof InputFileError && /^cut\.arrow: not a readable Arrow IPC file: the Arrow stream is cut short: it ends after \d+ messages without its end-of-stream marker/.test(e.message));
+  await assert.rejects(readAll(arrow(join(dir, 'mid.arrow'))), (e) => e instanceof InputFileError && /^mid\.arrow: not a readable Arrow IPC file: the Arrow stream is cut short or damaged inside a message/.test(e.message));
+});
