@@ -32,8 +32,8 @@ function arrowValue(v: unknown): unknown {
  * reads as a shorter valid stream (measured: a 300-row file cut after its second batch converted
  * as a complete 200-row shard), so the file's messages are walked first, header by header (the
  * bodies are skipped), and the stream must end with its end-of-stream marker exactly at the end of
- * the file. The format allows a writer to omit the marker, but pyarrow, arrow-rs, Java, Go and
- * apache-arrow all write it, and without it a cut file cannot be told from a whole one. The file
+ * the file. The format allows a writer to omit the marker, but pyarrow, arrow-rs and apache-arrow
+ * write it when a stream is closed, and without it a cut file cannot be told from a whole one. The file
  * format ("ARROW1") has a footer, which a cut file lacks, so it needs no walk.
  */
 async function arrowStreamProblem(file: string): Promise<string | null> {
