@@ -27,6 +27,9 @@ function arrowValue(v: unknown): unknown {
   return v;
 }
 
+/** The largest message metadata the stream walk reads (real ones are kilobytes). */
+const MAX_METADATA_BYTES = 64 << 20;
+
 /**
  * Why an Arrow IPC stream file is incomplete, or null. A stream cut between two record batches
  * reads as a shorter valid stream (measured: a 300-row file cut after its second batch converted
@@ -59,7 +62,9 @@ async function arrowStreamProblem(file: string): Promise<string | null> {
       const metaLength = continued ? h.readInt32LE(4) : h.readInt32LE(0);
       const start = pos + (continued ? 8 : 4);
       if (metaLength === 0) return start === size ? null : `the Arrow stream has ${size - start} bytes after its end-of-stream marker`;
-      if (metaLength < 0 || start + metaLength > size) break;
+      // Metadata is a schema or a batch header, kilobytes: a larger length is damage, not a reason
+      // to allocate up to the file's size.
+      if (metaLength < 0 || metaLength > MAX_METADATA_BYTES || start + metaLength > size) break;
       const meta = await at(start, metaLength);
       // Message.bodyLength: field 3 of the root table, through its vtable.
       const table = meta.readUInt32LE(0);
