@@ -118,13 +118,24 @@ async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Re
         throw new InputFileError(shown, `${kind} read failed at row ${row}: ${(err as Error).message}`, { cause: err });
       }
       if (next.done) break;
-      const rows = next.rows as Record<string, unknown>[];
+      const rows = next.columns ? rowObjects(next.names as string[], next.columns as unknown[][], next.n as number) : (next.rows as Record<string, unknown>[]);
       yield rows.map((r, i): RawRow => ({ kind: 'raw', sourceFile: shown, sourceRow: row + i, row: r }));
       row += rows.length;
     }
   } finally {
     await decoder.close();
   }
+}
+
+/** Row objects from a batch sent as columns (the Parquet worker's): keys in column order. */
+function rowObjects(names: readonly string[], columns: readonly (readonly unknown[])[], n: number): Record<string, unknown>[] {
+  const rows: Record<string, unknown>[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < names.length; c++) row[names[c]] = columns[c][i];
+    rows[i] = row;
+  }
+  return rows;
 }
 
 interface TooLong {
