@@ -2,17 +2,18 @@
  * The Arrow IPC reader's worker thread (readers.ts, readArrow): apache-arrow parses the file's
  * flatbuffers and buffers in JS, so a damaged file can throw anything or allocate without bound;
  * here that ends this worker (its heap is limited), not the run. Requests, one at a time:
- * `open` (file, batchRows), `next` (the next rows, at most batchRows, as plain values: lists as
- * arrays, structs as objects), `close`.
+ * `open` (file, batchRows), `next` (the next rows, at most batchRows, as a ColumnBatch of plain
+ * values: lists as arrays, structs as objects), `close`.
  */
 import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import { RecordBatchReader, Vector, type RecordBatch } from 'apache-arrow';
+import { ColumnBuffer } from './columnBuffer.js';
 
 type Request = { op: 'open'; file: string; batchRows: number } | { op: 'next' } | { op: 'close' };
 
-let reader: { stream: ReadStream; batches: AsyncIterator<RecordBatch>; names: string[]; buffer: Record<string, unknown>[]; batchRows: number } | null = null;
+let reader: { stream: ReadStream; batches: AsyncIterator<RecordBatch>; buffer: ColumnBuffer; batchRows: number } | null = null;
 
 /** A value of an Arrow column as the adapters take it: lists as arrays, structs as objects. */
 function arrowValue(v: unknown): unknown {
@@ -96,23 +97,22 @@ async function handle(req: Request): Promise<unknown> {
     const stream = createReadStream(req.file, { highWaterMark: 1 << 20 });
     const r = await RecordBatchReader.from(stream);
     await r.open();
-    reader = { stream, batches: (r as AsyncIterable<RecordBatch>)[Symbol.asyncIterator](), names: r.schema.fields.map((f) => f.name), buffer: [], batchRows: req.batchRows };
+    reader = { stream, batches: (r as AsyncIterable<RecordBatch>)[Symbol.asyncIterator](), buffer: new ColumnBuffer(r.schema.fields.map((f) => f.name)), batchRows: req.batchRows };
     return { opened: true };
   }
   const r = reader!;
-  while (r.buffer.length < r.batchRows) {
+  while (r.buffer.size < r.batchRows) {
     const next = await r.batches.next();
     if (next.done) break;
     const b = next.value;
-    const columns = r.names.map((_, c) => b.getChildAt(c));
-    for (let i = 0; i < b.numRows; i++) {
-      const row: Record<string, unknown> = {};
-      r.names.forEach((n, c) => (row[n] = arrowValue(columns[c]?.get(i) ?? null)));
-      r.buffer.push(row);
-    }
+    const columns = r.buffer.names.map((_, c) => {
+      const column = b.getChildAt(c);
+      return Array.from({ length: b.numRows }, (_, i) => arrowValue(column?.get(i) ?? null));
+    });
+    r.buffer.push(columns, b.numRows);
   }
-  if (r.buffer.length === 0) return { done: true };
-  return { rows: r.buffer.splice(0, r.batchRows) };
+  if (r.buffer.size === 0) return { done: true };
+  return r.buffer.take(r.batchRows);
 }
 
 parentPort!.on('message', (req: Request) => {

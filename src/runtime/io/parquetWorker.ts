@@ -13,14 +13,14 @@
  * Requests: { op: 'rowGroups', file } -> { rowGroups: number[] } | { error };
  *           { op: 'open', file, rowGroups: [start, end) | null, rowRange: [first, end) | null, batchRows }
  *             -> { opened: true } | { error };
- *           { op: 'next' } -> { names: string[], columns: unknown[][], n } | { done: true } | { error }
- *             (a batch as columns, in the file's column order; readers.ts makes the row objects);
+ *           { op: 'next' } -> ColumnBatch (columnBuffer.ts: a batch as columns) | { done: true } | { error };
  *           { op: 'close' } -> { closed: true }.
  * Values are DuckDB's JS values: BIGINT as bigint, lists as arrays, structs as objects, timestamps
  * as Date, DECIMAL as number, MAP as [{ key, value }].
  */
 import { parentPort } from 'node:worker_threads';
-import { DuckDBInstance, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBResult, type JS } from '@duckdb/node-api';
+import { DuckDBInstance, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBResult } from '@duckdb/node-api';
+import { ColumnBuffer } from './columnBuffer.js';
 
 type Request =
   | { op: 'rowGroups'; file: string }
@@ -29,14 +29,7 @@ type Request =
   | { op: 'close' };
 
 let db: { instance: DuckDBInstance; connection: DuckDBConnection } | null = null;
-/** A chunk of DuckDB's result as JS columns, `start` rows of it already sent. */
-interface Chunk {
-  readonly columns: (JS | null)[][];
-  readonly rows: number;
-  start: number;
-}
-
-let reader: { file: string; result: DuckDBResult; names: string[]; chunks: Chunk[]; buffered: number; batchRows: number; row: number; ends: number[]; hi: number } | null = null;
+let reader: { file: string; result: DuckDBResult; buffer: ColumnBuffer; batchRows: number; row: number; ends: number[]; hi: number } | null = null;
 
 /**
  * DuckDB's message, with what to do where the file is valid but DuckDB cannot decode it: the
@@ -121,7 +114,7 @@ async function handle(req: Request): Promise<unknown> {
           })
         : await c.stream('SELECT * FROM read_parquet($file)', { file: req.file });
     const ends = [...starts.slice(g0 + 1, g1 + 1).filter((e) => e > lo && e < hi), hi];
-    reader = { file: req.file, result, names: result.deduplicatedColumnNames(), chunks: [], buffered: 0, batchRows: req.batchRows, row: lo, ends, hi };
+    reader = { file: req.file, result, buffer: new ColumnBuffer(result.deduplicatedColumnNames()), batchRows: req.batchRows, row: lo, ends, hi };
     return { opened: true };
   }
   const r = reader!;
@@ -129,38 +122,19 @@ async function handle(req: Request): Promise<unknown> {
   // sees together does not depend on the reader.
   while (r.ends.length && r.ends[0] <= r.row) r.ends.shift();
   const limit = Math.min(r.batchRows, (r.ends[0] ?? Infinity) - r.row);
-  while (r.buffered < limit) {
+  while (r.buffer.size < limit) {
     const chunk = await r.result.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
-    r.chunks.push({ columns: chunk.convertColumns(JSDuckDBValueConverter), rows: chunk.rowCount, start: 0 });
-    r.buffered += chunk.rowCount;
+    r.buffer.push(chunk.convertColumns(JSDuckDBValueConverter), chunk.rowCount);
   }
-  if (r.buffered === 0) {
+  if (r.buffer.size === 0) {
     reader = null;
     if (r.row < r.hi) throw new Error(await cutShort(r.file, r.row, r.hi));
     return { done: true };
   }
-  // The batch goes as columns, not one object per row: structured clone then writes no keys per
-  // row, and the main thread builds the objects (readers.ts, rowObjects). Measured (2026-12-07):
-  // clone and unclone of 50k HH rows 5.5 -> 4.2 us a row; reading a 1M-row file through the
-  // reader, 14.9 -> 13.6 s of CPU for both threads (median of 3, alternating runs).
-  const n = Math.min(limit, r.buffered);
-  const columns: (JS | null)[][] = r.names.map(() => []);
-  for (let taken = 0; taken < n; ) {
-    const chunk = r.chunks[0];
-    const k = Math.min(n - taken, chunk.rows - chunk.start);
-    for (let c = 0; c < columns.length; c++) {
-      const from = chunk.columns[c];
-      const to = columns[c];
-      for (let i = chunk.start; i < chunk.start + k; i++) to.push(from[i]);
-    }
-    chunk.start += k;
-    taken += k;
-    if (chunk.start === chunk.rows) r.chunks.shift();
-  }
-  r.buffered -= n;
-  r.row += n;
-  return { names: r.names, columns, n };
+  const batch = r.buffer.take(limit);
+  r.row += batch.n;
+  return batch;
 }
 
 parentPort!.on('message', (req: Request) => {

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { RAW_PREVIEW, toReject, type PartRef, type RawRow, type ReadItem } from '../../../schemas/records.js';
 import { InputFileError, oneLine } from '../errors.js';
+import type { ColumnBatch } from './columnBuffer.js';
 
 /** The reject reason of a damaged input file; the rows before the damage are kept. */
 export const DAMAGED_INPUT = 'damaged input';
@@ -118,7 +119,7 @@ async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Re
         throw new InputFileError(shown, `${kind} read failed at row ${row}: ${(err as Error).message}`, { cause: err });
       }
       if (next.done) break;
-      const rows = next.columns ? rowObjects(next.names as string[], next.columns as unknown[][], next.n as number) : (next.rows as Record<string, unknown>[]);
+      const rows = rowObjects(next as unknown as ColumnBatch);
       yield rows.map((r, i): RawRow => ({ kind: 'raw', sourceFile: shown, sourceRow: row + i, row: r }));
       row += rows.length;
     }
@@ -127,8 +128,8 @@ async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Re
   }
 }
 
-/** Row objects from a batch sent as columns (the Parquet worker's): keys in column order. */
-function rowObjects(names: readonly string[], columns: readonly (readonly unknown[])[], n: number): Record<string, unknown>[] {
+/** Row objects from a decoder's batch of columns (columnBuffer.ts): keys in column order. */
+function rowObjects({ names, columns, n }: ColumnBatch): Record<string, unknown>[] {
   const rows: Record<string, unknown>[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const row: Record<string, unknown> = {};
