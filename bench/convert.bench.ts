@@ -10,13 +10,12 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { gunzipSync } from 'node:zlib';
 import { median, type Bench, type Row } from './harness.js';
-import { projectRoot, sharedPath } from '../src/runtime/paths.js';
+import { projectRoot, sharedJsonLines, sharedPath } from '../src/runtime/paths.js';
 
 export interface Measured {
   readonly seconds: number;
@@ -46,11 +45,7 @@ export async function measure(args: readonly string[], cwd: string): Promise<Mea
 
 /** Writes `rows` HH-style pairs as JSON lines (streamed, so the generator's memory stays small). */
 export async function writeInput(file: string, rows: number): Promise<void> {
-  const hh = gunzipSync(await readFile(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz')))
-    .toString('utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as { chosen: string; rejected: string });
+  const hh = sharedJsonLines(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz')).map((l) => JSON.parse(l) as { chosen: string; rejected: string });
   const out = createWriteStream(file);
   let buf = '';
   for (let i = 0; i < rows; i++) {

@@ -5,15 +5,14 @@
  * texts through transformers.js' feature-extraction pipeline (same ONNX file and tokenizer, offline).
  * Texts: chosen and rejected dialogues of HH-RLHF harmless-base test.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import type ort from 'onnxruntime-node';
 import { defaultModelDir, ensureDefaultModel } from '../src/runtime/model/buildGloveModel.js';
 import { bucketByTokens } from '../src/runtime/model/batching.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
-import { sharedPath } from '../src/runtime/paths.js';
+import { sharedJsonLines, sharedPath } from '../src/runtime/paths.js';
 import { buildBertModel, MINI_LM } from './bertModel.js';
 import { median, timeMedian, type Bench, type Row } from './harness.js';
 
@@ -24,10 +23,8 @@ const CALL = 1024;
 const MINI_LM_TEXTS = 64;
 
 function hhTexts(max: number): string[] {
-  const lines = gunzipSync(readFileSync(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz'))).toString('utf8').split('\n');
   const out: string[] = [];
-  for (const line of lines) {
-    if (!line.trim()) continue;
+  for (const line of sharedJsonLines(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz'))) {
     const r = JSON.parse(line) as { chosen: string; rejected: string };
     out.push(r.chosen, r.rejected);
     if (out.length >= max) break;

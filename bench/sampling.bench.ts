@@ -13,12 +13,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import ort from 'onnxruntime-node';
 import { Prng } from '../src/probe/Prng.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
 import { openOrtSession } from '../src/runtime/model/openOrtSession.js';
-import { projectRoot, sharedPath } from '../src/runtime/paths.js';
+import { projectRoot, sharedJsonLines, sharedPath } from '../src/runtime/paths.js';
 import type { Device } from '../src/runtime/model/openOrtSession.js';
 import { median, type Bench, type Row } from './harness.js';
 
@@ -46,8 +45,8 @@ function flopsPerToken(c: ModelConfig, context: number, withHead: boolean): numb
 /** HH-RLHF harmless pairs split as the implicit-prompt adapter does: shared dialogue, two answers. */
 function hhPrompts(n: number): { prompt: string; responses: [string, string] }[] {
   const out: { prompt: string; responses: [string, string] }[] = [];
-  for (const line of gunzipSync(readFileSync(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz'))).toString('utf8').split('\n')) {
-    if (!line.trim() || out.length >= n) continue;
+  for (const line of sharedJsonLines(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz'))) {
+    if (out.length >= n) continue;
     const r = JSON.parse(line) as { chosen: string; rejected: string };
     const cut = r.chosen.lastIndexOf('\n\nAssistant:') + '\n\nAssistant:'.length;
     if (cut < 12 || r.rejected.slice(0, cut) !== r.chosen.slice(0, cut)) continue;

@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { measure } from '../bench/convert.bench.js';
 import { buildLlamaModel, LLAMA_1B_20L, randomLlamaWeights, type AttentionForm } from '../bench/llamaModel.js';
-import { projectRoot } from '../src/runtime/paths.js';
-import { HH_FILE, sharedJsonLines } from './probeData.js';
+import { projectRoot, sharedJsonLines } from '../src/runtime/paths.js';
+import { HH_FILE } from './probeData.js';
 
 const { values: args } = parseArgs({
   options: {

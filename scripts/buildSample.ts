@@ -5,19 +5,18 @@
  *
  *   npm run build && node dist/scripts/buildSample.js
  */
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { Field, Schema, Utf8 } from 'apache-arrow';
 import { tableFromRows } from '../schemas/output.js';
-import { dataPath, sharedPath } from '../src/runtime/paths.js';
+import { dataPath, sharedJsonLines, sharedPath } from '../src/runtime/paths.js';
 import { ParquetWriter } from '../src/runtime/io/ParquetWriter.js';
 
 const ROWS = 1000;
 
 async function main(): Promise<void> {
   const src = sharedPath('data', 'hh-rlhf-harmless-base');
-  const lines = gunzipSync(readFileSync(join(src, 'test.jsonl.gz'))).toString('utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = sharedJsonLines(join(src, 'test.jsonl.gz'));
   const rows = lines.slice(0, ROWS).map((l) => JSON.parse(l) as { chosen: string; rejected: string });
   const schema = new Schema([new Field('chosen', new Utf8(), false), new Field('rejected', new Utf8(), false)]);
   const out = dataPath('sample');

@@ -13,7 +13,8 @@ import { splitImplicit } from '../schemas/adapters.js';
 import { defaultModelFile } from '../src/runtime/model/defaultModel.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
 import type { Device } from '../src/runtime/model/openOrtSession.js';
-import { HH_FILE, MODERATION_FILE, sharedJsonLines } from './probeData.js';
+import { HH_FILE, MODERATION_FILE } from './probeData.js';
+import { sharedJsonLines } from '../src/runtime/paths.js';
 
 /** `count` shared texts: every other one an HH response, the rest moderation texts (43% over 128 tokens). */
 export function checkTexts(count: number): string[] {

@@ -2,26 +2,16 @@
  * Data shared by scripts/buildProbe.ts and scripts/evalProbe.ts: the default model, the shared
  * HH-RLHF harmless pairs and the OpenAI moderation texts, embedded into probe features.
  */
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { readFeatures } from '../pipelines/probeFeatures.js';
 import { defaultModelFile } from '../src/runtime/model/defaultModel.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
-import { sharedPath } from '../src/runtime/paths.js';
+import { sharedJsonLines, sharedPath } from '../src/runtime/paths.js';
 import { Stats } from '../src/runtime/Stats.js';
 import type { FeatureLabel, FeatureSet } from '../schemas/features.js';
 
 export { DEFAULT_MODEL_NAME } from '../src/runtime/model/defaultModel.js';
 export const HH_FILE = sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz');
 export const MODERATION_FILE = sharedPath('data', 'openai-moderation', 'samples-1680.jsonl.gz');
-
-/** The non-blank lines of a gzipped JSON lines file of the shared data (small files: read whole). */
-export function sharedJsonLines(file: string): string[] {
-  return gunzipSync(readFileSync(file))
-    .toString('utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '');
-}
 
 /** The default model file, built first (by the model owner's builder) when missing. */
 export function defaultModelPath(): string {

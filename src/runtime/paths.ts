@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 
 /** The package root (the folder holding package.json), found from this file whether run from src or dist. */
 export function projectRoot(): string {
@@ -21,4 +22,12 @@ export function dataPath(...parts: string[]): string {
 /** The shared folder beside the checkout (tests and benchmarks only). */
 export function sharedPath(...parts: string[]): string {
   return join(projectRoot(), '..', 'shared', ...parts);
+}
+
+/** The non-blank lines of a gzipped JSON lines file of the shared data (small files: read whole). */
+export function sharedJsonLines(file: string): string[] {
+  return gunzipSync(readFileSync(file))
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 }

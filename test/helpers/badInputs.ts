@@ -9,10 +9,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { Bool, Int64, Table, tableToIPC, Utf8, vectorFromArray, type DataType } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
-import { projectRoot, sharedPath } from '../../src/runtime/paths.js';
+import { projectRoot, sharedJsonLines, sharedPath } from '../../src/runtime/paths.js';
 import { MANIFEST_FILE } from '../../schemas/layout.js';
 import type { Manifest } from '../../schemas/manifest.js';
 
@@ -25,11 +24,7 @@ let hhCache: HhRow[] | null = null;
 
 /** The 2,312 real HH-RLHF harmless-base test rows, in file order. */
 export function hhRows(): HhRow[] {
-  hhCache ??= gunzipSync(readFileSync(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz')))
-    .toString('utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as HhRow);
+  hhCache ??= sharedJsonLines(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz')).map((l) => JSON.parse(l) as HhRow);
   return hhCache;
 }
 

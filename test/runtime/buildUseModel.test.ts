@@ -3,12 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { buildUseModel, USE_MAX_TOKENS, USE_READ_TOKENS } from '../../src/runtime/model/buildUseModel.js';
 import { Embedder } from '../../src/runtime/model/Embedder.js';
-import { sharedPath } from '../../src/runtime/paths.js';
+import { sharedJsonLines, sharedPath } from '../../src/runtime/paths.js';
 import { TextTokenizer } from '../../src/runtime/model/TextTokenizer.js';
 
 /** The package the default model is built from, run as its authors ship it (TF.js, CPU). */
@@ -25,13 +24,12 @@ async function loadReference(): Promise<Reference> {
 
 /** Every text of the shared data: HH-RLHF dialogues (both sides) and the moderation texts. */
 function sharedTexts(): string[] {
-  const lines = (f: string) => gunzipSync(readFileSync(f)).toString('utf8').split('\n').filter((l) => l.trim() !== '');
   const texts: string[] = [];
-  for (const l of lines(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz'))) {
+  for (const l of sharedJsonLines(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz'))) {
     const r = JSON.parse(l) as { chosen: string; rejected: string };
     texts.push(r.chosen, r.rejected);
   }
-  for (const l of lines(sharedPath('data', 'openai-moderation', 'samples-1680.jsonl.gz'))) texts.push((JSON.parse(l) as { prompt: string }).prompt);
+  for (const l of sharedJsonLines(sharedPath('data', 'openai-moderation', 'samples-1680.jsonl.gz'))) texts.push((JSON.parse(l) as { prompt: string }).prompt);
   return texts;
 }
 
