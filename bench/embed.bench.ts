@@ -9,8 +9,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type ort from 'onnxruntime-node';
-import { defaultModelDir, ensureDefaultModel } from '../src/runtime/model/buildGloveModel.js';
 import { bucketByTokens } from '../src/runtime/model/batching.js';
+import { DEFAULT_MODEL_NAME, defaultModelFile } from '../src/runtime/model/defaultModel.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
 import { sharedJsonLines, sharedPath } from '../src/runtime/paths.js';
 import { buildBertModel, MINI_LM } from './bertModel.js';
@@ -68,7 +68,8 @@ async function stageVsBare(embedder: Embedder, texts: readonly string[], other?:
   const feeds: Record<string, ort.Tensor>[] = [];
   for (const c of calls) {
     const ids = c.map((t) => embedder.tokenizer.encode(t, embedder.maxTokens).ids);
-    for (const g of bucketByTokens(ids.map((x) => x.length), embedder.batchTokens)) feeds.push(embedder.feeds(g.map((k) => ids[k])));
+    const streamIds = embedder.streams.map((s) => c.map((t) => s.tokenizer.encode(t, s.maxTokens).ids));
+    for (const g of bucketByTokens(ids.map((x) => x.length), embedder.batchTokens)) feeds.push(embedder.feeds(g.map((k) => ids[k]), streamIds.map((x) => g.map((k) => x[k]))));
   }
   const bare = async () => {
     for (const f of feeds) await embedder.session.run(f);
@@ -99,12 +100,11 @@ function row(model: string, texts: number, r: StageResult, extra: Row = {}): Row
 
 const defaultModel: Bench = {
   name: 'embed-default',
-  description: `default model (glove-100d, pooled): 2,000 HH-RLHF texts, max 512 tokens, batch budget 4096 tokens, median of ${REPEATS}`,
+  description: `default model (${DEFAULT_MODEL_NAME}, pooled): 2,000 HH-RLHF texts, max 512 tokens, batch budget 4096 tokens, median of ${REPEATS}`,
   async run() {
-    ensureDefaultModel((m) => process.stderr.write(m + '\n'));
-    await using e = await Embedder.open({ model: join(defaultModelDir(), 'model.onnx'), device: 'cpu', cacheMiB: 0 });
+    await using e = await Embedder.open({ model: defaultModelFile((m) => process.stderr.write(m + '\n')), device: 'cpu', cacheMiB: 0 });
     const texts = hhTexts(2000);
-    return [row('glove-100d', texts.length, await stageVsBare(e, texts), { layers: e.layers.length, width: e.width })];
+    return [row(DEFAULT_MODEL_NAME, texts.length, await stageVsBare(e, texts), { layers: e.layers.length, width: e.width })];
   },
 };
 

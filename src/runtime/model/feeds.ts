@@ -12,13 +12,22 @@ export type Role = 'input_ids' | 'attention_mask' | 'token_type_ids' | 'position
 export interface InputSpec {
   readonly name: string;
   readonly role: Role;
+  /** The token stream it belongs to: null for the main one, else a name the model declares (TOKEN_STREAMS_KEY). */
+  readonly stream: string | null;
   readonly elemType: number;
   readonly shape: readonly (number | string | null)[] | null;
 }
 
-export function classifyInputs(inputs: readonly ValueInfoProto[], where: string, signature: string): InputSpec[] {
+export function classifyInputs(inputs: readonly ValueInfoProto[], where: string, signature: string, streams: readonly string[] = []): InputSpec[] {
   const specs = inputs.map((v): InputSpec => {
     const name = v.name ?? '';
+    // A declared stream's inputs are `S.input_ids` and `S.attention_mask`, nothing else.
+    const stream = streams.find((s) => name.startsWith(`${s}.`)) ?? null;
+    if (stream !== null) {
+      const role = name.slice(stream.length + 1);
+      if (role !== 'input_ids' && role !== 'attention_mask') throw new UserError(`${where}: cannot feed model input ${name}: token stream ${stream} takes ${stream}.input_ids and ${stream}.attention_mask only; ${signature}`);
+      return { name, role, stream, elemType: elemTypeOf(v), shape: declaredShape(v) };
+    }
     const role: Role | null =
       name === LAST_INDEX_INPUT
         ? 'last_index'
@@ -36,16 +45,21 @@ export function classifyInputs(inputs: readonly ValueInfoProto[], where: string,
                     ? 'use_cache_branch'
                     : null;
     if (!role) throw new UserError(`${where}: cannot feed model input ${name} (prefrank feeds input_ids, attention_mask, token_type_ids, position_ids, past_key_values.*, use_cache_branch); ${signature}`);
-    return { name, role, elemType: elemTypeOf(v), shape: declaredShape(v) };
+    return { name, role, stream: null, elemType: elemTypeOf(v), shape: declaredShape(v) };
   });
-  if (!specs.some((s) => s.role === 'input_ids')) throw new UserError(`${where}: the model has no input_ids input; ${signature}`);
+  for (const s of [null, ...streams])
+    if (!specs.some((x) => x.stream === s && x.role === 'input_ids')) throw new UserError(`${where}: the model has no ${s === null ? '' : `${s}.`}input_ids input; ${signature}`);
   return specs;
 }
 
-/** The feeds for one batch: ids, mask, positions, empty past, last-token indices. */
+/**
+ * The feeds of one token stream for one batch (`inputs`: that stream's): ids, mask, positions,
+ * empty past, last-token indices. A batch whose rows are all empty (possible on a second stream)
+ * is fed one masked pad, as a sequence of length 0 is not.
+ */
 export function buildFeeds(inputs: readonly InputSpec[], rows: readonly Int32Array[], padId: number, paddingSide: 'left' | 'right'): Record<string, ort.Tensor> {
   const b = rows.length;
-  const T = Math.max(...rows.map((x) => x.length));
+  const T = Math.max(1, ...rows.map((x) => x.length));
   const left = paddingSide === 'left';
   const n = b * T;
   const ids = new Int32Array(n).fill(padId);

@@ -66,6 +66,41 @@ export interface ModelSpec {
   readonly opset?: number;
   readonly name?: string;
   readonly docString?: string;
+  /** The model's metadata_props (e.g. TOKEN_STREAMS_KEY), written in key order. */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/**
+ * metadata_props key naming a model's extra token streams (comma-separated names). A stream S is
+ * the inputs `S.input_ids` and `S.attention_mask`, fed from the tokenizer in the folder S/ beside
+ * model.onnx (its own tokenizer_config.json: template, length limit). Embedder.ts reads it.
+ */
+export const TOKEN_STREAMS_KEY = 'prefrank.token_streams';
+
+/** The model's metadata_props as a plain object. */
+export function modelMetadata(model: ModelProto): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const e of model.metadataProps ?? []) if (e.key) out[e.key] = e.value ?? '';
+  return out;
+}
+
+/** A graph under construction: nodes and initializers with generated, readable, deterministic names. */
+export class GraphBuilder {
+  readonly nodes: NodeProto[] = [];
+  readonly inits: TensorProto[] = [];
+  private n = 0;
+
+  /** Adds a node with one output, named `/scope/OpType_N_output_0`; returns the output's name. */
+  op(opType: string, inputs: readonly string[], scope: string, attrs: Readonly<Record<string, AttrValue>> = {}): string {
+    const name = `/${scope}/${opType}_${this.n++}`;
+    this.nodes.push(node(opType, inputs, [`${name}_output_0`], name, attrs));
+    return `${name}_output_0`;
+  }
+
+  init(t: TensorProto): string {
+    this.inits.push(t);
+    return t.name!;
+  }
 }
 
 /** Encodes a model. No timestamps or host names go in, so the bytes depend on the spec alone. */
@@ -75,6 +110,9 @@ export function encodeModel(spec: ModelSpec): Uint8Array {
     opsetImport: [{ domain: '', version: spec.opset ?? 17 }],
     producerName: 'prefrank',
     docString: spec.docString ?? '',
+    metadataProps: Object.keys(spec.metadata ?? {})
+      .sort()
+      .map((key) => ({ key, value: spec.metadata![key] })),
     graph: {
       name: spec.name ?? 'prefrank',
       node: [...spec.nodes],

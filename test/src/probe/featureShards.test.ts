@@ -22,7 +22,7 @@ test('probe train on embed feature shards equals probe train on the texts', asyn
   const shards = await readFeatureShards(files!);
   assert.equal(shards.features.pairs.length, 80);
   assert.equal(shards.source.width, 512);
-  assert.equal(shards.features.pairs[0].chosen.length, 3 * 512);
+  assert.equal(shards.features.pairs[0].chosen.length, 4 * 512);
 
   for (const [name, from] of [['a', join(dir, 'emb')], ['b', input]]) {
     const r = await runCli(['probe', 'train', from, '--out', join(dir, name), '--seed', '3', '--device', 'cpu']);

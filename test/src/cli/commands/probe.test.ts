@@ -60,7 +60,7 @@ test('probe train then eval; a probe for another model is refused unless --force
   writeFileSync(join(tmp, 'p', 'probe.json'), JSON.stringify(meta));
   const refused = await prefrank('probe', 'eval', 'pairs.jsonl', '--probe', 'p');
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /^prefrank: probe p does not match the model: model sha256 [0-9a-f]{12} \(use-lite\) but the probe was trained on 000000000000 .*--force/m);
+  assert.match(refused.stderr, /^prefrank: probe p does not match the model: model sha256 [0-9a-f]{12} \(use-lite-glove\) but the probe was trained on 000000000000 .*--force/m);
   const forced = await prefrank('probe', 'eval', 'pairs.jsonl', '--probe', 'p', '--force');
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(forced.stderr, /--force: probe does not match the model/);
