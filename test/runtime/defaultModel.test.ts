@@ -77,6 +77,14 @@ describe('the default model: USE lite and a GloVe token stream in one graph', ()
     assert.deepEqual(Array.from(f.features), [...a.features.subarray(0, USE_WIDTH), ...a.features.subarray(2 * USE_WIDTH, 3 * USE_WIDTH)]);
   });
 
+  it('reads GloVe alone when only its layer is selected (the main stream still sets the batches)', async () => {
+    await using last = await Embedder.open({ model, device: 'cpu', layers: [3] });
+    assert.deepEqual([last.layers, last.streams.map((s) => s.name)], [[3], [GLOVE_STREAM]]);
+    const [f] = await last.embedTexts([{ prompt: 'how', response: ' do' }]);
+    const [a] = await both.embedTexts([{ prompt: 'how', response: ' do' }]);
+    assert.deepEqual(Array.from(f.features), Array.from(a.features.subarray(3 * USE_WIDTH)));
+  });
+
   it('names the missing stream tokenizer when the folder lacks it', async () => {
     rmSync(join(tmp, 'again', GLOVE_STREAM), { recursive: true });
     await assert.rejects(Embedder.open({ model: join(tmp, 'again', 'model.onnx'), device: 'cpu' }), /cannot read tokenizer .*glove[/\\]tokenizer\.json/);

@@ -211,7 +211,12 @@ export class Embedder {
       throw new UserError(`${modelPath} is not an ONNX model: ${(err as Error).message}`, { cause: err });
     }
     const declared = (modelMetadata(model)[TOKEN_STREAMS_KEY] ?? '').split(',').filter(Boolean);
+    const mainInputs = declared.length ? (model.graph!.input ?? []).filter((i) => !declared.some((s) => i.name?.startsWith(`${s}.`))) : [];
     const plan = applyLayerTap(model, { layers: options.layers ?? null }, modelPath);
+    // The main stream sets the batches and finds empty texts, so its inputs stay even when only
+    // other streams' layers are selected (--layers 3 of the default model): unread, still fed.
+    const tappedInputs = plan.model.graph!.input ?? [];
+    if (mainInputs.length && !tappedInputs.some((i) => mainInputs.some((m) => m.name === i.name))) plan.model.graph!.input = [...mainInputs, ...tappedInputs];
     // The tap prunes what the selected layers do not read: a stream whose inputs went with it
     // (--layers 0,1 of the default model drops GloVe's) is neither tokenized nor fed.
     const streamNames = declared.filter((s) => (plan.model.graph!.input ?? []).some((i) => i.name?.startsWith(`${s}.`)));
