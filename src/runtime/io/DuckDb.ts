@@ -6,7 +6,7 @@
  * file paths that must appear in DDL (a view over files cannot take parameters) go through
  * `quoteIdent` / `quoteLiteral`.
  */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue, type Json, type JS } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBResultReader, type DuckDBValue, type Json, type JS } from '@duckdb/node-api';
 
 export type SqlParams = Readonly<Record<string, DuckDBValue>>;
 
@@ -129,18 +129,37 @@ export class DuckDb implements AsyncDisposable {
   }
 
   /**
-   * Streams the query and reads at most about `maxRows` rows (whole chunks of up to 2048 rows), so a
-   * huge result is never materialised. Values are converted to JSON-safe values (BIGINT as string).
+   * Reads at most `maxRows` rows of the query (all when infinite); values are converted to
+   * JSON-safe values (BIGINT as string). `complete` is false when the result has more rows.
+   *
+   * Not through a streaming result: DuckDB's C API ends a stream that fails partway (a damaged
+   * Parquet page after the first chunks) exactly as it ends a finished one, and @duckdb/node-api
+   * does not read the error, so `SELECT * FROM pairs` over a damaged shard printed its first
+   * 88,064 of 100,000 rows as the whole result and exited 0. A materialized result reports the
+   * error; the query is wrapped in `LIMIT maxRows + 1`, so DuckDB stops scanning there and memory
+   * stays bounded by the rows asked for (a repeated column name gets DuckDB's `_1` suffix). A
+   * statement that cannot be a subquery (PRAGMA, EXPLAIN, several statements) is streamed as before,
+   * without that check.
    */
   async readJson(sql: string, params?: SqlParams, maxRows = Number.POSITIVE_INFINITY): Promise<QueryResult<Json>> {
     return this.use(async (c) => {
-      const reader = Number.isFinite(maxRows)
-        ? await c.streamAndReadUntil(sql, maxRows, params as Record<string, DuckDBValue> | undefined)
-        : await c.streamAndReadAll(sql, params as Record<string, DuckDBValue> | undefined);
+      const values = params as Record<string, DuckDBValue> | undefined;
+      let reader: DuckDBResultReader;
+      if (!Number.isFinite(maxRows)) reader = await c.runAndReadAll(sql, values);
+      else {
+        // Newlines: a trailing -- comment must not swallow the closing parenthesis.
+        const limited = `SELECT * FROM (\n${sql.replace(/[\s;]+$/, '')}\n) LIMIT ${maxRows + 1}`;
+        try {
+          reader = await c.runAndReadAll(limited, values);
+        } catch (err) {
+          if (!/Parser Error/.test((err as Error).message)) throw err;
+          reader = await c.streamAndReadUntil(sql, maxRows + 1, values);
+        }
+      }
       const columns = reader.columnNames();
       const types = reader.columnTypes().map((t) => t.toString());
       const rows = reader.getRowsJson();
-      return { columns, types, rows: rows.slice(0, Number.isFinite(maxRows) ? maxRows : rows.length), complete: reader.done && rows.length <= maxRows };
+      return { columns, types, rows: rows.slice(0, Number.isFinite(maxRows) ? maxRows : rows.length), complete: rows.length <= maxRows };
     });
   }
 
