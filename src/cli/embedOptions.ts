@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { DEFAULT_MODEL_NAME, defaultModelFile } from '../runtime/model/defaultModel.js';
 import { checkEmbedderOptions, type EmbedderOptions } from '../runtime/model/Embedder.js';
+import { fileMetadata, tokenStreams } from '../runtime/model/onnxBuild.js';
 import { asUsageError, UsageError } from '../runtime/errors.js';
 import { sha256File } from '../runtime/hash.js';
 import { DEVICES, type Device } from '../runtime/model/openOrtSession.js';
@@ -124,11 +125,18 @@ export async function modelSettings(args: EmbedArgs, options: EmbedderOptions): 
   // chat template's text, the tokenizer's tie rule. Hashed when the model has one, so editing it
   // between runs is a difference a resumed run names, never features made two ways in one folder.
   const config = join(dirname(tokenizer), 'tokenizer_config.json');
-  const [modelSha256, tokenizerSha256, tokenizerConfigSha256] = await Promise.all([sha256File(options.model), sha256File(tokenizer), existsSync(config) ? sha256File(config) : null]);
+  const [modelSha256, tokenizerSha256, tokenizerConfigSha256, streams] = await Promise.all([
+    sha256File(options.model),
+    sha256File(tokenizer),
+    existsSync(config) ? sha256File(config) : null,
+    streamSettings(options.model),
+  ]);
   return {
     modelSha256,
     tokenizerSha256,
     ...(tokenizerConfigSha256 ? { tokenizerConfigSha256 } : {}),
+    // Only for a model with extra token streams: other runs keep the hash they had.
+    ...(streams.length ? { tokenStreams: streams } : {}),
     layers: options.layers ?? 'all',
     template: args.chatTemplate ? 'chat-template' : options.template,
     maxTokens: args.maxTokens ?? null,
@@ -138,4 +146,20 @@ export async function modelSettings(args: EmbedArgs, options: EmbedderOptions): 
     // Only when on: runs without it keep the hash they had before the flag existed.
     ...(args.fuseAttention ? { fuseAttention: true } : {}),
   };
+}
+
+/**
+ * The sha256 of each extra token stream's tokenizer files (S/tokenizer.json and
+ * S/tokenizer_config.json beside the model; null when missing). A file that is no ONNX model, or
+ * a stream without its tokenizer, is reported by Embedder.open, in one line naming it.
+ */
+async function streamSettings(model: string): Promise<{ name: string; tokenizerSha256: string | null; tokenizerConfigSha256: string | null }[]> {
+  const names = tokenStreams(await fileMetadata(model).catch(() => ({})));
+  const sha = (file: string) => (existsSync(file) ? sha256File(file) : null);
+  return Promise.all(
+    names.map(async (name) => {
+      const dir = join(dirname(model), name);
+      return { name, tokenizerSha256: await sha(join(dir, 'tokenizer.json')), tokenizerConfigSha256: await sha(join(dir, 'tokenizer_config.json')) };
+    }),
+  );
 }

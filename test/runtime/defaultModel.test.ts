@@ -6,6 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { buildUseModel, USE_WIDTH } from '../../src/runtime/model/buildUseModel.js';
 import { buildDefaultModel, GLOVE_STREAM } from '../../src/runtime/model/defaultModel.js';
 import { Embedder } from '../../src/runtime/model/Embedder.js';
+import { decodeModel, fileMetadata, modelMetadata, tokenStreams } from '../../src/runtime/model/onnxBuild.js';
+import { runCli } from '../helpers/badInputs.js';
 
 // GloVe's stream from a file of the package's layout: 4 words of 3 dimensions (the real table is
 // 300 MB of JSON; the build reads any file of its layout).
@@ -83,6 +85,27 @@ describe('the default model: USE lite and a GloVe token stream in one graph', ()
     const [f] = await last.embedTexts([{ prompt: 'how', response: ' do' }]);
     const [a] = await both.embedTexts([{ prompt: 'how', response: ' do' }]);
     assert.deepEqual(Array.from(f.features), Array.from(a.features.subarray(3 * USE_WIDTH)));
+  });
+
+  it('declares its stream in metadata that a run\'s config hash reads without loading the graph', async () => {
+    assert.deepEqual({ ...(await fileMetadata(model)) }, { ...modelMetadata(decodeModel(readFileSync(model))) });
+    assert.deepEqual(tokenStreams(await fileMetadata(model)), [GLOVE_STREAM]);
+    await assert.rejects(fileMetadata(join(tmp, 'wink.json')), /not an ONNX model/);
+  });
+
+  it('a run records the stream\'s tokenizer files, so editing them is a difference a resumed run names', async () => {
+    const input = join(tmp, 'pairs.jsonl');
+    writeFileSync(input, '{"prompt":"how","chosen":" do","rejected":" rob"}\n');
+    const out = join(tmp, 'embedded');
+    const first = await runCli(['embed', input, '--out', out, '--model', join(tmp, 'default')]);
+    assert.equal(first.code, 0, first.stderr);
+    const recorded = (JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { config: { tokenStreams: { name: string }[] } }).config.tokenStreams;
+    assert.deepEqual(recorded.map((s) => s.name), [GLOVE_STREAM]);
+    const cfg = join(tmp, 'default', GLOVE_STREAM, 'tokenizer_config.json');
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('{prompt}{response}', '{response}'));
+    const again = await runCli(['embed', input, '--out', out, '--model', join(tmp, 'default')]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /was written with other settings \(tokenStreams: /);
   });
 
   it('names the missing stream tokenizer when the folder lacks it', async () => {

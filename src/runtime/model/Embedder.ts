@@ -25,7 +25,7 @@ import { EmbedCache, tokenKey } from './embedCache.js';
 import { buildFeeds, classifyInputs, featureRows, type InputSpec } from './feeds.js';
 import { fuseAttention } from './fuseAttention.js';
 import { applyLayerTap, modelSignature, type TapKind } from './layerTap.js';
-import { decodeModel, encodeModelProto, modelMetadata, TOKEN_STREAMS_KEY, type ValueInfoProto } from './onnxBuild.js';
+import { decodeModel, encodeModelProto, modelMetadata, tokenStreams, type ValueInfoProto } from './onnxBuild.js';
 import { openOrtSession, type ConcreteDevice, type Device } from './openOrtSession.js';
 import { TextTokenizer } from './TextTokenizer.js';
 
@@ -210,7 +210,7 @@ export class Embedder {
     } catch (err) {
       throw new UserError(`${modelPath} is not an ONNX model: ${(err as Error).message}`, { cause: err });
     }
-    const declared = (modelMetadata(model)[TOKEN_STREAMS_KEY] ?? '').split(',').filter(Boolean);
+    const declared = tokenStreams(modelMetadata(model));
     const mainInputs = declared.length ? (model.graph!.input ?? []).filter((i) => !declared.some((s) => i.name?.startsWith(`${s}.`))) : [];
     const plan = applyLayerTap(model, { layers: options.layers ?? null }, modelPath);
     // The main stream sets the batches and finds empty texts, so its inputs stay even when only

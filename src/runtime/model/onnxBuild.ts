@@ -4,6 +4,7 @@
  * deterministic: the same calls give the same bytes (protobufjs writes fields in declaration order,
  * and we never iterate over unordered containers).
  */
+import { open } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
 
 export const onnx = onnxProto.onnx;
@@ -81,6 +82,60 @@ export const TOKEN_STREAMS_KEY = 'prefrank.token_streams';
 export function modelMetadata(model: ModelProto): Record<string, string> {
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const e of model.metadataProps ?? []) if (e.key) out[e.key] = e.value ?? '';
+  return out;
+}
+
+/** The extra token streams a model declares (TOKEN_STREAMS_KEY), in order. */
+export function tokenStreams(metadata: Readonly<Record<string, string>>): string[] {
+  return (metadata[TOKEN_STREAMS_KEY] ?? '').split(',').filter(Boolean);
+}
+
+/** ModelProto's field number of metadata_props. */
+const METADATA_FIELD = 14;
+
+/**
+ * metadata_props of an ONNX file without reading its graph: the file's top-level protobuf fields
+ * are walked and every other field skipped by its length, so a multi-GB model costs a few reads.
+ * For the run's config hash, which is computed without opening the model (embedOptions.ts).
+ */
+export async function fileMetadata(path: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const head = Buffer.alloc(20);
+    let at = 0;
+    // A varint at `pos` of `buf`: its value (safe up to 2^53) and its length in bytes.
+    const varint = (buf: Buffer, pos: number): [number, number] => {
+      let v = 0;
+      for (let i = 0; i < 10 && pos + i < buf.length; i++) {
+        v += (buf[pos + i] & 0x7f) * 2 ** (7 * i);
+        if (buf[pos + i] < 0x80) return [v, i + 1];
+      }
+      throw new Error(`${path}: not an ONNX model (bad protobuf varint at byte ${at})`);
+    };
+    while (at < size) {
+      const { bytesRead } = await fh.read(head, 0, head.length, at);
+      const [tag, n] = varint(head.subarray(0, bytesRead), 0);
+      const field = Math.floor(tag / 8);
+      const wire = tag % 8;
+      if (wire === 0) at += n + varint(head.subarray(0, bytesRead), n)[1];
+      else if (wire === 1) at += n + 8;
+      else if (wire === 5) at += n + 4;
+      else if (wire === 2) {
+        const [len, m] = varint(head.subarray(0, bytesRead), n);
+        if (field === METADATA_FIELD) {
+          const entry = Buffer.alloc(len);
+          await fh.read(entry, 0, len, at + n + m);
+          const e = onnx.StringStringEntryProto.decode(entry);
+          if (e.key) out[e.key] = e.value ?? '';
+        }
+        at += n + m + len;
+      } else throw new Error(`${path}: not an ONNX model (protobuf wire type ${wire} at byte ${at})`);
+    }
+  } finally {
+    await fh.close();
+  }
   return out;
 }
 
