@@ -15,7 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { median, type Bench, type Row } from './harness.js';
-import { projectRoot, sharedJsonLines, sharedPath } from '../src/runtime/paths.js';
+import { projectRoot, sharedHhFile, sharedJsonLines } from '../src/runtime/paths.js';
 
 export interface Measured {
   readonly seconds: number;
@@ -45,7 +45,7 @@ export async function measure(args: readonly string[], cwd: string): Promise<Mea
 
 /** Writes `rows` HH-style pairs as JSON lines (streamed, so the generator's memory stays small). */
 export async function writeInput(file: string, rows: number): Promise<void> {
-  const hh = sharedJsonLines(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz')).map((l) => JSON.parse(l) as { chosen: string; rejected: string });
+  const hh = sharedJsonLines(sharedHhFile()).map((l) => JSON.parse(l) as { chosen: string; rejected: string });
   const out = createWriteStream(file);
   let buf = '';
   for (let i = 0; i < rows; i++) {

@@ -12,7 +12,7 @@ import type ort from 'onnxruntime-node';
 import { bucketByTokens } from '../src/runtime/model/batching.js';
 import { DEFAULT_MODEL_NAME, defaultModelFile } from '../src/runtime/model/defaultModel.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
-import { sharedJsonLines, sharedPath } from '../src/runtime/paths.js';
+import { sharedHhFile, sharedJsonLines, sharedPath } from '../src/runtime/paths.js';
 import { buildBertModel, MINI_LM } from './bertModel.js';
 import { median, timeMedian, type Bench, type Row } from './harness.js';
 
@@ -24,7 +24,7 @@ const MINI_LM_TEXTS = 64;
 
 function hhTexts(max: number): string[] {
   const out: string[] = [];
-  for (const line of sharedJsonLines(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz'))) {
+  for (const line of sharedJsonLines(sharedHhFile())) {
     const r = JSON.parse(line) as { chosen: string; rejected: string };
     out.push(r.chosen, r.rejected);
     if (out.length >= max) break;

@@ -14,10 +14,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
+import { splitImplicit } from '../schemas/adapters.js';
 import { Prng } from '../src/probe/Prng.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
 import { openOrtSession } from '../src/runtime/model/openOrtSession.js';
-import { projectRoot, sharedJsonLines, sharedPath } from '../src/runtime/paths.js';
+import { projectRoot, sharedHhFile, sharedJsonLines } from '../src/runtime/paths.js';
 import type { Device } from '../src/runtime/model/openOrtSession.js';
 import { median, type Bench, type Row } from './harness.js';
 
@@ -42,15 +43,14 @@ function flopsPerToken(c: ModelConfig, context: number, withHead: boolean): numb
   return 2 * c.num_hidden_layers * perLayer + 4 * c.num_hidden_layers * c.hidden_size * context + (withHead ? 2 * c.hidden_size * c.vocab_size : 0);
 }
 
-/** HH-RLHF harmless pairs split as the implicit-prompt adapter does: shared dialogue, two answers. */
+/** HH-RLHF harmless pairs split by the implicit-prompt adapter's own rule: shared dialogue, two answers. */
 function hhPrompts(n: number): { prompt: string; responses: [string, string] }[] {
   const out: { prompt: string; responses: [string, string] }[] = [];
-  for (const line of sharedJsonLines(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz'))) {
-    if (out.length >= n) continue;
+  for (const line of sharedJsonLines(sharedHhFile())) {
+    if (out.length >= n) break;
     const r = JSON.parse(line) as { chosen: string; rejected: string };
-    const cut = r.chosen.lastIndexOf('\n\nAssistant:') + '\n\nAssistant:'.length;
-    if (cut < 12 || r.rejected.slice(0, cut) !== r.chosen.slice(0, cut)) continue;
-    out.push({ prompt: r.chosen.slice(0, cut), responses: [r.chosen.slice(cut), r.rejected.slice(cut)] });
+    const split = splitImplicit(r.chosen, r.rejected);
+    if (split) out.push({ prompt: split.prompt, responses: [split.chosen, split.rejected] });
   }
   return out;
 }

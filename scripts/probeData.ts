@@ -2,16 +2,17 @@
  * Data shared by scripts/buildProbe.ts and scripts/evalProbe.ts: the default model, the shared
  * HH-RLHF harmless pairs and the OpenAI moderation texts, embedded into probe features.
  */
+import { basename } from 'node:path';
 import { readFeatures } from '../pipelines/probeFeatures.js';
 import { defaultModelFile } from '../src/runtime/model/defaultModel.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
-import { sharedJsonLines, sharedPath } from '../src/runtime/paths.js';
+import { sharedHhFile, sharedJsonLines, sharedModerationFile } from '../src/runtime/paths.js';
 import { Stats } from '../src/runtime/Stats.js';
 import type { FeatureLabel, FeatureSet } from '../schemas/features.js';
 
 export { DEFAULT_MODEL_NAME } from '../src/runtime/model/defaultModel.js';
-export const HH_FILE = sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz');
-export const MODERATION_FILE = sharedPath('data', 'openai-moderation', 'samples-1680.jsonl.gz');
+export const HH_FILE = sharedHhFile();
+export const MODERATION_FILE = sharedModerationFile();
 
 /** The default model file, built first (by the model owner's builder) when missing. */
 export function defaultModelPath(): string {
@@ -71,7 +72,7 @@ export async function moderationLabels(embedder: Embedder, file = MODERATION_FIL
   const kept: string[] = []; // the texts of `labels`, index for index
   embeddings.forEach((e, i) => {
     if (!e) return;
-    labels.push({ features: e.features, safe: safe[i], sourceFile: 'samples-1680.jsonl.gz' });
+    labels.push({ features: e.features, safe: safe[i], sourceFile: basename(file) });
     kept.push(texts[i]);
   });
   return { labels, texts: kept, safe: labels.filter((l) => l.safe).length, unsafe: labels.filter((l) => !l.safe).length, unknown };

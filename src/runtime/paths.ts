@@ -24,6 +24,16 @@ export function sharedPath(...parts: string[]): string {
   return join(projectRoot(), '..', 'shared', ...parts);
 }
 
+/** The shared HH-RLHF harmless pairs (test split, 2,312 pairs): what the default probe, eval, tests and benches read. */
+export function sharedHhFile(): string {
+  return sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz');
+}
+
+/** The shared OpenAI moderation texts (1,680, with per-text harm flags). */
+export function sharedModerationFile(): string {
+  return sharedPath('data', 'openai-moderation', 'samples-1680.jsonl.gz');
+}
+
 /** The non-blank lines of a gzipped JSON lines file of the shared data (small files: read whole). */
 export function sharedJsonLines(file: string): string[] {
   return gunzipSync(readFileSync(file))

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import { DuckDb, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
-import { projectRoot } from '../../src/runtime/paths.js';
-import { HH_FILE, hhParquetTable, hhRows, makeBadCorpus, readManifest, runCli, tempDir, writeJsonl, writeParquetFile, type CliResult } from '../helpers/badInputs.js';
+import { projectRoot, sharedHhFile } from '../../src/runtime/paths.js';
+import { hhParquetTable, hhRows, makeBadCorpus, readManifest, runCli, tempDir, writeJsonl, writeParquetFile, type CliResult } from '../helpers/badInputs.js';
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -136,7 +136,7 @@ test('a forced --format names the missing column', async () => {
 
 test('real HH-RLHF JSONL.gz: every pair converted, prompt + response = the original dialogue', async () => {
   const root = await tempDir('cli-hh');
-  const r = await runCli(['convert', HH_FILE(), '--out', join(root, 'out')], root);
+  const r = await runCli(['convert', sharedHhFile(), '--out', join(root, 'out')], root);
   assert.equal(r.code, 0, r.stderr);
   assertNoStack(r);
   const hh = hhRows();

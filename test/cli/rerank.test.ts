@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { DuckDb } from '../../src/runtime/io/DuckDb.js';
 import { sha256File } from '../../src/runtime/hash.js';
 import { RELABEL_DEFAULTS } from '../../src/probe/posterior.js';
-import { sharedPath } from '../../src/runtime/paths.js';
+import { sharedHhFile, sharedPath } from '../../src/runtime/paths.js';
 import { hhRows, readManifest, runCli, tempDir } from '../helpers/badInputs.js';
 
 /**
@@ -118,7 +118,7 @@ test('rerank --policy filter: low-confidence pairs go to rejects, nothing is los
 test('rerank refuses a probe for another model in one line, and leaves no claim on the new folder', async () => {
   const dir = await tempDir('rerank-mismatch');
   const out = join(dir, 'o');
-  const r = await runCli(['rerank', sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz'), '--out', out, '--model', sharedPath('fixtures', 'bert-tiny'), '--device', 'cpu']);
+  const r = await runCli(['rerank', sharedHhFile(), '--out', out, '--model', sharedPath('fixtures', 'bert-tiny'), '--device', 'cpu']);
   assert.equal(r.code, 1);
   const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('prefrank:'));
   assert.equal(lines.length, 1);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bool, Int64, Table, tableToIPC, Utf8, vectorFromArray, type DataType } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
-import { projectRoot, sharedJsonLines, sharedPath } from '../../src/runtime/paths.js';
+import { projectRoot, sharedHhFile, sharedJsonLines } from '../../src/runtime/paths.js';
 import { MANIFEST_FILE } from '../../schemas/layout.js';
 import type { Manifest } from '../../schemas/manifest.js';
 
@@ -24,7 +24,7 @@ let hhCache: HhRow[] | null = null;
 
 /** The 2,312 real HH-RLHF harmless-base test rows, in file order. */
 export function hhRows(): HhRow[] {
-  hhCache ??= sharedJsonLines(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz')).map((l) => JSON.parse(l) as HhRow);
+  hhCache ??= sharedJsonLines(sharedHhFile()).map((l) => JSON.parse(l) as HhRow);
   return hhCache;
 }
 
@@ -32,8 +32,6 @@ export function hhRows(): HhRow[] {
 export function readManifest(out: string): Manifest {
   return JSON.parse(readFileSync(join(out, MANIFEST_FILE), 'utf8')) as Manifest;
 }
-
-export const HH_FILE = () => sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz');
 
 export interface Message {
   role: string;

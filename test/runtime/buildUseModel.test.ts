@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { buildUseModel, USE_MAX_TOKENS, USE_READ_TOKENS } from '../../src/runtime/model/buildUseModel.js';
 import { Embedder } from '../../src/runtime/model/Embedder.js';
-import { sharedJsonLines, sharedPath } from '../../src/runtime/paths.js';
+import { sharedHhFile, sharedJsonLines, sharedModerationFile } from '../../src/runtime/paths.js';
 import { TextTokenizer } from '../../src/runtime/model/TextTokenizer.js';
 
 /** The package the default model is built from, run as its authors ship it (TF.js, CPU). */
@@ -25,11 +25,11 @@ async function loadReference(): Promise<Reference> {
 /** Every text of the shared data: HH-RLHF dialogues (both sides) and the moderation texts. */
 function sharedTexts(): string[] {
   const texts: string[] = [];
-  for (const l of sharedJsonLines(sharedPath('data', 'hh-rlhf-harmless-base', 'test.jsonl.gz'))) {
+  for (const l of sharedJsonLines(sharedHhFile())) {
     const r = JSON.parse(l) as { chosen: string; rejected: string };
     texts.push(r.chosen, r.rejected);
   }
-  for (const l of sharedJsonLines(sharedPath('data', 'openai-moderation', 'samples-1680.jsonl.gz'))) texts.push((JSON.parse(l) as { prompt: string }).prompt);
+  for (const l of sharedJsonLines(sharedModerationFile())) texts.push((JSON.parse(l) as { prompt: string }).prompt);
   return texts;
 }
 
