@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The GPU check of issue 7, in one command for the lent GPU machine (see ../shared/gpu/README.md).
 #
-# Here, first:   npm run build && ../shared/gpu/prepare.sh        (builds .device/, git-ignored)
+# Here, first:   npm run build && bash scripts/gpuPrepare.sh      (builds .device/, git-ignored)
 # Then the device tool, from the project root:
 #   command: bash scripts/gpuCheck.sh      carry: [".device"]      timeout_s: 480
 #
 # It unpacks Node and node_modules once (.device/device-run.sh), then runs
 #   0. node dist/scripts/defaultModelDeviceCheck.js -> $OUT/default-model.json, default-model.log
-#      (the default model, read in windows, on WebGPU against the CPU: device used, texts/s, the
-#      largest feature difference; about 20 s)
+#      (the default model's graph, read in windows, on WebGPU against the CPU: device used, texts/s,
+#      the largest feature difference; about 20 s; with stand-in weights there, see gpuPrepare.sh)
 #   1. node dist/bench/gpu.js   -> $OUT/gpu.json, gpu.log, profile-webgpu_*.json (CPU vs WebGPU,
 #      the base-sized BERT (GPU_MODELS=base,minilm adds the MiniLM shape), 128 and 512 tokens, as
 #      built and with --fuse-attention's rewrite; CUDA probed and reported; then the
@@ -27,7 +27,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [ "${1:-}" != --inner ]; then
   if [ ! -f .device/device-run.sh ]; then
-    echo "gpuCheck: no .device/ here: run 'npm run build && ../shared/gpu/prepare.sh' first and carry .device" >&2
+    echo "gpuCheck: no .device/ here: run 'npm run build && bash scripts/gpuPrepare.sh' first and carry .device" >&2
     exit 2
   fi
   echo "[gpuCheck $(date -u +%T)] unpacking node and node_modules (.device/device-run.sh)" >&2

@@ -28,7 +28,7 @@
  * +0.048. Texts over USE_READ_TOKENS lose their start (prefrank keeps the end, where the response
  * is); `--max-tokens` reads further.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { writeModelFolder, type FolderFile } from './modelFolder.js';
@@ -53,8 +53,11 @@ interface WeightsManifest {
   readonly weightsManifest: readonly { readonly paths: readonly string[]; readonly weights: readonly { readonly name: string; readonly shape: readonly number[]; readonly dtype: string }[] }[];
 }
 
+/** The network's float32 weights by name, with their shapes. */
+export type UseWeights = ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;
+
 /** The TF.js weights by name, as float32 arrays (views into the concatenated shards). */
-function readWeights(dir: string): Map<string, { shape: readonly number[]; data: Float32Array }> {
+export function readUseWeights(dir = useSourceDir()): UseWeights {
   const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as WeightsManifest;
   const out = new Map<string, { shape: readonly number[]; data: Float32Array }>();
   for (const group of manifest.weightsManifest) {
@@ -70,10 +73,22 @@ function readWeights(dir: string): Map<string, { shape: readonly number[]; data:
   return out;
 }
 
+/**
+ * The float32 weights' names and shapes from model.json alone, and whether their shards are
+ * installed (the GPU machine's pruned copy of node_modules leaves them out: see
+ * scripts/defaultModelDeviceCheck.ts, which then builds the graph with stand-in values).
+ */
+export function useWeightShapes(dir = useSourceDir()): { shapes: ReadonlyMap<string, readonly number[]>; installed: boolean } {
+  const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as WeightsManifest;
+  const shapes = new Map<string, readonly number[]>();
+  for (const g of manifest.weightsManifest) for (const w of g.weights) if (w.dtype === 'float32') shapes.set(w.name, w.shape);
+  return { shapes, installed: manifest.weightsManifest.every((g) => g.paths.every((p) => existsSync(join(dir, p)))) };
+}
+
 /** Builds the ONNX model bytes from the package's weights. */
 export function buildUseGraph(sourceDir = useSourceDir()): Uint8Array {
   const g = new GraphBuilder();
-  const outputs = useNodes(g, sourceDir, 'input_ids', 'attention_mask');
+  const outputs = useNodes(g, readUseWeights(sourceDir), 'input_ids', 'attention_mask');
   outputs.forEach((o, i) => g.nodes.push(node('Identity', [o], [`pooled_layer_${i}`], `/outputs/Identity_${i}`)));
   return encodeModel({
     name: USE_MODEL_NAME,
@@ -94,8 +109,7 @@ export const USE_DOC =
  * sequence], int64); returns its outputs, [batch, USE_WIDTH] each: the masked mean after each
  * layer and the package's embedding.
  */
-export function useNodes(g: GraphBuilder, sourceDir: string, ids: string, mask: string): string[] {
-  const W = readWeights(sourceDir);
+export function useNodes(g: GraphBuilder, W: UseWeights, ids: string, mask: string): string[] {
   const P = 'module_apply_default/Encoder_en/KonaTransformer/Encode/';
   const get = (name: string, shape?: readonly number[]) => {
     const w = W.get(name);

@@ -18,7 +18,7 @@
 import { join } from 'node:path';
 import { dataPath } from '../paths.js';
 import { gloveNodes, readGlove } from './buildGloveModel.js';
-import { USE_DOC, USE_MODEL_NAME, USE_WIDTH, useNodes, useSourceDir, useTokenizerFiles } from './buildUseModel.js';
+import { readUseWeights, USE_DOC, USE_MODEL_NAME, USE_WIDTH, useNodes, useSourceDir, useTokenizerFiles, type UseWeights } from './buildUseModel.js';
 import { ensureModelFolder, writeModelFolder } from './modelFolder.js';
 import { DataType, encodeModel, GraphBuilder, int64s, node, TOKEN_STREAMS_KEY, valueInfo } from './onnxBuild.js';
 
@@ -43,14 +43,17 @@ export function ensureDefaultModel(log: (message: string) => void, outDir = defa
   );
 }
 
-/** Builds the default model into `outDir` (same bytes every time); returns model.onnx's path. */
-export function buildDefaultModel(outDir = defaultModelDir(), sources: { use?: string; glove?: string } = {}): string {
+/**
+ * Builds the default model into `outDir` (same bytes every time); returns model.onnx's path.
+ * `sources` replace the installed packages (tests, and the GPU check's stand-ins).
+ */
+export function buildDefaultModel(outDir = defaultModelDir(), sources: { use?: string; useWeights?: UseWeights; glove?: string } = {}): string {
   const useDir = sources.use ?? useSourceDir();
   const glove = readGlove(sources.glove);
   const g = new GraphBuilder();
   const ids = (s: string) => `${s}.input_ids`;
   const mask = (s: string) => `${s}.attention_mask`;
-  const outputs = useNodes(g, useDir, 'input_ids', 'attention_mask');
+  const outputs = useNodes(g, sources.useWeights ?? readUseWeights(useDir), 'input_ids', 'attention_mask');
   const gloveMean = gloveNodes(g, glove, ids(GLOVE_STREAM), mask(GLOVE_STREAM), `${GLOVE_STREAM}.`);
   outputs.push(g.op('Pad', [gloveMean, g.init(int64s(`${GLOVE_STREAM}.pads`, [0, 0, 0, USE_WIDTH - glove.dim]))], `${GLOVE_STREAM}.pad`));
   outputs.forEach((o, i) => g.nodes.push(node('Identity', [o], [`pooled_layer_${i}`], `/outputs/Identity_${i}`)));
