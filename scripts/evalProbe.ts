@@ -28,6 +28,7 @@ import { auroc, pairwiseAccuracy, reliability } from '../src/probe/metrics.js';
 import { fitCalibration, labelPosterior, RELABEL_DEFAULTS, relabelOutcomes, type RewardPairs } from '../src/probe/posterior.js';
 import { Prng } from '../src/probe/Prng.js';
 import { splitIndices, trainProbe, type TrainProbeResult } from '../src/probe/trainProbe.js';
+import { GLOVE_LAYER } from '../src/runtime/model/defaultModel.js';
 import { projectRoot } from '../src/runtime/paths.js';
 import { DEFAULT_TRAIN_OPTIONS } from './buildProbe.js';
 import { hhFeatures, moderationLabels, openDefaultEmbedder } from './probeData.js';
@@ -152,11 +153,12 @@ function fmtStat(s: { mean: number; min: number; max: number }): Row {
  * until 2026-12-07, on the same pairs and splits, so the two are compared split by split.
  */
 function withoutGlove(pairs: readonly FeaturePair[], labels: readonly FeatureLabel[], shape: { layers: number; width: number }) {
-  const keep = (shape.layers - 1) * shape.width;
+  if (shape.layers !== GLOVE_LAYER + 1) throw new Error(`the default model has ${shape.layers} layers; GloVe's is expected last, as layer ${GLOVE_LAYER}`);
+  const keep = GLOVE_LAYER * shape.width;
   return {
     pairs: pairs.map((p) => ({ ...p, chosen: p.chosen.slice(0, keep), rejected: p.rejected.slice(0, keep) })),
     labels: labels.map((l) => ({ ...l, features: l.features.slice(0, keep) })),
-    shape: { layers: shape.layers - 1, width: shape.width },
+    shape: { layers: GLOVE_LAYER, width: shape.width },
   };
 }
 

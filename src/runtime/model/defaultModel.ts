@@ -25,6 +25,8 @@ import { DataType, encodeModel, GraphBuilder, int64s, node, TOKEN_STREAMS_KEY, v
 export const DEFAULT_MODEL_NAME = `${USE_MODEL_NAME}-glove`;
 /** The default model's second token stream: GloVe's words. */
 export const GLOVE_STREAM = 'glove';
+/** The layer GloVe's mean is (the last; USE's are 0-2). */
+export const GLOVE_LAYER = 3;
 /** What GloVe's stream reads of a pair (the template the 2026-12-07 eval measured). */
 const GLOVE_TEMPLATE = '{prompt}{response}';
 
@@ -55,6 +57,7 @@ export function buildDefaultModel(outDir = defaultModelDir(), sources: { use?: s
   const mask = (s: string) => `${s}.attention_mask`;
   const outputs = useNodes(g, sources.useWeights ?? readUseWeights(useDir), 'input_ids', 'attention_mask');
   const gloveMean = gloveNodes(g, glove, ids(GLOVE_STREAM), mask(GLOVE_STREAM), `${GLOVE_STREAM}.`);
+  if (outputs.length !== GLOVE_LAYER) throw new Error(`USE lite gave ${outputs.length} outputs, expected ${GLOVE_LAYER}`);
   outputs.push(g.op('Pad', [gloveMean, g.init(int64s(`${GLOVE_STREAM}.pads`, [0, 0, 0, USE_WIDTH - glove.dim]))], `${GLOVE_STREAM}.pad`));
   outputs.forEach((o, i) => g.nodes.push(node('Identity', [o], [`pooled_layer_${i}`], `/outputs/Identity_${i}`)));
   const tokens = (name: string) => valueInfo(name, DataType.INT64, ['batch', 'sequence']);
