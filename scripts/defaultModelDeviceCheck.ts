@@ -7,7 +7,7 @@
  * uses int64 Mod/Min, Pad and computed Reshape shapes, which a GPU provider may run on the CPU or
  * not at all: this is where that shows. scripts/gpuCheck.sh runs it first.
  *
- * The GPU machine cannot hold all of it: the run carries at most 64 MiB, so scripts/gpuPrepare.sh
+ * A device run cannot carry all of it (at most 64 MiB travel with it), so scripts/gpuPrepare.sh
  * leaves out GloVe's package (300 MB), the built models (164 MB) and USE's 28 MB of weight shards.
  * There the check builds the default model's graph with stand-ins (checkModel): seeded random
  * values of the same names and shapes for USE, and for GloVe a table of the check texts' most
