@@ -18,8 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { measure } from '../bench/convert.bench.js';
 import { buildLlamaModel, LLAMA_1B_20L, randomLlamaWeights, type AttentionForm } from '../bench/llamaModel.js';
-import { projectRoot, sharedJsonLines } from '../src/runtime/paths.js';
-import { HH_FILE } from './probeData.js';
+import { projectRoot, sharedHhFile, sharedJsonLines } from '../src/runtime/paths.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,7 +50,7 @@ async function main(): Promise<void> {
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(fixture, f), join(model, f));
     process.stderr.write(`model: ${model} (${(Number(report.dataFileBytes) / 1e9).toFixed(2)} GB of float16 weights, built in ${report.buildSeconds} s)\n`);
 
-    const hh = sharedJsonLines(HH_FILE).slice(0, pairs);
+    const hh = sharedJsonLines(sharedHhFile()).slice(0, pairs);
     const input = join(dir, 'pairs.jsonl');
     writeFileSync(input, hh.join('\n') + '\n');
     const flags = ['--model', model, '--device', 'cpu', '--chat-template', '--log-level', 'warn'];

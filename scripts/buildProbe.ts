@@ -16,8 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { featureSourceOf, prefrankVersion, saveProbe } from '../src/probe/artifact.js';
 import { auroc } from '../src/probe/metrics.js';
 import { splitIndices, trainProbe, type TrainProbeOptions, type TrainProbeResult } from '../src/probe/trainProbe.js';
-import { dataPath } from '../src/runtime/paths.js';
-import { DEFAULT_MODEL_NAME, HH_FILE, hhFeatures, MODERATION_FILE, moderationLabels, openDefaultEmbedder } from './probeData.js';
+import { dataPath, sharedHhFile, sharedModerationFile } from '../src/runtime/paths.js';
+import { DEFAULT_MODEL_NAME, hhFeatures, moderationLabels, openDefaultEmbedder } from './probeData.js';
 import type { ProbeMetadata } from '../schemas/probe.js';
 import type { FeatureLabel } from '../schemas/features.js';
 
@@ -91,8 +91,8 @@ export async function buildProbe(options: BuildProbeOptions): Promise<{ meta: Pr
   const kept = (useMod ? withMod : pairsOnly)![0];
   log(`kept: ${useMod ? 'pairs + moderation' : 'pairs only'}`);
 
-  const inputs = [{ file: basename(HH_FILE), pairs: hh.pairs.length, labels: 0 }];
-  if (useMod && mod) inputs.push({ file: basename(MODERATION_FILE), pairs: 0, labels: mod.labels.length });
+  const inputs = [{ file: basename(sharedHhFile()), pairs: hh.pairs.length, labels: 0 }];
+  if (useMod && mod) inputs.push({ file: basename(sharedModerationFile()), pairs: 0, labels: mod.labels.length });
   const meta = saveProbe(options.outDir, kept.probe, {
     prefrank: prefrankVersion(),
     features: featureSourceOf(embedder, DEFAULT_MODEL_NAME),

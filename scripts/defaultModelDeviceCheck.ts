@@ -25,18 +25,17 @@ import { useWeightShapes, type UseWeights } from '../src/runtime/model/buildUseM
 import { buildDefaultModel, defaultModelFile } from '../src/runtime/model/defaultModel.js';
 import { Embedder } from '../src/runtime/model/Embedder.js';
 import type { Device } from '../src/runtime/model/openOrtSession.js';
-import { HH_FILE, MODERATION_FILE } from './probeData.js';
-import { sharedJsonLines } from '../src/runtime/paths.js';
+import { sharedHhFile, sharedJsonLines, sharedModerationFile } from '../src/runtime/paths.js';
 
 /** `count` shared texts: every other one an HH response, the rest moderation texts (43% over 128 tokens). */
 export function checkTexts(count: number): string[] {
   // The chosen responses, split from their dialogues as the implicit-prompt adapter splits them.
-  const hh = sharedJsonLines(HH_FILE).flatMap((l) => {
+  const hh = sharedJsonLines(sharedHhFile()).flatMap((l) => {
     const r = JSON.parse(l) as { chosen: string; rejected: string };
     const split = splitImplicit(r.chosen, r.rejected);
     return split && split.chosen.trim() !== '' ? [split.chosen] : [];
   });
-  const mod = sharedJsonLines(MODERATION_FILE).map((l) => (JSON.parse(l) as { prompt: string }).prompt);
+  const mod = sharedJsonLines(sharedModerationFile()).map((l) => (JSON.parse(l) as { prompt: string }).prompt);
   return Array.from({ length: count }, (_, i) => (i % 2 ? mod[i >> 1] : hh[i >> 1]));
 }
 

@@ -11,8 +11,6 @@ import { Stats } from '../src/runtime/Stats.js';
 import type { FeatureLabel, FeatureSet } from '../schemas/features.js';
 
 export { DEFAULT_MODEL_NAME } from '../src/runtime/model/defaultModel.js';
-export const HH_FILE = sharedHhFile();
-export const MODERATION_FILE = sharedModerationFile();
 
 /** The default model file, built first (by the model owner's builder) when missing. */
 export function defaultModelPath(): string {
@@ -25,7 +23,7 @@ export async function openDefaultEmbedder(): Promise<Embedder> {
 }
 
 /** The HH-RLHF pairs through the shared front stages (implicit-prompt adapter), embedded. */
-export async function hhFeatures(embedder: Embedder, file = HH_FILE): Promise<FeatureSet & { rejects: Readonly<Record<string, number>> }> {
+export async function hhFeatures(embedder: Embedder, file = sharedHhFile()): Promise<FeatureSet & { rejects: Readonly<Record<string, number>> }> {
   const { files: _f, ...features } = await readFeatures(
     [file],
     {
@@ -48,7 +46,7 @@ const HARM_KEYS = ['S', 'H', 'V', 'HR', 'SH', 'S3', 'H2', 'V2'] as const;
  * flags are present and 0, skipped otherwise (a missing key means unknown). Each text is embedded
  * as a response to an empty prompt.
  */
-export async function moderationLabels(embedder: Embedder, file = MODERATION_FILE): Promise<{ labels: FeatureLabel[]; texts: string[]; safe: number; unsafe: number; unknown: number }> {
+export async function moderationLabels(embedder: Embedder, file = sharedModerationFile()): Promise<{ labels: FeatureLabel[]; texts: string[]; safe: number; unsafe: number; unknown: number }> {
   const rows = sharedJsonLines(file).map((l) => JSON.parse(l) as Record<string, unknown>);
   const texts: string[] = [];
   const safe: boolean[] = [];

