@@ -22,7 +22,7 @@ import type { Embedding } from '../../../schemas/records.js';
 import { asUsageError, UserError } from '../errors.js';
 import { bucketByTokens } from './batching.js';
 import { EmbedCache, tokenKey } from './embedCache.js';
-import { buildFeeds, classifyInputs, featureRows, type InputSpec } from './feeds.js';
+import { buildFeeds, classifyInputs, featureRows, streamOf, type InputSpec } from './feeds.js';
 import { fuseAttention } from './fuseAttention.js';
 import { applyLayerTap, modelSignature, type TapKind } from './layerTap.js';
 import { decodeModel, encodeModelProto, modelMetadata, tokenStreams, type ValueInfoProto } from './onnxBuild.js';
@@ -211,7 +211,7 @@ export class Embedder {
       throw new UserError(`${modelPath} is not an ONNX model: ${(err as Error).message}`, { cause: err });
     }
     const declared = tokenStreams(modelMetadata(model));
-    const mainInputs = declared.length ? (model.graph!.input ?? []).filter((i) => !declared.some((s) => i.name?.startsWith(`${s}.`))) : [];
+    const mainInputs = declared.length ? (model.graph!.input ?? []).filter((i) => streamOf(i.name, declared) === null) : [];
     const plan = applyLayerTap(model, { layers: options.layers ?? null }, modelPath);
     // The main stream sets the batches and finds empty texts, so its inputs stay even when only
     // other streams' layers are selected (--layers 3 of the default model): unread, still fed.
@@ -219,7 +219,7 @@ export class Embedder {
     if (mainInputs.length && !tappedInputs.some((i) => mainInputs.some((m) => m.name === i.name))) plan.model.graph!.input = [...mainInputs, ...tappedInputs];
     // The tap prunes what the selected layers do not read: a stream whose inputs went with it
     // (--layers 0,1 of the default model drops GloVe's) is neither tokenized nor fed.
-    const streamNames = declared.filter((s) => (plan.model.graph!.input ?? []).some((i) => i.name?.startsWith(`${s}.`)));
+    const streamNames = declared.filter((s) => (plan.model.graph!.input ?? []).some((i) => streamOf(i.name, declared) === s));
     const streams: TokenStream[] = streamNames.map((name) => {
       const tokenizer = TextTokenizer.load({ path: join(dirname(modelPath), name, 'tokenizer.json') });
       return { name, tokenizer, maxTokens: Math.min(DEFAULTS.maxTokens, tokenizer.modelMaxLength ?? Infinity) };
@@ -299,8 +299,10 @@ export class Embedder {
   async embed(inputs: readonly EmbedInput[]): Promise<EmbedOutput> {
     if (this.closed) throw new Error('Embedder is closed');
     const info: EmbedInfo = { texts: inputs.length, tokens: 0, computed: 0, computedTokens: 0, paddedSlots: 0, batches: 0, truncated: 0, cacheHits: 0, empty: 0 };
-    const encoded = inputs.map((x) => this.tokenizer.encode(typeof x === 'string' ? x : this.render(x.prompt, x.response), this.maxTokens));
-    const streamIds = this.streams.map((s) => inputs.map((x) => s.tokenizer.encode(typeof x === 'string' ? x : s.tokenizer.render(x.prompt, x.response), s.maxTokens).ids));
+    // Each stream renders a pair through its own template.
+    const text = (tok: TextTokenizer, x: EmbedInput) => (typeof x === 'string' ? x : tok.render(x.prompt, x.response));
+    const encoded = inputs.map((x) => this.tokenizer.encode(text(this.tokenizer, x), this.maxTokens));
+    const streamIds = this.streams.map((s) => inputs.map((x) => s.tokenizer.encode(text(s.tokenizer, x), s.maxTokens).ids));
     const results: (Embedding | null)[] = new Array(inputs.length).fill(null);
     const wanted = new Map<string, number[]>();
     const todo: Pending[] = [];

@@ -18,11 +18,16 @@ export interface InputSpec {
   readonly shape: readonly (number | string | null)[] | null;
 }
 
+/** The declared token stream a model input belongs to (its name is `S.input_ids` or `S.attention_mask`), or null for the main one. */
+export function streamOf(name: string | null | undefined, streams: readonly string[]): string | null {
+  return streams.find((s) => name?.startsWith(`${s}.`)) ?? null;
+}
+
 export function classifyInputs(inputs: readonly ValueInfoProto[], where: string, signature: string, streams: readonly string[] = []): InputSpec[] {
   const specs = inputs.map((v): InputSpec => {
     const name = v.name ?? '';
     // A declared stream's inputs are `S.input_ids` and `S.attention_mask`, nothing else.
-    const stream = streams.find((s) => name.startsWith(`${s}.`)) ?? null;
+    const stream = streamOf(name, streams);
     if (stream !== null) {
       const role = name.slice(stream.length + 1);
       if (role !== 'input_ids' && role !== 'attention_mask') throw new UserError(`${where}: cannot feed model input ${name}: token stream ${stream} takes ${stream}.input_ids and ${stream}.attention_mask only; ${signature}`);
