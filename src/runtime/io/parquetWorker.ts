@@ -19,7 +19,7 @@
  * as Date, DECIMAL as number, MAP as [{ key, value }].
  */
 import { parentPort } from 'node:worker_threads';
-import { DuckDBInstance, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBResult } from '@duckdb/node-api';
+import { DuckDBInstance, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult } from '@duckdb/node-api';
 import { ColumnBuffer } from './columnBuffer.js';
 
 type Request =
@@ -29,7 +29,24 @@ type Request =
   | { op: 'close' };
 
 let db: { instance: DuckDBInstance; connection: DuckDBConnection } | null = null;
-let reader: { file: string; result: DuckDBResult; buffer: ColumnBuffer; batchRows: number; row: number; ends: number[]; hi: number } | null = null;
+let reader: {
+  file: string;
+  result: DuckDBResult;
+  buffer: ColumnBuffer;
+  batchRows: number;
+  row: number;
+  ends: number[];
+  hi: number;
+  /** DuckDB's next chunk, being decoded while this thread converts the last one. */
+  ahead: Promise<DuckDBDataChunk | null> | null;
+} | null = null;
+
+/** The result's next chunk, asked for now; awaited later (or when the reader closes). */
+function fetchAhead(result: DuckDBResult): Promise<DuckDBDataChunk | null> {
+  const p = result.fetchChunk();
+  p.catch(() => undefined);
+  return p;
+}
 
 /**
  * DuckDB's message, with what to do where the file is valid but DuckDB cannot decode it: the
@@ -86,6 +103,7 @@ async function cutShort(file: string, row: number, hi: number): Promise<string> 
 async function handle(req: Request): Promise<unknown> {
   if (req.op === 'rowGroups') return { rowGroups: await rowGroups(req.file) };
   if (req.op === 'close') {
+    await reader?.ahead?.catch(() => undefined);
     reader = null;
     db?.connection.closeSync();
     db?.instance.closeSync();
@@ -114,7 +132,7 @@ async function handle(req: Request): Promise<unknown> {
           })
         : await c.stream('SELECT * FROM read_parquet($file)', { file: req.file });
     const ends = [...starts.slice(g0 + 1, g1 + 1).filter((e) => e > lo && e < hi), hi];
-    reader = { file: req.file, result, buffer: new ColumnBuffer(result.deduplicatedColumnNames()), batchRows: req.batchRows, row: lo, ends, hi };
+    reader = { file: req.file, result, buffer: new ColumnBuffer(result.deduplicatedColumnNames()), batchRows: req.batchRows, row: lo, ends, hi, ahead: null };
     return { opened: true };
   }
   const r = reader!;
@@ -123,8 +141,12 @@ async function handle(req: Request): Promise<unknown> {
   while (r.ends.length && r.ends[0] <= r.row) r.ends.shift();
   const limit = Math.min(r.batchRows, (r.ends[0] ?? Infinity) - r.row);
   while (r.buffer.size < limit) {
-    const chunk = await r.result.fetchChunk();
+    const chunk = await (r.ahead ?? r.result.fetchChunk());
+    r.ahead = null;
     if (!chunk || chunk.rowCount === 0) break;
+    // DuckDB decodes on its own thread: the next chunk is read while this one becomes JS values
+    // (asked for one at a time, the two took turns; one chunk more in memory).
+    r.ahead = fetchAhead(r.result);
     r.buffer.push(chunk.convertColumns(JSDuckDBValueConverter), chunk.rowCount);
   }
   if (r.buffer.size === 0) {

@@ -28,6 +28,8 @@ export interface ReadOptions {
 export class DecoderWorker {
   private readonly worker: Worker;
   private pending: { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void } | null = null;
+  /** The request in flight, settled or not: close waits for it. */
+  private inFlight: Promise<unknown> | null = null;
   private dead: Error | null = null;
 
   constructor(script: URL, what: string, resourceLimits?: { maxOldGenerationSizeMb: number }) {
@@ -52,20 +54,26 @@ export class DecoderWorker {
 
   request(req: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.dead) return Promise.reject(this.dead);
-    return new Promise((resolve, reject) => {
+    const p = new Promise<Record<string, unknown>>((resolve, reject) => {
       this.pending = { resolve, reject };
       this.worker.ref();
       this.worker.postMessage(req);
     });
+    this.inFlight = p.catch(() => undefined);
+    return p;
   }
 
   get crashed(): boolean {
     return this.dead !== null;
   }
 
-  /** Closes DuckDB in the worker when it is idle (native handles are not left to thread teardown), then ends it. */
+  /**
+   * Closes DuckDB in the worker (native handles are not left to thread teardown), then ends it. A
+   * read in flight (the batch read ahead) is let finish first: one batch, well under a second.
+   */
   async close(): Promise<void> {
-    if (!this.dead && !this.pending) await this.request({ op: 'close' }).catch(() => undefined);
+    await this.inFlight;
+    if (!this.dead) await this.request({ op: 'close' }).catch(() => undefined);
     await this.worker.terminate();
   }
 }
@@ -111,14 +119,24 @@ async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Re
       throw new InputFileError(shown, `not a readable ${what}: ${(err as Error).message}`, { cause: err });
     }
     let row = part.firstRow;
+    const ask = () => {
+      const p = decoder.request({ op: 'next' });
+      p.catch(() => undefined); // awaited below, or dropped when the consumer stops early
+      return p;
+    };
+    let ahead = ask();
     for (;;) {
       let next: Record<string, unknown>;
       try {
-        next = await decoder.request({ op: 'next' });
+        next = await ahead;
       } catch (err) {
         throw new InputFileError(shown, `${kind} read failed at row ${row}: ${(err as Error).message}`, { cause: err });
       }
       if (next.done) break;
+      // One batch ahead: the worker reads the next batch while this one goes down the pipeline.
+      // Asked only on demand, the reader and the main thread took turns (profile of a 1M-row
+      // Parquet convert: each thread idle half the run).
+      ahead = ask();
       const rows = rowObjects(next as unknown as ColumnBatch);
       yield rows.map((r, i): RawRow => ({ kind: 'raw', sourceFile: shown, sourceRow: row + i, row: r }));
       row += rows.length;
