@@ -25,7 +25,7 @@ export const featureFields = [
 
 export const featureSchema = new Schema([...featureFields]);
 
-/** Footer key holding FeatureShardMetadata as JSON. One key: parquet-wasm stores several in hash order, which would change the bytes from run to run. */
+/** Footer key holding FeatureShardMetadata as JSON: one key, so that readers parse one value whatever the writer. */
 export const FEATURE_METADATA_KEY = 'prefrank';
 
 /** The footer metadata of a feature shard: how to reshape and where the features came from. */

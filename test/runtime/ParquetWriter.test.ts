@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, openAsBlob, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { tableFromArrays, tableFromIPC } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
-import { pairOutputRow, pairOutputSchema, rejectSchema, tableFromRows } from '../../schemas/output.js';
+import { featureSchema, featureTable, type FeatureRow } from '../../schemas/features.js';
+import { listOutputSchema, pairOutputRow, pairOutputSchema, rejectSchema, tableFromRows } from '../../schemas/output.js';
 import type { PairRecord } from '../../schemas/records.js';
 import { DuckDb, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
 import { ParquetWriter } from '../../src/runtime/io/ParquetWriter.js';
-import { ipcBatches } from '../../src/runtime/io/parquetProperties.js';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { hhRows, tempDir } from '../helpers/badInputs.js';
 
@@ -89,7 +89,7 @@ test('abort removes the temporary file and leaves no shard; write after close is
   await assert.rejects(v.write(table(0, 3)), /write after close/);
 });
 
-test('writers open at once share the encoder worker and each file has its own bytes, the same as written alone', async () => {
+test('writers open at once each get an encoder worker and each file has its own bytes, the same as written alone', async () => {
   const dir = await tempDir('pw-shared');
   await writeShardFile(join(dir, 'alone-a.parquet'), [40, 60], 30);
   await writeShardFile(join(dir, 'alone-b.parquet'), [25, 25], 30);
@@ -147,18 +147,97 @@ test('a writer left open does not keep a finished process alive (the encoder wor
   assert.equal(out.trim(), 'written');
 });
 
-test('ipcBatches frees the Table it decodes: parquet-wasm memory stays flat over many batches', () => {
-  // About 0.8 MB of text a batch. Without the free, every call left its Table in wasm memory (the
-  // loop is synchronous, so no finalizer can run): 200 calls grew it by about 160 MB.
-  const ipc = tableToIPC(tableFromArrays({ text: Array.from({ length: 2000 }, (_, i) => `${'x'.repeat(400)} ${i}`) }), 'stream');
-  const consume = () => {
-    const batches = ipcBatches(ipc);
-    assert.equal(batches.reduce((n, b) => n + b.numRows, 0), 2000);
-    for (const b of batches) b.free(); // as the encoder's stream consumes them
-  };
-  for (let i = 0; i < 10; i++) consume(); // wasm memory grows once to its working size
-  const before = pw.wasmMemory().buffer.byteLength;
-  for (let i = 0; i < 200; i++) consume();
-  const grownMiB = (pw.wasmMemory().buffer.byteLength - before) / 2 ** 20;
-  assert.ok(grownMiB < 16, `parquet-wasm memory grew ${grownMiB.toFixed(0)} MiB over 200 batches of 0.8 MB`);
+/** Every value of a Parquet file as JSON-able rows, read by parquet-wasm (not the writer's DuckDB). */
+async function readBack(file: string): Promise<Record<string, unknown>[]> {
+  const pf = await pw.ParquetFile.fromFile(await openAsBlob(file));
+  try {
+    const t = tableFromIPC((await pf.read()).intoIPCStream());
+    const plain = (v: unknown): unknown => (v instanceof Float32Array || (v && typeof v === 'object' && 'toArray' in v) ? [...(v as { toArray(): Iterable<unknown> }).toArray()].map(plain) : v);
+    return t.toArray().map((r) => Object.fromEntries(Object.entries(r.toJSON()).map(([k, v]) => [k, plain(v)])));
+  } finally {
+    pf.free();
+  }
+}
+
+test('every column type of the shard schemas goes through the encoder unchanged: nulls, lists, empty and long texts, any batch sizes', async () => {
+  const dir = await tempDir('pw-types');
+  const texts = ['', 'short', 'exactly12byt', 'thirteen byte', 'é🙂 ünïcode spanning the inline limit', 'x'.repeat(5000)];
+  // Lists: null labels, null items, empty lists; 7,000 rows so chunks span batches and row groups.
+  const lists = Array.from({ length: 7000 }, (_, i) => ({
+    prompt: texts[i % texts.length],
+    responses: Array.from({ length: i % 4 }, (_, j) => texts[(i + j) % texts.length]),
+    labels: i % 5 === 0 ? null : Array.from({ length: i % 4 }, (_, j) => ((i + j) % 3 === 0 ? null : (i + j) % 2 === 0)),
+    list_id: `l${i}`,
+    source_file: 'f',
+    source_row: BigInt(i) * 1_000_000_007n,
+    category: i % 3 === 0 ? null : texts[i % texts.length],
+  }));
+  const features: FeatureRow[] = Array.from({ length: 3000 }, (_, i) => ({
+    pairId: `p${i}`,
+    role: i % 2 ? 'rejected' : 'chosen',
+    responseIndex: i % 7 === 0 ? null : i,
+    sourceFile: 'f',
+    sourceRow: i,
+    embedding: { features: Float32Array.from({ length: 1 + (i % 9) }, (_, j) => Math.fround(i * 0.5 - j / 3)), layers: 1, width: 1 + (i % 9), tokens: i % 100, truncated: i % 11 === 0 },
+  }));
+  const cases = [
+    { schema: listOutputSchema, table: (a: number, b: number) => tableFromRows(listOutputSchema, lists.slice(a, b)), n: lists.length, expect: lists },
+    { schema: featureSchema, table: (a: number, b: number) => featureTable(features.slice(a, b)), n: features.length, expect: null },
+  ];
+  for (const [k, c] of cases.entries()) {
+    const files = [join(dir, `${k}-a.parquet`), join(dir, `${k}-b.parquet`)];
+    // The same rows in two batchings: 1-row and odd-sized tables, then one table.
+    const w = new ParquetWriter(files[0], c.schema, { compression: 'zstd', rowGroupRows: 2500 });
+    for (let a = 0, step = 1; a < c.n; a += step, step = (step * 7 + 3) % 1500 || 1) await w.write(c.table(a, Math.min(c.n, a + step)));
+    await w.close();
+    const v = new ParquetWriter(files[1], c.schema, { compression: 'zstd', rowGroupRows: 2500 });
+    await v.write(c.table(0, c.n));
+    await v.close();
+    assert.equal(sha(files[0]), sha(files[1]));
+    const back = await readBack(files[0]);
+    assert.equal(back.length, c.n);
+    if (c.expect) assert.deepEqual(back, c.expect.map((r) => ({ ...r, source_row: r.source_row })));
+    else
+      back.forEach((r, i) => {
+        const f = features[i];
+        assert.deepEqual(
+          [r.pair_id, r.role, r.response_index, r.source_row, r.tokens, r.truncated, r.features],
+          [f.pairId, f.role, f.responseIndex, BigInt(f.sourceRow), f.embedding.tokens, f.embedding.truncated, [...f.embedding.features]],
+        );
+      });
+  }
+});
+
+test('a column type no shard schema uses is refused by name, and the writer fails without hanging', async () => {
+  const dir = await tempDir('pw-type');
+  const t = tableFromArrays({ when: new Uint16Array([1, 2]) });
+  const w = new ParquetWriter(join(dir, 'u.parquet'), t.schema, { compression: 'zstd', rowGroupRows: 10 });
+  await assert.rejects(
+    (async () => {
+      await w.write(t);
+      await w.write(t);
+      await w.write(t);
+      await w.close();
+    })(),
+    /column when: the Parquet writer does not write Arrow type Uint16/,
+  );
+  await w.abort();
+  assert.equal(existsSync(join(dir, 'u.parquet.tmp')), false);
+});
+
+test('a row group also ends at ROW_GROUP_BYTES of data, so long rows cannot make the writer hold rowGroupRows of them', async () => {
+  const dir = await tempDir('pw-bytes');
+  const f = join(dir, 'long.parquet');
+  // 80 rows of 1 MiB of text (distinct, so no dictionary hides them): above 64 MiB, below rowGroupRows.
+  const w = new ParquetWriter(f, rejectSchema, { compression: 'zstd', rowGroupRows: 100_000 });
+  for (let i = 0; i < 80; i += 8)
+    await w.write(tableFromRows(rejectSchema, Array.from({ length: 8 }, (_, j) => ({ source_file: 'f', source_row: BigInt(i + j), reason: `${i + j}`, raw: `${i + j} `.padEnd(2 ** 20, String.fromCharCode(97 + ((i + j) % 26))) }))));
+  await w.close();
+  await using db = await DuckDb.open({ threads: 1 });
+  const groups = await db.all(`SELECT row_group_id AS g, any_value(row_group_num_rows) AS n FROM parquet_metadata(${quoteLiteral(f)}) GROUP BY g ORDER BY g`);
+  assert.ok(groups.length >= 2, `one row group of ${groups[0].n} rows`);
+  assert.ok(groups.every((g) => Number(g.n) < 80));
+  const rows = await db.all(`SELECT source_row, left(raw, 3) AS head FROM read_parquet(${quoteLiteral(f)})`);
+  assert.deepEqual(rows.map((r) => r.source_row), Array.from({ length: 80 }, (_, i) => BigInt(i))); // in order
+  assert.equal(rows[42].head, '42 ');
 });

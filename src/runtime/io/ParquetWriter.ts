@@ -1,20 +1,20 @@
 /**
- * A streaming Parquet file writer over parquet-wasm: Arrow tables go in one at a time, row groups go
- * out to disk as they fill, so a shard of any size needs only about one row group of memory.
- * The file is written under `${path}.tmp` and renamed into place by `close()`, so a reader never
- * sees a partial shard; `abort()` removes the temporary file.
+ * A streaming Parquet file writer: Arrow tables go in one at a time, row groups go out to disk as
+ * they fill, so a shard of any size needs only about one row group of memory. The file is written
+ * under `${path}.tmp` and renamed into place by `close()`, so a reader never sees a partial shard;
+ * `abort()` removes the temporary file.
  *
- * The encoding runs in one worker thread per process (parquetEncoderWorker.ts), so the pipeline
- * adapts and builds the next batch while the last one is encoded and compressed. Tables cross as
- * Arrow IPC bytes (transferred, not copied); at most MAX_IN_FLIGHT of a writer's tables wait for
- * the encoder before `write` waits too (backpressure).
+ * The encoding runs in a worker thread (parquetEncoderWorker.ts: DuckDB's Parquet writer), so the
+ * pipeline adapts and builds the next batch while the last ones are encoded and compressed. A
+ * worker encodes one file at a time; the process keeps the ones it started and hands an idle one to
+ * the next file. Tables cross as Arrow IPC bytes (transferred, not copied); at most MAX_IN_FLIGHT
+ * of a writer's tables wait unacknowledged before `write` waits too (backpressure).
  */
 import { tmpName } from '../../../schemas/layout.js';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { Table, tableToIPC, type Schema } from 'apache-arrow';
-import * as pw from 'parquet-wasm/node';
-import { writerProperties, type ParquetWriterOptions } from './parquetProperties.js';
+import type { ParquetWriterOptions } from './parquetProperties.js';
 
 export type { ParquetWriterOptions } from './parquetProperties.js';
 
@@ -22,41 +22,55 @@ export type { ParquetWriterOptions } from './parquetProperties.js';
 const MAX_IN_FLIGHT = 2;
 
 type Reply =
-  | { id: number; op: 'taken' | 'closed' | 'aborted' | 'failed' | 'spent' }
-  | { id: number; op: 'error'; message: string; code?: string; path?: string; syscall?: string; errno?: number };
+  | { op: 'taken' }
+  | { op: 'closed' | 'aborted' | 'failed' }
+  | { op: 'error'; message: string; code?: string; path?: string };
 
 /**
- * The process's encoder worker, started on the first file. It keeps the process alive only while a
- * writer waits on it (for room, or for its file to end), as the reader workers do: a writer that
- * is never closed cannot hold a finished process open.
+ * One encoder worker. It keeps the process alive only while a writer waits on it (for room, or
+ * for its file to end), as the reader workers do: a writer that is never closed cannot hold a
+ * finished process open.
  */
 class Encoder {
-  private readonly worker = new Worker(new URL('./parquetEncoderWorker.js', import.meta.url));
-  private readonly files = new Map<number, ParquetWriter>();
-  private nextId = 0;
+  /** Bumped after every message, so that the worker, waiting inside DuckDB's pull, wakes. */
+  private readonly signal = new Int32Array(new SharedArrayBuffer(4));
+  private readonly worker = new Worker(new URL('./parquetEncoderWorker.js', import.meta.url), { workerData: { signal: this.signal.buffer } });
+  private writer: ParquetWriter | null = null;
   private dead: Error | null = null;
   private waits = 0;
 
-  constructor(private readonly onDead: () => void) {
-    // 'spent' returns a batch's bytes to be garbage here (see the worker); nothing else to do.
-    this.worker.on('message', (m: Reply) => m.op !== 'spent' && this.files.get(m.id)?.onReply(m));
+  constructor() {
+    this.worker.on('message', (m: Reply) => {
+      const w = this.writer;
+      if (m.op === 'closed' || m.op === 'aborted' || m.op === 'failed') {
+        this.writer = null;
+        idle.push(this);
+      }
+      w?.onReply(m);
+    });
     const fail = (err: Error) => {
-      this.dead ??= err;
-      this.onDead();
-      for (const w of this.files.values()) w.onCrash(this.dead);
-      this.files.clear();
+      if (this.dead) return;
+      this.dead = err;
+      const at = idle.indexOf(this);
+      if (at >= 0) idle.splice(at, 1);
+      this.writer?.onCrash(err);
+      this.writer = null;
     };
     this.worker.on('error', (err) => fail(new Error(`the Parquet encoder crashed (${err.message.split('\n')[0]})`)));
     this.worker.on('exit', (code) => fail(new Error(`the Parquet encoder exited (code ${code})`)));
     this.worker.unref();
   }
 
-  open(w: ParquetWriter, tmp: string, options: ParquetWriterOptions): number {
-    if (this.dead) throw this.dead;
-    const id = this.nextId++;
-    this.files.set(id, w);
-    this.worker.postMessage({ op: 'open', id, tmp, options });
-    return id;
+  private send(m: Record<string, unknown>, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(m, transfer);
+    Atomics.add(this.signal, 0, 1);
+    Atomics.notify(this.signal, 0);
+  }
+
+  open(w: ParquetWriter, tmp: string, schema: Schema, options: ParquetWriterOptions): void {
+    this.writer = w;
+    const ipc = tableToIPC(new Table(schema), 'stream');
+    this.send({ op: 'open', tmp, schema: ipc, options });
   }
 
   /** Runs `wait` with the worker keeping the process alive. */
@@ -69,29 +83,22 @@ class Encoder {
     }
   }
 
-  send(id: number, ipc: Uint8Array): void {
-    this.worker.postMessage({ op: 'batch', id, ipc }, [ipc.buffer as ArrayBuffer]);
+  batch(ipc: Uint8Array): void {
+    this.send({ op: 'batch', ipc }, [ipc.buffer as ArrayBuffer]);
   }
 
-  finish(id: number, op: 'close' | 'abort'): void {
-    this.worker.postMessage({ op, id });
-  }
-
-  /** The writer's file is over (closed, aborted or failed). */
-  release(id: number): void {
-    this.files.delete(id);
+  finish(op: 'close' | 'abort'): void {
+    this.send({ op });
   }
 }
 
-let encoder: Encoder | null = null;
-function theEncoder(): Encoder {
-  // A crashed encoder is replaced for the files opened after it; the files it held fail.
-  encoder ??= new Encoder(() => (encoder = null));
-  return encoder;
+/** Encoders with no file: the next file takes one before a new worker is started. */
+const idle: Encoder[] = [];
+function anEncoder(): Encoder {
+  return idle.pop() ?? new Encoder();
 }
 
 export class ParquetWriter {
-  private id: number | null = null;
   private enc: Encoder | null = null;
   private ended = false;
   private failed: Error | null = null;
@@ -117,14 +124,10 @@ export class ParquetWriter {
   onReply(m: Reply): void {
     if (m.op === 'taken') this.inFlight--;
     else if (m.op === 'error') {
-      const { id: _id, op: _op, message, ...fields } = m;
-      // The worker's error with its file-system fields, so callers see what they saw before.
+      const { op: _op, message, ...fields } = m;
+      // The worker's error with its file-system fields (asUserError reads `code` and `path`).
       this.failed ??= Object.assign(new Error(message), Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)));
-    } else {
-      // 'closed', 'aborted', or 'failed' (a close of a file that had failed: 'error' said why).
-      this.enc?.release(m.id);
-      this.finished?.();
-    }
+    } else this.finished?.(); // 'closed', 'aborted', or 'failed' (a close of a file that had failed: 'error' said why)
     this.waiting?.();
   }
 
@@ -136,29 +139,36 @@ export class ParquetWriter {
     this.finished?.();
   }
 
+  /** The file's encoder, started on the first rows (or at close, for a file with none). */
+  private encoder(): Encoder {
+    if (!this.enc) {
+      this.enc = anEncoder();
+      this.enc.open(this, this.tmp, this.schema, this.options);
+    }
+    return this.enc;
+  }
+
   /** Appends a table's rows. Resolves once the writer has room for more (backpressure). */
   async write(table: Table): Promise<void> {
     if (this.failed) throw this.failed;
     if (this.ended) throw new Error(`ParquetWriter: write after close (${this.path})`);
     if (table.numRows === 0) return;
-    if (this.id === null) {
-      this.enc = theEncoder();
-      this.id = this.enc.open(this, this.tmp, this.options);
-    }
+    const enc = this.encoder();
     this.rows += table.numRows;
     this.inFlight++;
-    this.enc!.send(this.id, tableToIPC(table, 'stream'));
-    while (this.inFlight > MAX_IN_FLIGHT && !this.failed) await this.enc!.held(new Promise<void>((r) => (this.waiting = r)));
+    enc.batch(tableToIPC(table, 'stream'));
+    while (this.inFlight > MAX_IN_FLIGHT && !this.failed) await enc.held(new Promise<void>((r) => (this.waiting = r)));
     this.waiting = null;
     if (this.failed) throw this.failed;
   }
 
   /** Asks the encoder to end this writer's file and waits until it has (once, whoever asks). */
   private end(op: 'close' | 'abort'): Promise<void> {
-    if (this.id === null || this.crashed) return Promise.resolve();
+    if ((op === 'abort' && !this.enc) || this.crashed) return Promise.resolve();
     if (!this.over) {
-      this.over = this.enc!.held(new Promise<void>((r) => (this.finished = r)));
-      this.enc!.finish(this.id, op);
+      const enc = this.encoder();
+      this.over = enc.held(new Promise<void>((r) => (this.finished = r)));
+      enc.finish(op);
     }
     return this.over;
   }
@@ -167,8 +177,7 @@ export class ParquetWriter {
   async close(): Promise<void> {
     if (this.failed) throw this.failed;
     this.ended = true;
-    if (this.id === null) await writeFile(this.tmp, pw.writeParquet(pw.Table.fromIPCStream(tableToIPC(new Table(this.schema), 'stream')), writerProperties(this.options)));
-    else await this.end('close');
+    await this.end('close');
     if (this.failed) throw this.failed;
     await rename(this.tmp, this.path);
   }

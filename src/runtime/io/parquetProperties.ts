@@ -1,45 +1,42 @@
 /**
- * parquet-wasm's writer settings for prefrank's shards, and the way Arrow IPC bytes become its
- * record batches: one definition for the encoder worker (parquetEncoderWorker.ts) and for the
- * schema-only file a writer without rows writes itself.
+ * The settings of prefrank's Parquet shards, and the DuckDB `COPY ... TO` options that write them:
+ * one definition for the encoder worker (parquetEncoderWorker.ts).
  */
-import * as pw from 'parquet-wasm/node';
+import { quoteIdent, quoteLiteral } from './DuckDb.js';
 
 export interface ParquetWriterOptions {
   readonly compression: 'zstd' | 'snappy' | 'none';
-  /** Rows per row group: large enough for DuckDB's scans to be efficient, small enough for memory. */
+  /** Rows per row group, at most (ROW_GROUP_BYTES ends one sooner): large enough for DuckDB's scans to be efficient. */
   readonly rowGroupRows: number;
   /** key/value metadata stored in the file footer. */
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-const codecs = { zstd: pw.Compression.ZSTD, snappy: pw.Compression.SNAPPY, none: pw.Compression.UNCOMPRESSED } as const;
-
-export function writerProperties(options: ParquetWriterOptions): pw.WriterProperties {
-  let props = new pw.WriterPropertiesBuilder()
-    .setCompression(codecs[options.compression])
-    .setMaxRowGroupSize(options.rowGroupRows)
-    // A constant creator string keeps files byte-identical across library patch versions.
-    .setCreatedBy('prefrank');
-  if (options.metadata) props = props.setKeyValueMetadata(new Map(Object.entries(options.metadata)));
-  return props.build();
-}
+const codecs = { zstd: 'zstd', snappy: 'snappy', none: 'uncompressed' } as const;
 
 /**
- * The record batches of an Arrow IPC stream, in parquet-wasm's memory, with the Table that decoded
- * them freed at once (the batches share its buffers, so they stay valid).
- *
- * Why free it by hand: a parquet-wasm object's memory is only returned when JavaScript's garbage
- * collector finalizes its small wrapper, and the encoder worker's heap hardly grows, so a Table per
- * batch piled up in wasm memory, which never shrinks. Measured on a 1M-row JSON lines convert
- * with 25k-row groups (2026-12-07): the worker's wasm memory grew 40 -> 207 MiB, and with this,
- * stays at 52 MiB from the 3rd second on; at the default 100k-row groups it holds at 164 MiB.
+ * A row group also ends at this much data in DuckDB's writer, which holds a row group's rows
+ * uncompressed until it writes them: the writer's memory is bounded by bytes, not by rowGroupRows
+ * rows of whatever length (a feature row of a 7B model tapped at every layer is 512 KiB). HH pairs
+ * come to about 15k rows a row group. Measured (convert of 100k and 1M JSON lines of HH pairs,
+ * 2026-12-07, one run each), peak RSS: 8 MiB 289 -> 353 MiB, 16 MiB 274 -> 335, 32 MiB 334 -> 431,
+ * 64 MiB 385 -> 578; parquet-wasm's writer, before, 412 -> 483.
  */
-export function ipcBatches(ipc: Uint8Array): pw.RecordBatch[] {
-  const table = pw.Table.fromIPCStream(ipc);
-  try {
-    return table.recordBatches();
-  } finally {
-    table.free();
-  }
+export const ROW_GROUP_BYTES = '16MiB';
+
+/**
+ * The encoder's DuckDB settings. Insertion order need not be "preserved" because the encoder has
+ * one thread and one source, so rows keep their order anyway; only without it does DuckDB honour
+ * ROW_GROUP_SIZE_BYTES. The allocator thresholds make DuckDB hand freed row groups back to the
+ * system sooner (1M-row JSON lines convert, peak RSS 569-733 MiB with DuckDB's defaults of 128 and
+ * 512 MiB, 507-537 MiB with these).
+ */
+export const ENCODER_SETTINGS = `SET preserve_insertion_order = false; SET allocator_flush_threshold = '64MiB'; SET allocator_bulk_deallocation_flush_threshold = '64MiB'`;
+
+/** `'file' (FORMAT parquet, ...)`: the target and options of the encoder's COPY. */
+export function copyOptions(file: string, options: ParquetWriterOptions): string {
+  const settings = [`FORMAT parquet`, `COMPRESSION ${codecs[options.compression]}`, `ROW_GROUP_SIZE ${options.rowGroupRows}`, `ROW_GROUP_SIZE_BYTES '${ROW_GROUP_BYTES}'`];
+  const kv = Object.entries(options.metadata ?? {});
+  if (kv.length) settings.push(`KV_METADATA {${kv.map(([k, v]) => `${quoteIdent(k)}: ${quoteLiteral(v)}`).join(', ')}}`);
+  return `${quoteLiteral(file)} (${settings.join(', ')})`;
 }
