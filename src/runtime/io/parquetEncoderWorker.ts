@@ -67,7 +67,11 @@ interface FileState {
   readonly schema: Schema;
   readonly rowGroupRows: number;
   readonly queue: Queued[];
-  /** Rows left in the current row group: a chunk never spans two. */
+  /**
+   * Rows left to the next multiple of rowGroupRows: a chunk never spans one, so DuckDB ends a row
+   * group there exactly. (After a row group that ROW_GROUP_BYTES ended, the count runs on from the
+   * file's start, and the next row-count end may come up to a chunk later; still the same for the same rows.)
+   */
   groupLeft: number;
   ended: boolean;
   aborted: boolean;
