@@ -32,6 +32,7 @@ import duckdb from '@duckdb/node-bindings';
 import { DuckDBInstance, DuckDBTableFunction, type DuckDBConnection } from '@duckdb/node-api';
 import { tableFromIPC, type Data, type RecordBatch, type Schema } from 'apache-arrow';
 import { addRowBytes, duckDbType, fillVector, type Segment } from './arrowToDuckDb.js';
+import { instanceConfig } from './DuckDb.js';
 import { copyOptions, ENCODER_SETTINGS, type ParquetWriterOptions } from './parquetProperties.js';
 
 type Request =
@@ -73,11 +74,9 @@ interface FileState {
    * file's start, and the next row-count end may come up to a chunk later; still the same for the same rows.)
    */
   groupLeft: number;
-  ended: boolean;
-  aborted: boolean;
   /** The COPY has finished (true) or failed (false); null while it runs. */
   ok: boolean | null;
-  /** What the writer asked to end the file with, once it has. */
+  /** What the writer asked to end the file with, once it has (no rows come after it). */
   finish: 'close' | 'abort' | null;
 }
 
@@ -128,16 +127,14 @@ function handle(req: Request): void {
   if (!f) return;
   if (req.op === 'batch') {
     const before = f.queue.length;
-    if (!f.ended && f.ok === null) for (const b of tableFromIPC(req.ipc).batches) if (b.numRows) f.queue.push(queued(f.schema, b));
+    if (f.finish === null && f.ok === null) for (const b of tableFromIPC(req.ipc).batches) if (b.numRows) f.queue.push(queued(f.schema, b));
     // One acknowledgement per message, with the table's last piece.
     if (f.queue.length > before) f.queue[f.queue.length - 1].unacknowledged = true;
     else post({ op: 'taken' });
     return acknowledge();
   }
-  f.ended = true;
   f.finish = req.op;
   if (req.op === 'abort') {
-    f.aborted = true;
     for (const q of f.queue.splice(0)) if (q.unacknowledged) post({ op: 'taken' });
   }
   settle();
@@ -181,7 +178,7 @@ function chunkRows(f: FileState, want: number): number | null {
       bytes += q.bytesBefore[i + 1] - q.bytesBefore[i];
       if (rows === want || bytes >= CHUNK_BYTES) return rows;
     }
-  return f.ended ? rows : null;
+  return f.finish !== null ? rows : null;
 }
 
 /** DuckDB's pull: the next whole chunk, or 0 rows at the end. */
@@ -193,7 +190,7 @@ function nextChunk(setError: (message: string) => void, chunk: duckdb.DataChunk)
     waitForMessage();
     rows = chunkRows(f, want);
   }
-  if (f.aborted) return setError('aborted');
+  if (f.finish === 'abort') return setError('aborted');
   duckdb.data_chunk_set_size(chunk, rows);
   if (rows === 0) return;
   // The chunk's rows as runs of the queued batches, column by column.
@@ -218,7 +215,7 @@ function nextChunk(setError: (message: string) => void, chunk: duckdb.DataChunk)
 async function connection(): Promise<DuckDBConnection> {
   if (!db) {
     // One thread: the file's bytes must not depend on scheduling, and the pipeline needs the cores.
-    const instance = await DuckDBInstance.create(':memory:', { threads: '1', autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+    const instance = await DuckDBInstance.create(':memory:', instanceConfig({ threads: 1 }));
     const connection = await instance.connect();
     await connection.run(ENCODER_SETTINGS);
     connection.registerTableFunction(
@@ -244,7 +241,7 @@ async function connection(): Promise<DuckDBConnection> {
 
 async function open(tmp: string, schemaIpc: Uint8Array, options: ParquetWriterOptions): Promise<void> {
   const schema = tableFromIPC(schemaIpc).schema;
-  const f: FileState = { schema, rowGroupRows: options.rowGroupRows, queue: [], groupLeft: options.rowGroupRows, ended: false, aborted: false, ok: null, finish: null };
+  const f: FileState = { schema, rowGroupRows: options.rowGroupRows, queue: [], groupLeft: options.rowGroupRows, ok: null, finish: null };
   file = f;
   try {
     for (const field of schema.fields) duckDbType(field); // a column DuckDB cannot take fails here, by name
@@ -254,7 +251,7 @@ async function open(tmp: string, schemaIpc: Uint8Array, options: ParquetWriterOp
   } catch (err) {
     f.ok = false;
     // A failure (disk full, permission) is reported at once: the writer sees it at its next call.
-    if (!f.aborted) post({ op: 'error', ...failure(err, tmp) });
+    if (f.finish !== 'abort') post({ op: 'error', ...failure(err, tmp) });
   }
   settle();
 }
