@@ -58,6 +58,20 @@ export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/**
+ * The settings of every DuckDB instance prefrank opens (this class, the Parquet reader and encoder
+ * workers): extensions are never downloaded (no network at run time).
+ */
+export function instanceConfig(options: DuckDbOptions = {}): Record<string, string> {
+  const config: Record<string, string> = { autoinstall_known_extensions: 'false' };
+  if (options.threads !== undefined) {
+    if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`threads must be a positive integer, got ${options.threads}`);
+    config.threads = String(options.threads);
+  }
+  if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
+  return config;
+}
+
 export class DuckDb implements AsyncDisposable {
   private closed = false;
   /** Queries in flight: closing under one crashes the native side (bad_weak_ptr, then SIGSEGV). */
@@ -68,14 +82,9 @@ export class DuckDb implements AsyncDisposable {
     private readonly connection: DuckDBConnection,
   ) {}
 
-  /** Opens an in-memory database. Extensions are never downloaded (no network at run time). */
+  /** Opens an in-memory database (instanceConfig). */
   static async open(options: DuckDbOptions = {}): Promise<DuckDb> {
-    const config: Record<string, string> = { autoinstall_known_extensions: 'false' };
-    if (options.threads !== undefined) {
-      if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`threads must be a positive integer, got ${options.threads}`);
-      config.threads = String(options.threads);
-    }
-    if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
+    const config = instanceConfig(options);
     const instance = await DuckDBInstance.create(':memory:', config).catch((e) => Promise.reject(wrap(e)));
     try {
       return new DuckDb(instance, await instance.connect());

@@ -21,6 +21,7 @@
 import { parentPort } from 'node:worker_threads';
 import { DuckDBInstance, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult } from '@duckdb/node-api';
 import { ColumnBuffer } from './columnBuffer.js';
+import { instanceConfig } from './DuckDb.js';
 
 type Request =
   | { op: 'rowGroups'; file: string }
@@ -62,7 +63,7 @@ const message = (err: unknown) => {
 async function connection(): Promise<DuckDBConnection> {
   if (!db) {
     // One thread: the model and the writer need the cores; a reader streams one file at a time.
-    const instance = await DuckDBInstance.create(':memory:', { threads: '1', autoinstall_known_extensions: 'false' });
+    const instance = await DuckDBInstance.create(':memory:', instanceConfig({ threads: 1 }));
     db = { instance, connection: await instance.connect() };
   }
   return db.connection;
