@@ -119,11 +119,9 @@ async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Re
       throw new InputFileError(shown, `not a readable ${what}: ${(err as Error).message}`, { cause: err });
     }
     let row = part.firstRow;
-    const ask = () => {
-      const p = decoder.request({ op: 'next' });
-      p.catch(() => undefined); // awaited below, or dropped when the consumer stops early
-      return p;
-    };
+    // A request's rejection is marked handled by `request` itself (close awaits it), so a batch
+    // asked for ahead and dropped when the consumer stops early is no unhandled rejection.
+    const ask = () => decoder.request({ op: 'next' });
     let ahead = ask();
     for (;;) {
       let next: Record<string, unknown>;
