@@ -145,6 +145,33 @@ test('Parquet from another writer (DuckDB): timestamps, decimals, maps, integers
   await assert.rejects(readAll(parquet(file, [2, 9], 0)), /exotic\.parquet: not a readable Parquet file: row groups \[2, 9\) out of range: the file has 3/);
 });
 
+test('Parquet text columns cross as UTF-8 bytes and come back exact: nulls, empty, inline (up to 12 bytes) and longer, non-ASCII, in batches across DuckDB\'s chunks', async () => {
+  const { DuckDb } = await import('../../src/runtime/io/DuckDb.js');
+  const dir = await tempDir('readers-text');
+  const file = join(dir, 'text.parquet');
+  // Rows cycle through edge cases; 5,000 rows span three DuckDB chunks of 2,048, and batches of 700 cut across them.
+  const cases = ['', 'short', 'x'.repeat(12), 'y'.repeat(13), 'héllo wörld, 漢字 and 🎉 ', 'line one\nline two\u0000after a NUL', null];
+  const expected = (r: number) => {
+    const c = cases[r % cases.length];
+    return c === null ? null : c.length > 13 ? `${c}${r}` : c;
+  };
+  {
+    await using db = await DuckDb.open({ threads: 1 });
+    await db.exec(`CREATE TABLE t (r BIGINT, s VARCHAR)`);
+    const values = Array.from({ length: 5000 }, (_, r) => {
+      const v = expected(r);
+      return `(${r}, ${v === null ? 'NULL' : `'${v.replace(/'/g, "''").replace(/\u0000/g, "' || chr(0) || '")}'`})`;
+    });
+    await db.exec(`INSERT INTO t VALUES ${values.join(', ')}`);
+    await db.exec(`COPY (SELECT s, r FROM t ORDER BY r) TO '${file}' (FORMAT parquet, ROW_GROUP_SIZE 3000)`);
+  }
+  const batches = await readAll(parquet(file), 700);
+  assert.ok(batches.every((b) => b.length <= 700));
+  const rows = batches.flat().map((it) => (it.kind === 'raw' ? it.row : null));
+  assert.equal(rows.length, 5000);
+  rows.forEach((row, r) => assert.deepEqual(row, { s: expected(r), r: BigInt(r) }, `row ${r}`));
+});
+
 test('Parquet damaged in a later row group: the read fails naming the file and DuckDB\'s reason, never ends early as if the file were done', async () => {
   // DuckDB reads ahead, so a damaged page can end its stream early without an error; the reader
   // must notice the missing rows (parquetWorker.cutShort). 50k rows in row groups of 5k, 16 bytes

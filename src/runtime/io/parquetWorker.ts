@@ -13,20 +13,23 @@
  * Requests: { op: 'rowGroups', file } -> { rowGroups: number[] } | { error };
  *           { op: 'open', file, rowGroups: [start, end) | null, rowRange: [first, end) | null, batchRows }
  *             -> { opened: true } | { error };
- *           { op: 'next' } -> ColumnBatch (columnBuffer.ts: a batch as columns) | { done: true } | { error };
+ *           { op: 'next', spare?: ArrayBuffer[] } -> ColumnBatch (columnBuffer.ts: a batch as columns)
+ *             | { done: true } | { error }; `spare`: text buffers of earlier batches, to write into again;
  *           { op: 'close' } -> { closed: true }.
- * Values are DuckDB's JS values: BIGINT as bigint, lists as arrays, structs as objects, timestamps
- * as Date, DECIMAL as number, MAP as [{ key, value }].
+ * Plain VARCHAR columns cross as UTF-8 bytes (duckDbText.ts) and become strings on the main thread;
+ * other values are DuckDB's JS values: BIGINT as bigint, lists as arrays, structs as objects,
+ * timestamps as Date, DECIMAL as number, MAP as [{ key, value }].
  */
 import { parentPort } from 'node:worker_threads';
-import { DuckDBInstance, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult } from '@duckdb/node-api';
-import { ColumnBuffer } from './columnBuffer.js';
+import { DuckDBInstance, DuckDBTypeId, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult } from '@duckdb/node-api';
+import { ColumnBuffer, transferList, type ColumnBatch, type TextSource } from './columnBuffer.js';
 import { instanceConfig } from './DuckDb.js';
+import { textSource } from './duckDbText.js';
 
 type Request =
   | { op: 'rowGroups'; file: string }
   | { op: 'open'; file: string; rowGroups: readonly [number, number] | null; rowRange: readonly [number, number] | null; batchRows: number }
-  | { op: 'next' }
+  | { op: 'next'; spare?: ArrayBuffer[] }
   | { op: 'close' };
 
 let db: { instance: DuckDBInstance; connection: DuckDBConnection } | null = null;
@@ -34,6 +37,8 @@ let reader: {
   file: string;
   result: DuckDBResult;
   buffer: ColumnBuffer;
+  /** Per column: plain VARCHAR, read as UTF-8 bytes (duckDbText.ts); the rest through the converter. */
+  text: boolean[];
   batchRows: number;
   row: number;
   ends: number[];
@@ -101,7 +106,12 @@ async function cutShort(file: string, row: number, hi: number): Promise<string> 
   return `${lost}, and DuckDB gave no reason`;
 }
 
-async function handle(req: Request): Promise<unknown> {
+/** A chunk's columns: text as bytes to copy, other types as the converter's JS values. */
+function columnsOf(chunk: DuckDBDataChunk, text: readonly boolean[]): (TextSource | unknown[])[] {
+  return text.map((isText, c) => (isText ? textSource(chunk, c) : chunk.convertColumnValues(c, JSDuckDBValueConverter)));
+}
+
+async function handle(req: Request): Promise<object> {
   if (req.op === 'rowGroups') return { rowGroups: await rowGroups(req.file) };
   if (req.op === 'close') {
     await reader?.ahead?.catch(() => undefined);
@@ -133,10 +143,12 @@ async function handle(req: Request): Promise<unknown> {
           })
         : await c.stream('SELECT * FROM read_parquet($file)', { file: req.file });
     const ends = [...starts.slice(g0 + 1, g1 + 1).filter((e) => e > lo && e < hi), hi];
-    reader = { file: req.file, result, buffer: new ColumnBuffer(result.deduplicatedColumnNames()), batchRows: req.batchRows, row: lo, ends, hi, ahead: null };
+    const text = result.columnTypes().map((t) => t.typeId === DuckDBTypeId.VARCHAR && !t.alias);
+    reader = { file: req.file, result, buffer: new ColumnBuffer(result.deduplicatedColumnNames()), text, batchRows: req.batchRows, row: lo, ends, hi, ahead: null };
     return { opened: true };
   }
   const r = reader!;
+  r.buffer.giveBack(req.spare ?? []);
   // A batch never spans two row groups (as parquet-wasm's batches did), so which rows the model
   // sees together does not depend on the reader.
   while (r.ends.length && r.ends[0] <= r.row) r.ends.shift();
@@ -148,7 +160,7 @@ async function handle(req: Request): Promise<unknown> {
     // DuckDB decodes on its own thread: the next chunk is read while this one becomes JS values
     // (asked for one at a time, the two took turns; one chunk more in memory).
     r.ahead = fetchAhead(r.result);
-    r.buffer.push(chunk.convertColumns(JSDuckDBValueConverter), chunk.rowCount);
+    r.buffer.push(columnsOf(chunk, r.text), chunk.rowCount);
   }
   if (r.buffer.size === 0) {
     reader = null;
@@ -162,7 +174,8 @@ async function handle(req: Request): Promise<unknown> {
 
 parentPort!.on('message', (req: Request) => {
   handle(req).then(
-    (res) => parentPort!.postMessage(res),
+    // A batch's text bytes are transferred, not copied (columnBuffer.ts).
+    (res) => parentPort!.postMessage(res, 'columns' in res ? transferList(res as ColumnBatch) : []),
     (err: unknown) => parentPort!.postMessage({ error: message(err) }),
   );
 });

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { RAW_PREVIEW, toReject, type PartRef, type RawRow, type ReadItem } from '../../../schemas/records.js';
 import { InputFileError, oneLine } from '../errors.js';
-import type { ColumnBatch } from './columnBuffer.js';
+import { columnValues, transferList, type ColumnBatch } from './columnBuffer.js';
 
 /** The reject reason of a damaged input file; the rows before the damage are kept. */
 export const DAMAGED_INPUT = 'damaged input';
@@ -52,12 +52,12 @@ export class DecoderWorker {
     this.worker.unref();
   }
 
-  request(req: Record<string, unknown>): Promise<Record<string, unknown>> {
+  request(req: Record<string, unknown>, transfer: readonly ArrayBuffer[] = []): Promise<Record<string, unknown>> {
     if (this.dead) return Promise.reject(this.dead);
     const p = new Promise<Record<string, unknown>>((resolve, reject) => {
       this.pending = { resolve, reject };
       this.worker.ref();
-      this.worker.postMessage(req);
+      this.worker.postMessage(req, transfer);
     });
     this.inFlight = p.catch(() => undefined);
     return p;
@@ -101,7 +101,7 @@ export function arrowWorkerHeapMb(env: NodeJS.ProcessEnv = process.env): number 
 
 /** Reads a Parquet part batch by batch (only the part's row groups, or rows, are read), in a worker. */
 export function readParquet(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
-  return readInWorker(part, () => new ParquetDecoder(), { op: 'open', file: part.file, rowGroups: part.rowGroups, rowRange: part.rowRange ?? null, batchRows: options.batchRows }, 'Parquet', 'Parquet file');
+  return readInWorker(part, () => new ParquetDecoder(), { op: 'open', file: part.file, rowGroups: part.rowGroups, rowRange: part.rowRange ?? null }, options.batchRows, 'Parquet', 'Parquet file');
 }
 
 /**
@@ -109,19 +109,21 @@ export function readParquet(part: PartRef, options: ReadOptions): AsyncGenerator
  * worker starts with the first read and ends with the last. A file that does not open, or breaks
  * while read, is an InputFileError naming it (and the row).
  */
-async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Record<string, unknown>, kind: string, what: string): AsyncGenerator<ReadItem[]> {
+async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Record<string, unknown>, batchRows: number, kind: string, what: string): AsyncGenerator<ReadItem[]> {
   const shown = part.source;
   const decoder = start();
   try {
     try {
-      await decoder.request(open);
+      await decoder.request({ ...open, batchRows });
     } catch (err) {
       throw new InputFileError(shown, `not a readable ${what}: ${(err as Error).message}`, { cause: err });
     }
     let row = part.firstRow;
     // A request's rejection is marked handled by `request` itself (close awaits it), so a batch
     // asked for ahead and dropped when the consumer stops early is no unhandled rejection.
-    const ask = () => decoder.request({ op: 'next' });
+    // The text buffers of a batch whose strings are made go back with the next request.
+    let spare: ArrayBuffer[] = [];
+    const ask = () => decoder.request({ op: 'next', spare }, spare);
     let ahead = ask();
     for (;;) {
       let next: Record<string, unknown>;
@@ -135,7 +137,9 @@ async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Re
       // Asked only on demand, the reader and the main thread took turns (profile of a 1M-row
       // Parquet convert: each thread idle half the run).
       ahead = ask();
-      const rows = rowObjects(next as unknown as ColumnBatch);
+      const batch = next as unknown as ColumnBatch;
+      const rows = rowObjects(batch);
+      spare = transferList(batch);
       yield rows.map((r, i): RawRow => ({ kind: 'raw', sourceFile: shown, sourceRow: row + i, row: r }));
       row += rows.length;
     }
@@ -145,7 +149,8 @@ async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Re
 }
 
 /** Row objects from a decoder's batch of columns (columnBuffer.ts): keys in column order. */
-function rowObjects({ names, columns, n }: ColumnBatch): Record<string, unknown>[] {
+function rowObjects({ names, columns: sent, n }: ColumnBatch): Record<string, unknown>[] {
+  const columns = sent.map((c) => columnValues(c, n));
   const rows: Record<string, unknown>[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const row: Record<string, unknown> = {};
@@ -277,7 +282,7 @@ export async function isGzip(file: string): Promise<boolean> {
  */
 export function readArrow(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
   const decoder = () => new DecoderWorker(new URL('./arrowWorker.js', import.meta.url), 'Arrow', { maxOldGenerationSizeMb: arrowWorkerHeapMb() });
-  return readInWorker(part, decoder, { op: 'open', file: part.file, batchRows: options.batchRows }, 'Arrow', 'Arrow IPC file');
+  return readInWorker(part, decoder, { op: 'open', file: part.file }, options.batchRows, 'Arrow', 'Arrow IPC file');
 }
 
 /** The reader for a part's format. */
