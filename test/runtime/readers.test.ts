@@ -225,3 +225,21 @@ test('Arrow IPC stream cut between two record batches: fails naming the file, ne
   await assert.rejects(readAll(arrow(join(dir, 'cut.arrow'))), (e) => e instanceof InputFileError && /^cut\.arrow: not a readable Arrow IPC file: the Arrow stream is cut short: it ends after \d+ messages without its end-of-stream marker/.test(e.message));
   await assert.rejects(readAll(arrow(join(dir, 'mid.arrow'))), (e) => e instanceof InputFileError && /^mid\.arrow: not a readable Arrow IPC file: the Arrow stream is cut short or damaged inside a message/.test(e.message));
 });
+
+test('Arrow IPC text columns cross as their UTF-8 bytes and come back exact: nulls, empty, non-ASCII, record batches of odd sizes cut across by the batches', async () => {
+  const { Table, tableToIPC, vectorFromArray, Utf8, Int32 } = await import('apache-arrow');
+  const dir = await tempDir('readers-arrow-text');
+  const cases = ['', 'short', 'héllo wörld, 漢字 and 🎉', null, 'line\nbreak'];
+  const n = 1000;
+  const text = Array.from({ length: n }, (_, i) => cases[i % cases.length]);
+  const whole = new Table({ s: vectorFromArray(text, new Utf8()), k: vectorFromArray(Array.from({ length: n }, (_, i) => i), new Int32()) }).batches[0];
+  // Record batches of 1, 333, 2 and 664 rows; read in batches of 100.
+  const cuts = [0, 1, 334, 336, n];
+  const file = join(dir, 'text.arrow');
+  writeFileSync(file, tableToIPC(new Table(cuts.slice(1).map((end, j) => whole.slice(cuts[j], end))), 'stream'));
+  const batches = await readAll({ index: 0, count: 1, file, source: 'text.arrow', format: 'arrow', rowGroups: null, firstRow: 0 }, 100);
+  assert.ok(batches.every((b) => b.length <= 100));
+  const rows = batches.flat().map((it) => (it.kind === 'raw' ? it.row : null));
+  assert.equal(rows.length, n);
+  rows.forEach((row, i) => assert.deepEqual(row, { s: text[i], k: i }, `row ${i}`));
+});

@@ -2,16 +2,17 @@
  * The Arrow IPC reader's worker thread (readers.ts, readArrow): apache-arrow parses the file's
  * flatbuffers and buffers in JS, so a damaged file can throw anything or allocate without bound;
  * here that ends this worker (its heap is limited), not the run. Requests, one at a time:
- * `open` (file, batchRows), `next` (the next rows, at most batchRows, as a ColumnBatch of plain
- * values: lists as arrays, structs as objects), `close`.
+ * `open` (file, batchRows), `next` (the next rows, at most batchRows, as a ColumnBatch: Utf8 columns
+ * as their UTF-8 bytes, other values plain: lists as arrays, structs as objects; `spare`: text
+ * buffers handed back, as for the Parquet worker), `close`.
  */
 import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
-import { RecordBatchReader, Vector, type RecordBatch } from 'apache-arrow';
-import { ColumnBuffer } from './columnBuffer.js';
+import { DataType, RecordBatchReader, Vector, type Data, type RecordBatch, type Utf8 } from 'apache-arrow';
+import { ColumnBuffer, replyTransfer, type TextSource } from './columnBuffer.js';
 
-type Request = { op: 'open'; file: string; batchRows: number } | { op: 'next' } | { op: 'close' };
+type Request = { op: 'open'; file: string; batchRows: number } | { op: 'next'; spare?: ArrayBuffer[] } | { op: 'close' };
 
 let reader: { stream: ReadStream; batches: AsyncIterator<RecordBatch>; buffer: ColumnBuffer; batchRows: number } | null = null;
 
@@ -26,6 +27,27 @@ function arrowValue(v: unknown): unknown {
     return o;
   }
   return v;
+}
+
+/**
+ * A Utf8 column of a record batch as a text source: its bytes are already UTF-8, row after row, so
+ * a run of rows is one copy (a null row's bytes, if a writer left any, come along unread). A Data
+ * decoded from IPC starts at offset 0; its value offsets are relative to it, its bitmap is not.
+ */
+function arrowText(data: Data<Utf8>): TextSource {
+  const { values, valueOffsets: offsets, nullBitmap, offset } = data;
+  const isNull = (i: number) => data.nullCount !== 0 && nullBitmap !== undefined && nullBitmap.length > 0 && ((nullBitmap[(offset + i) >> 3] >> ((offset + i) & 7)) & 1) === 0;
+  return {
+    bytes: (from, to) => offsets[to] - offsets[from],
+    copy(from, to, into, row) {
+      const base = into.ends[row] - offsets[from];
+      into.utf8.set(values.subarray(offsets[from], offsets[to]), into.ends[row]);
+      for (let i = from; i < to; i++, row++) {
+        if (isNull(i)) into.nulls[row] = 1;
+        into.ends[row + 1] = offsets[i + 1] + base;
+      }
+    },
+  };
 }
 
 /** The largest message metadata the stream walk reads (real ones are kilobytes). */
@@ -85,7 +107,7 @@ async function arrowStreamProblem(file: string): Promise<string | null> {
   }
 }
 
-async function handle(req: Request): Promise<unknown> {
+async function handle(req: Request): Promise<object> {
   if (req.op === 'close') {
     reader?.stream.destroy();
     reader = null;
@@ -101,12 +123,14 @@ async function handle(req: Request): Promise<unknown> {
     return { opened: true };
   }
   const r = reader!;
+  r.buffer.giveBack(req.spare ?? []);
   while (r.buffer.size < r.batchRows) {
     const next = await r.batches.next();
     if (next.done) break;
     const b = next.value;
     const columns = r.buffer.names.map((_, c) => {
       const column = b.getChildAt(c);
+      if (column && column.data.length === 1 && DataType.isUtf8(column.type)) return arrowText(column.data[0] as Data<Utf8>);
       return Array.from({ length: b.numRows }, (_, i) => arrowValue(column?.get(i) ?? null));
     });
     r.buffer.push(columns, b.numRows);
@@ -117,7 +141,7 @@ async function handle(req: Request): Promise<unknown> {
 
 parentPort!.on('message', (req: Request) => {
   handle(req).then(
-    (res) => parentPort!.postMessage(res),
+    (res) => parentPort!.postMessage(res, replyTransfer(res)),
     (err: unknown) => parentPort!.postMessage({ error: err instanceof Error ? err.message : String(err) }),
   );
 });

@@ -47,6 +47,9 @@ export function transferList(batch: ColumnBatch): ArrayBuffer[] {
   return batch.columns.filter(isText).map((c) => c.utf8.buffer as ArrayBuffer);
 }
 
+/** What a decoder worker's reply transfers: a batch's text buffers; nothing for other replies. */
+export const replyTransfer = (reply: object): ArrayBuffer[] => ('columns' in reply ? transferList(reply as ColumnBatch) : []);
+
 /** A column's `n` values as the adapters take them: a text column's strings are made here. */
 export function columnValues(c: Column, n: number): readonly unknown[] {
   if (!isText(c)) return c;

@@ -22,7 +22,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { DuckDBInstance, DuckDBTypeId, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult } from '@duckdb/node-api';
-import { ColumnBuffer, transferList, type ColumnBatch, type TextSource } from './columnBuffer.js';
+import { ColumnBuffer, replyTransfer, type TextSource } from './columnBuffer.js';
 import { instanceConfig } from './DuckDb.js';
 import { textSource } from './duckDbText.js';
 
@@ -175,7 +175,7 @@ async function handle(req: Request): Promise<object> {
 parentPort!.on('message', (req: Request) => {
   handle(req).then(
     // A batch's text bytes are transferred, not copied (columnBuffer.ts).
-    (res) => parentPort!.postMessage(res, 'columns' in res ? transferList(res as ColumnBatch) : []),
+    (res) => parentPort!.postMessage(res, replyTransfer(res)),
     (err: unknown) => parentPort!.postMessage({ error: message(err) }),
   );
 });
