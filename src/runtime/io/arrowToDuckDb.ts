@@ -12,6 +12,7 @@
 import duckdb from '@duckdb/node-bindings';
 import { BIGINT, BOOLEAN, DOUBLE, FLOAT, INTEGER, LIST, VARCHAR, type DuckDBType } from '@duckdb/node-api';
 import { DataType, Precision, type Data, type Field } from 'apache-arrow';
+import { arrowIsNull, bitAt } from './bitmaps.js';
 
 /** A run of `count` rows of one Arrow column, from row `from` of `data`. */
 export interface Segment {
@@ -40,10 +41,7 @@ function widthOf(t: DataType): number {
   return 0;
 }
 
-// Arrow bitmaps (validity and booleans) are LSB-first and indexed from the Data's own offset; a
-// Data decoded from IPC starts at 0, while its values and offsets are already relative to it.
-const bitAt = (bits: Uint8Array, i: number) => (bits[i >> 3] >> (i & 7)) & 1;
-const isNull = (data: Data, row: number) => data.nullCount !== 0 && data.nullBitmap !== undefined && data.nullBitmap.length > 0 && bitAt(data.nullBitmap, data.offset + row) === 0;
+// A boolean's value bit is indexed like its validity bit: from the Data's own offset (bitmaps.ts).
 
 /**
  * Writes `rows` rows, the segments one after another, into a vector of `type` starting at row 0.
@@ -62,7 +60,7 @@ export function fillVector(vector: duckdb.Vector, type: DataType, segments: read
       const offsets = data.valueOffsets as Int32Array;
       const values = data.values as Uint8Array;
       for (let i = from; i < from + count; i++, k++)
-        if (isNull(data, i)) setNull(k);
+        if (arrowIsNull(data, i)) setNull(k);
         else duckdb.vector_assign_string_element_len(vector, k, values.subarray(offsets[i], offsets[i + 1]));
     }
   } else if (DataType.isBool(type)) {
@@ -70,7 +68,7 @@ export function fillVector(vector: duckdb.Vector, type: DataType, segments: read
     const bytes = new Uint8Array(rows);
     for (const { data, from, count } of segments)
       for (let i = from; i < from + count; i++, k++) {
-        if (isNull(data, i)) setNull(k);
+        if (arrowIsNull(data, i)) setNull(k);
         else bytes[k] = bitAt(data.values as Uint8Array, data.offset + i);
       }
     if (rows) duckdb.copy_data_to_vector(vector, 0, bytes.buffer, 0, rows);
@@ -82,7 +80,7 @@ export function fillVector(vector: duckdb.Vector, type: DataType, segments: read
     for (const { data, from, count } of segments) {
       const offsets = data.valueOffsets as Int32Array;
       for (let i = from; i < from + count; i++, k++) {
-        if (isNull(data, i)) setNull(k);
+        if (arrowIsNull(data, i)) setNull(k);
         const n = offsets[i + 1] - offsets[i];
         entries[2 * k] = BigInt(total + offsets[i] - offsets[from]);
         entries[2 * k + 1] = BigInt(n);
@@ -101,7 +99,7 @@ export function fillVector(vector: duckdb.Vector, type: DataType, segments: read
     for (const { data, from, count } of segments) {
       const values = data.values as ArrayBufferView;
       if (count) duckdb.copy_data_to_vector(vector, k * width, values.buffer as ArrayBuffer, values.byteOffset + from * width, count * width);
-      for (let i = from; i < from + count; i++, k++) if (isNull(data, i)) setNull(k);
+      for (let i = from; i < from + count; i++, k++) if (arrowIsNull(data, i)) setNull(k);
     }
   }
   if (validity) {

@@ -10,6 +10,7 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import { DataType, RecordBatchReader, Vector, type Data, type RecordBatch, type Utf8 } from 'apache-arrow';
+import { arrowIsNull } from './bitmaps.js';
 import { ColumnBuffer, replyTransfer, type TextSource } from './columnBuffer.js';
 
 type Request = { op: 'open'; file: string; batchRows: number } | { op: 'next'; spare?: ArrayBuffer[] } | { op: 'close' };
@@ -31,19 +32,17 @@ function arrowValue(v: unknown): unknown {
 
 /**
  * A Utf8 column of a record batch as a text source: its bytes are already UTF-8, row after row, so
- * a run of rows is one copy (a null row's bytes, if a writer left any, come along unread). A Data
- * decoded from IPC starts at offset 0; its value offsets are relative to it, its bitmap is not.
+ * a run of rows is one copy (a null row's bytes, if a writer left any, come along unread).
  */
 function arrowText(data: Data<Utf8>): TextSource {
-  const { values, valueOffsets: offsets, nullBitmap, offset } = data;
-  const isNull = (i: number) => data.nullCount !== 0 && nullBitmap !== undefined && nullBitmap.length > 0 && ((nullBitmap[(offset + i) >> 3] >> ((offset + i) & 7)) & 1) === 0;
+  const { values, valueOffsets: offsets } = data;
   return {
     bytes: (from, to) => offsets[to] - offsets[from],
     copy(from, to, into, row) {
       const base = into.ends[row] - offsets[from];
       into.utf8.set(values.subarray(offsets[from], offsets[to]), into.ends[row]);
       for (let i = from; i < to; i++, row++) {
-        if (isNull(i)) into.nulls[row] = 1;
+        if (arrowIsNull(data, i)) into.nulls[row] = 1;
         into.ends[row + 1] = offsets[i + 1] + base;
       }
     },

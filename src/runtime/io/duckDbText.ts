@@ -14,6 +14,7 @@
  */
 import duckdb from '@duckdb/node-bindings';
 import type { DuckDBDataChunk } from '@duckdb/node-api';
+import { bitAt } from './bitmaps.js';
 import type { TextColumn, TextSource } from './columnBuffer.js';
 
 const HEADER = 16;
@@ -28,9 +29,9 @@ export function textSource(chunk: DuckDBDataChunk, column: number): TextSource {
   const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
   const headers = duckdb.vector_get_data(vector, HEADER * n);
   const view = new DataView(headers.buffer, headers.byteOffset, headers.byteLength);
-  // Validity: one bit per row in 64-bit little-endian words, or nothing when every row is valid.
+  // Validity: one bit per row in 64-bit words, or nothing when every row is valid.
   const validity = duckdb.vector_get_validity(vector, Math.ceil(n / 64) * 8);
-  const isNull = (i: number) => validity !== null && validity !== undefined && ((validity[i >> 3] >> (i & 7)) & 1) === 0;
+  const isNull = (i: number) => validity !== null && validity !== undefined && bitAt(validity, i) === 0;
   return {
     bytes(from, to) {
       let total = 0;

@@ -101,7 +101,7 @@ export function arrowWorkerHeapMb(env: NodeJS.ProcessEnv = process.env): number 
 
 /** Reads a Parquet part batch by batch (only the part's row groups, or rows, are read), in a worker. */
 export function readParquet(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
-  return readInWorker(part, () => new ParquetDecoder(), { op: 'open', file: part.file, rowGroups: part.rowGroups, rowRange: part.rowRange ?? null }, options.batchRows, 'Parquet', 'Parquet file');
+  return readInWorker(part, () => new ParquetDecoder(), { op: 'open', file: part.file, rowGroups: part.rowGroups, rowRange: part.rowRange ?? null, batchRows: options.batchRows }, 'Parquet', 'Parquet file');
 }
 
 /**
@@ -109,12 +109,12 @@ export function readParquet(part: PartRef, options: ReadOptions): AsyncGenerator
  * worker starts with the first read and ends with the last. A file that does not open, or breaks
  * while read, is an InputFileError naming it (and the row).
  */
-async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Record<string, unknown>, batchRows: number, kind: string, what: string): AsyncGenerator<ReadItem[]> {
+async function* readInWorker(part: PartRef, start: () => DecoderWorker, open: Record<string, unknown>, kind: string, what: string): AsyncGenerator<ReadItem[]> {
   const shown = part.source;
   const decoder = start();
   try {
     try {
-      await decoder.request({ ...open, batchRows });
+      await decoder.request(open);
     } catch (err) {
       throw new InputFileError(shown, `not a readable ${what}: ${(err as Error).message}`, { cause: err });
     }
@@ -282,7 +282,7 @@ export async function isGzip(file: string): Promise<boolean> {
  */
 export function readArrow(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
   const decoder = () => new DecoderWorker(new URL('./arrowWorker.js', import.meta.url), 'Arrow', { maxOldGenerationSizeMb: arrowWorkerHeapMb() });
-  return readInWorker(part, decoder, { op: 'open', file: part.file }, options.batchRows, 'Arrow', 'Arrow IPC file');
+  return readInWorker(part, decoder, { op: 'open', file: part.file, batchRows: options.batchRows }, 'Arrow', 'Arrow IPC file');
 }
 
 /** The reader for a part's format. */
