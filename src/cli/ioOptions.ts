@@ -8,6 +8,7 @@ import { DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS, type OutputFormat } from '../../
 import type { IoConfig } from '../runtime/Config.js';
 import { UsageError } from '../runtime/errors.js';
 import { DEFAULT_MAX_REJECT_RATE } from '../exec/checkYield.js';
+import { ROW_GROUP_BYTES } from '../runtime/io/parquetProperties.js';
 
 /** What every command that reads preference data takes (probe train/eval too): inputs, layout, row checks. */
 export function withInputOptions<T>(y: Argv<T>) {
@@ -26,7 +27,7 @@ export function withIoOptions<T>(y: Argv<T>) {
     .option('split', { type: 'string', default: 'train', describe: 'Split name in shard file names', group: 'Input/output:' })
     .option('output-format', { choices: OUTPUT_FORMATS, default: DEFAULT_OUTPUT_FORMAT, describe: 'Shard files: Parquet, or Arrow IPC stream files (Hugging Face datasets\' cache format, Dataset.from_file)', group: 'Input/output:' })
     .option('compression', { choices: ['zstd', 'snappy', 'none'] as const, default: 'zstd' as const, describe: 'Parquet compression', group: 'Input/output:' })
-    .option('row-group-rows', { type: 'number', default: 100_000, describe: 'Rows per Parquet row group at most; a row group also ends at 16 MiB of data (DuckDB scans row groups in parallel)', group: 'Input/output:' })
+    .option('row-group-rows', { type: 'number', default: 100_000, describe: `Rows per Parquet row group at most; a row group also ends at ${ROW_GROUP_BYTES} of data (DuckDB scans row groups in parallel)`, group: 'Input/output:' })
     .option('batch-rows', { type: 'number', default: 512, describe: 'Rows per in-flight batch', group: 'Input/output:' })
     .option('window', { type: 'number', default: 2, describe: 'Batches in flight per shard (memory vs overlap)', group: 'Input/output:' })
     .option('part-rows', { type: 'number', default: 1_000_000, describe: 'Split Parquet inputs into shards of at most this many rows (whole row groups; a larger row group is cut into row ranges)', group: 'Input/output:' })

@@ -41,8 +41,6 @@ function widthOf(t: DataType): number {
   return 0;
 }
 
-// A boolean's value bit is indexed like its validity bit: from the Data's own offset (bitmaps.ts).
-
 /**
  * Writes `rows` rows, the segments one after another, into a vector of `type` starting at row 0.
  * A vector is written whole, once: DuckDB hands a fresh output chunk for every call.
@@ -64,7 +62,8 @@ export function fillVector(vector: duckdb.Vector, type: DataType, segments: read
         else duckdb.vector_assign_string_element_len(vector, k, values.subarray(offsets[i], offsets[i + 1]));
     }
   } else if (DataType.isBool(type)) {
-    // DuckDB stores a boolean in a byte.
+    // DuckDB stores a boolean in a byte; Arrow's value bit is indexed like its validity bit, from
+    // the Data's own offset (bitmaps.ts).
     const bytes = new Uint8Array(rows);
     for (const { data, from, count } of segments)
       for (let i = from; i < from + count; i++, k++) {

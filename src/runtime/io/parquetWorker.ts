@@ -157,7 +157,7 @@ async function handle(req: Request): Promise<object> {
     const chunk = await (r.ahead ?? r.result.fetchChunk());
     r.ahead = null;
     if (!chunk || chunk.rowCount === 0) break;
-    // DuckDB decodes on its own thread: the next chunk is read while this one becomes JS values
+    // DuckDB decodes on its own thread: the next chunk is read while this one is copied out (text bytes, JS values)
     // (asked for one at a time, the two took turns; one chunk more in memory).
     r.ahead = fetchAhead(r.result);
     r.buffer.push(columnsOf(chunk, r.text), chunk.rowCount);
