@@ -2,8 +2,8 @@
  * Adapters: input rows in the common public layouts become canonical PairRecord / ListRecord, or a
  * RejectRecord saying why not. The format is detected from a row's columns, or forced with --format.
  */
-import { hash } from 'node:crypto';
 import { toReject, type ListRecord, type PairRecord, type RawRow, type RejectRecord } from './records.js';
+import { Utf8Texts } from './utf8Texts.js';
 
 export const formats = ['auto', 'explicit', 'implicit', 'conversational', 'pku', 'list'] as const;
 export type Format = (typeof formats)[number];
@@ -47,10 +47,7 @@ const consumed: Record<Exclude<Format, 'auto'>, readonly string[]> = {
 
 /** A stable id from the content, so the same pair gets the same id in every run and on every rank. */
 export function contentId(...texts: readonly string[]): string {
-  // One-shot hashing (no Hash object per row); the same bytes as updating text by text. The
-  // closing NUL is joined in, not appended: appending made a second copy of the text to hash
-  // (100k HH rows: 2.35 -> 2.05 us a row).
-  return hash('sha256', [...texts, ''].join('\u0000'), 'hex').slice(0, 24);
+  return Utf8Texts.encode(texts).id();
 }
 
 function reject(raw: RawRow, reason: string): RejectRecord {
@@ -123,11 +120,14 @@ function pair(raw: RawRow, format: Exclude<Format, 'auto'>, texts: { prompt: str
   const row = raw.row;
   const id = idOf(row);
   const { prompt, chosen, rejected } = texts;
+  // Encoded once, for the content id and for the writer (see Utf8Texts), even when the input has
+  // its own id: the writer would encode them anyway.
+  const utf8 = Utf8Texts.encode([prompt, chosen, rejected]);
   return {
     kind: 'pair',
     sourceFile: raw.sourceFile,
     sourceRow: raw.sourceRow,
-    pairId: id ?? contentId(prompt, chosen, rejected),
+    pairId: id ?? utf8.id(),
     idFromInput: id !== null,
     category: optionalString(row.category),
     passThrough: passThrough(row, format),
@@ -136,6 +136,7 @@ function pair(raw: RawRow, format: Exclude<Format, 'auto'>, texts: { prompt: str
     rejected,
     chosenSafe,
     rejectedSafe,
+    utf8,
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import { Bool, Field, Float32, Int64, List, makeBuilder, makeData, RecordBatch, Schema, Struct, Table, Utf8, type Data, type DataType } from 'apache-arrow';
 import type { LabelledPair, ListRecord, PairRecord, RejectRecord } from './records.js';
+import type { Utf8Texts } from './utf8Texts.js';
 
 /** Columns of a re-ranked data shard, in order. A TRL DPOTrainer reads prompt/chosen/rejected as is. */
 export const pairOutputFields = [
@@ -84,6 +85,13 @@ export function isLabelled(p: PairRecord | LabelledPair): p is LabelledPair {
   return 'confidence' in p;
 }
 
+/**
+ * An output row carries its record's UTF-8 texts under this key, beside its columns: a symbol, so
+ * no column loop (Object.keys, for-in) sees it, and tableFromRows copies those bytes instead of
+ * encoding the strings again.
+ */
+export const TEXT_BYTES = Symbol('utf8 texts');
+
 /** Output row of a pair, keyed by column name: a canonical pair (convert) leaves the model's columns null. */
 export function pairOutputRow(p: PairRecord | LabelledPair): Record<string, unknown> {
   const l = isLabelled(p) ? p : null;
@@ -104,6 +112,7 @@ export function pairOutputRow(p: PairRecord | LabelledPair): Record<string, unkn
     truncated: l ? l.embChosen.truncated || l.embRejected.truncated : null,
   };
   for (const [k, v] of Object.entries(p.passThrough)) row[passThroughColumn(k)] = passThroughValue(v);
+  if (p.utf8) (row as { [TEXT_BYTES]?: Utf8Texts })[TEXT_BYTES] = p.utf8;
   return row;
 }
 
@@ -149,7 +158,8 @@ const utf8 = new TextEncoder();
  * (Buffer.byteLength then Buffer.write was two passes over every text). Measured 2026-12-07: two
  * text columns of 50k HH rows, 2.2-4.1 -> 1.5 us a row (CPU, min to median of 7); in a profiled
  * 1M-row JSONL convert, 2.59 -> 2.34 s of the main thread. encodeInto writes a lone surrogate as
- * U+FFFD, as Buffer.write did: the bytes are the same.
+ * U+FFFD, as Buffer.write did: the bytes are the same. A row's own UTF-8 texts (TEXT_BYTES), made
+ * once by the adapter, are copied rather than encoded again.
  */
 function utf8Data(rows: readonly Record<string, unknown>[], name: string): Data<Utf8> {
   const n = rows.length;
@@ -164,10 +174,12 @@ function utf8Data(rows: readonly Record<string, unknown>[], name: string): Data<
   let bytes = 0;
   let nulls = 0;
   for (let i = 0; i < n; i++) {
-    const v = rows[i][name];
+    const row = rows[i] as { [TEXT_BYTES]?: Utf8Texts } & Record<string, unknown>;
+    const v = row[name];
     if (v === null || v === undefined) nulls++;
     else {
-      bytes += utf8.encodeInto(v as string, buf.subarray(bytes)).written;
+      const copied = row[TEXT_BYTES]?.copyInto(v as string, buf, bytes) ?? -1;
+      bytes += copied >= 0 ? copied : utf8.encodeInto(v as string, buf.subarray(bytes)).written;
       validity[i >> 3] |= 1 << (i & 7);
     }
     offsets[i + 1] = bytes;

@@ -4,6 +4,8 @@
  * stream; the writer sends each kind to its own folder.
  */
 
+import type { Utf8Texts } from './utf8Texts.js';
+
 /** Where a row came from: the file and its 0-based row number in that file. */
 export interface SourceRef {
   readonly sourceFile: string;
@@ -25,7 +27,7 @@ export interface Embedding {
 /** A canonical preference pair (after an adapter). */
 export interface PairRecord extends SourceRef {
   readonly kind: 'pair';
-  /** Stable id: the input's `id` when present, else a hash of source file, row and texts. */
+  /** Stable id: the input's `id` when present, else a hash of its texts (adapters.ts, contentId). */
   readonly pairId: string;
   /** True when pairId is the input's own `id` (checked for duplicates), false when derived. */
   readonly idFromInput?: boolean;
@@ -39,6 +41,8 @@ export interface PairRecord extends SourceRef {
   readonly category: string | null;
   /** Input columns the adapter did not consume, passed through untouched. */
   readonly passThrough: Readonly<Record<string, unknown>>;
+  /** prompt, chosen and rejected as UTF-8, when the adapter made them (the writer copies them). */
+  readonly utf8?: Utf8Texts;
 }
 
 /** A listwise record: N candidate responses to one prompt. */
