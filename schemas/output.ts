@@ -170,7 +170,9 @@ function utf8Data(rows: readonly Record<string, unknown>[], name: string): Data<
     const v = rows[i][name];
     if (v !== null && v !== undefined) bound += (v as string).length * 3;
   }
-  const buf = Buffer.allocUnsafe(bound);
+  // Uninitialised memory (every byte kept is written), seen as a plain Uint8Array (see Utf8Texts).
+  const raw = Buffer.allocUnsafe(bound);
+  const buf = new Uint8Array(raw.buffer, raw.byteOffset, bound);
   let bytes = 0;
   let nulls = 0;
   for (let i = 0; i < n; i++) {
@@ -184,6 +186,6 @@ function utf8Data(rows: readonly Record<string, unknown>[], name: string): Data<
     }
     offsets[i + 1] = bytes;
   }
-  const values = Uint8Array.prototype.slice.call(buf, 0, bytes);
+  const values = buf.slice(0, bytes);
   return makeData({ type: new Utf8(), length: n, nullCount: nulls, nullBitmap: nulls ? validity : null, valueOffsets: offsets, data: values });
 }

@@ -19,14 +19,16 @@ const SLAB_BYTES = 1 << 20;
 const MAX_BYTES_PER_UNIT = 3;
 
 const encoder = new TextEncoder();
-let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+// Plain Uint8Arrays, not Buffers: Buffer's subarray and copy are JS wrappers over these builtins,
+// and encodeInto takes a Buffer more slowly (measured: 171 against 87 ns a call on short text).
+let slab = new Uint8Array(SLAB_BYTES);
 let used = 0;
 
 export class Utf8Texts {
   private constructor(
     readonly texts: readonly string[],
     /** The texts' bytes, each text followed by a NUL. */
-    readonly bytes: Buffer,
+    readonly bytes: Uint8Array,
     /** Where each text's bytes end in `bytes` (its NUL follows). */
     private readonly ends: readonly number[],
   ) {}
@@ -36,7 +38,7 @@ export class Utf8Texts {
     for (const t of texts) bound += t.length * MAX_BYTES_PER_UNIT;
     if (used + bound > slab.length) {
       // A new slab; records still holding views keep the old one alive until they go.
-      slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bound));
+      slab = new Uint8Array(Math.max(SLAB_BYTES, bound));
       used = 0;
     }
     const start = used;
@@ -61,11 +63,12 @@ export class Utf8Texts {
    * Copies the bytes of `text` into `target` at `at` when `text` is one of these texts, and
    * returns how many; -1 when it is not (the caller encodes it).
    */
-  copyInto(text: string, target: Buffer, at: number): number {
+  copyInto(text: string, target: Uint8Array, at: number): number {
     for (let i = 0; i < this.texts.length; i++) {
       if (this.texts[i] !== text) continue;
       const from = i === 0 ? 0 : this.ends[i - 1] + 1;
-      return this.bytes.copy(target, at, from, this.ends[i]);
+      target.set(this.bytes.subarray(from, this.ends[i]), at);
+      return this.ends[i] - from;
     }
     return -1;
   }
