@@ -5,7 +5,7 @@
  *
  * Why: V8 makes UTF-8 from a string at about 0.5 GB/s, and a pair's texts were encoded twice, once
  * inside `hash()` and once by the writer. On a profiled 1M-row HH convert that was 2.7 s (content
- * ids) and 2.1 s (writer) of the main thread, which sets the pace of a convert.
+ * ids) and 2.1 s (writer) of the main thread, the busiest of a convert's threads (2026-12-07).
  *
  * The bytes answer only for the very strings they were made from (`===`): a record rebuilt with
  * other texts, or with chosen and rejected swapped, still gets the right bytes or none, never stale
@@ -48,10 +48,7 @@ export class Utf8Texts {
       ends.push(used - start);
       slab[used++] = 0;
     }
-    // Later records start after these bytes, at an 8-byte boundary.
-    const bytes = slab.subarray(start, used);
-    used = (used + 7) & ~7;
-    return new Utf8Texts(texts, bytes, ends);
+    return new Utf8Texts(texts, slab.subarray(start, used), ends);
   }
 
   /** The content id: sha256 of the texts, each followed by a NUL, as hex, cut to 24 digits. */
