@@ -145,7 +145,7 @@ test('Parquet from another writer (DuckDB): timestamps, decimals, maps, integers
   await assert.rejects(readAll(parquet(file, [2, 9], 0)), /exotic\.parquet: not a readable Parquet file: row groups \[2, 9\) out of range: the file has 3/);
 });
 
-test('Parquet text columns cross as UTF-8 bytes and come back exact: nulls, empty, inline (up to 12 bytes) and longer, non-ASCII, in batches across DuckDB\'s chunks', async () => {
+test('Parquet text columns cross as UTF-8 bytes and come back exact: nulls, empty, inline (up to 12 bytes) and longer, non-ASCII, long runs and dictionary repeats, in batches across DuckDB\'s chunks', async () => {
   const { DuckDb } = await import('../../src/runtime/io/DuckDb.js');
   const dir = await tempDir('readers-text');
   const file = join(dir, 'text.parquet');
@@ -155,6 +155,11 @@ test('Parquet text columns cross as UTF-8 bytes and come back exact: nulls, empt
     const c = cases[r % cases.length];
     return c === null ? null : c.length > 13 ? `${c}${r}` : c;
   };
+  // `u`: a long string of its own on every row, so whole chunks of strings lie back to back in
+  // DuckDB's memory (copied as runs); `d`: three long strings over and over, which DuckDB writes as
+  // a dictionary, so the strings of neighbouring rows are not neighbours in memory.
+  const unique = (r: number) => `row ${r}: ${'ü'.repeat(r % 17)} unique text`;
+  const repeated = (r: number) => `repeated text number ${r % 3} ${'é'.repeat(r % 3)}`;
   {
     await using db = await DuckDb.open({ threads: 1 });
     await db.exec(`CREATE TABLE t (r BIGINT, s VARCHAR)`);
@@ -163,13 +168,15 @@ test('Parquet text columns cross as UTF-8 bytes and come back exact: nulls, empt
       return `(${r}, ${v === null ? 'NULL' : `'${v.replace(/'/g, "''").replace(/\u0000/g, "' || chr(0) || '")}'`})`;
     });
     await db.exec(`INSERT INTO t VALUES ${values.join(', ')}`);
-    await db.exec(`COPY (SELECT s, r FROM t ORDER BY r) TO '${file}' (FORMAT parquet, ROW_GROUP_SIZE 3000)`);
+    await db.exec(
+      `COPY (SELECT s, r, 'row ' || r || ': ' || repeat('ü', (r % 17)::INT) || ' unique text' AS u, 'repeated text number ' || (r % 3) || ' ' || repeat('é', (r % 3)::INT) AS d FROM t ORDER BY r) TO '${file}' (FORMAT parquet, ROW_GROUP_SIZE 3000)`,
+    );
   }
   const batches = await readAll(parquet(file), 700);
   assert.ok(batches.every((b) => b.length <= 700));
   const rows = batches.flat().map((it) => (it.kind === 'raw' ? it.row : null));
   assert.equal(rows.length, 5000);
-  rows.forEach((row, r) => assert.deepEqual(row, { s: expected(r), r: BigInt(r) }, `row ${r}`));
+  rows.forEach((row, r) => assert.deepEqual(row, { s: expected(r), r: BigInt(r), u: unique(r), d: repeated(r) }, `row ${r}`));
 });
 
 test('Parquet damaged in a later row group: the read fails naming the file and DuckDB\'s reason, never ends early as if the file were done', async () => {
