@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanDuckDbMessage, DuckDb, DuckDbError, quoteIdent, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { cleanDuckDbMessage, DuckDb, DuckDbError, instanceConfig, quoteIdent, quoteLiteral } from '../../src/runtime/io/DuckDb.js';
 
 test('named parameters are bound as values: an injection attempt stays a string', async () => {
   await using db = await DuckDb.open({ threads: 1 });
@@ -66,4 +67,16 @@ test('quoting helpers', () => {
   assert.equal(quoteLiteral("it's"), "'it''s'");
   assert.throws(() => quoteLiteral('a\0b'), DuckDbError);
   assert.rejects(DuckDb.open({ threads: 0 }), RangeError);
+});
+
+test('instanceConfig: extensions are never installed; autoloading and threads only when asked, as DuckDB takes them', async () => {
+  assert.deepEqual(instanceConfig(), { autoinstall_known_extensions: 'false' });
+  // The Parquet encoder's settings (parquetEncoderWorker.ts).
+  const instance = await DuckDBInstance.create(':memory:', instanceConfig({ threads: 1, autoloadExtensions: false }));
+  const c = await instance.connect();
+  const [row] = (await c.runAndReadAll("SELECT current_setting('threads') AS t, current_setting('autoload_known_extensions') AS load, current_setting('autoinstall_known_extensions') AS install")).getRowObjectsJS();
+  c.closeSync();
+  instance.closeSync();
+  assert.deepEqual(row, { t: 1n, load: false, install: false });
+  assert.throws(() => instanceConfig({ threads: 0 }), /threads must be a positive integer, got 0/);
 });

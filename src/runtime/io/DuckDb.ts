@@ -15,6 +15,8 @@ export interface DuckDbOptions {
   readonly threads?: number;
   /** e.g. '2GB'; DuckDB's default is 80% of RAM. */
   readonly memoryLimit?: string;
+  /** Whether DuckDB may load an extension already installed on this machine when a query needs one (its default: yes). */
+  readonly autoloadExtensions?: boolean;
 }
 
 /** A DuckDB error, its message cut to the part a user needs (DuckDB appends "LINE n: ..." carets). */
@@ -69,6 +71,7 @@ export function instanceConfig(options: DuckDbOptions = {}): Record<string, stri
     config.threads = String(options.threads);
   }
   if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
+  if (options.autoloadExtensions !== undefined) config.autoload_known_extensions = String(options.autoloadExtensions);
   return config;
 }
 

@@ -215,7 +215,8 @@ function nextChunk(setError: (message: string) => void, chunk: duckdb.DataChunk)
 async function connection(): Promise<DuckDBConnection> {
   if (!db) {
     // One thread: the file's bytes must not depend on scheduling, and the pipeline needs the cores.
-    const instance = await DuckDBInstance.create(':memory:', instanceConfig({ threads: 1 }));
+    // Nothing but the built-in Parquet writer: no extension is loaded, even one installed here.
+    const instance = await DuckDBInstance.create(':memory:', instanceConfig({ threads: 1, autoloadExtensions: false }));
     const connection = await instance.connect();
     await connection.run(ENCODER_SETTINGS);
     connection.registerTableFunction(
