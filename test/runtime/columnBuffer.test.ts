@@ -60,3 +60,19 @@ test('text buffers handed back are written into again: no new buffer per batch',
   assert.notEqual(third.utf8.buffer, second.utf8.buffer);
   assert.deepEqual(columnValues(third, 10), rows.slice(20, 30));
 });
+
+test('a chunk is released once its last row is taken, not before, and a chunk of no rows at once', () => {
+  const released: string[] = [];
+  const buf = new ColumnBuffer(['text']);
+  buf.push([textOf(['a', 'b', 'c'])], 3, () => released.push('first'));
+  buf.push([textOf(['d', 'e'])], 2, () => released.push('second'));
+  buf.push([textOf([])], 0, () => released.push('empty'));
+  assert.deepEqual(released, ['empty']);
+  assert.deepEqual(columnValues(buf.take(2).columns[0], 2), ['a', 'b']);
+  assert.deepEqual(released, ['empty']);
+  // The batch that takes the first chunk's last row and part of the second releases the first only.
+  assert.deepEqual(columnValues(buf.take(2).columns[0], 2), ['c', 'd']);
+  assert.deepEqual(released, ['empty', 'first']);
+  assert.deepEqual(columnValues(buf.take(5).columns[0], 1), ['e']);
+  assert.deepEqual(released, ['empty', 'first', 'second']);
+});

@@ -92,6 +92,8 @@ interface Chunk {
   readonly rows: number;
   /** The first row not yet taken. */
   start: number;
+  /** Called once the last row is taken (push). */
+  readonly release?: () => void;
 }
 
 export class ColumnBuffer {
@@ -104,10 +106,18 @@ export class ColumnBuffer {
     private readonly pool = new BufferPool(),
   ) {}
 
-  /** Adds a chunk of `rows` rows: one column per name, in the order of `names`. */
-  push(columns: readonly ChunkColumn[], rows: number): void {
-    if (rows === 0) return;
-    this.chunks.push({ columns, rows, start: 0 });
+  /**
+   * Adds a chunk of `rows` rows: one column per name, in the order of `names`. `release` is called
+   * once its last row is taken, right after the copy, so a reader can give back what the chunk holds
+   * (a DuckDB chunk: its strings and the Parquet page they point into, parquetWorker.ts) without
+   * waiting for the garbage collector. Never called for a chunk left untaken when a reader stops.
+   */
+  push(columns: readonly ChunkColumn[], rows: number, release?: () => void): void {
+    if (rows === 0) {
+      release?.();
+      return;
+    }
+    this.chunks.push({ columns, rows, start: 0, release });
     this.size += rows;
   }
 
@@ -143,7 +153,7 @@ export class ColumnBuffer {
     });
     for (const p of pieces) {
       p.chunk.start += p.k;
-      if (p.chunk.start === p.chunk.rows) this.chunks.shift();
+      if (p.chunk.start === p.chunk.rows) this.chunks.shift()!.release?.();
     }
     this.size -= n;
     return { names: this.names, columns, n };

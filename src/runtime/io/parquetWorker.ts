@@ -21,6 +21,7 @@
  * timestamps as Date, DECIMAL as number, MAP as [{ key, value }].
  */
 import { parentPort } from 'node:worker_threads';
+import duckdb from '@duckdb/node-bindings';
 import { DuckDBInstance, DuckDBTypeId, JSDuckDBValueConverter, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult } from '@duckdb/node-api';
 import { ColumnBuffer, replyTransfer, type TextSource } from './columnBuffer.js';
 import { instanceConfig } from './DuckDb.js';
@@ -106,6 +107,18 @@ async function cutShort(file: string, row: number, hi: number): Promise<string> 
   return `${lost}, and DuckDB gave no reason`;
 }
 
+/**
+ * Gives back a chunk's memory once its rows are copied out. @duckdb/node-api frees a chunk only
+ * when the garbage collector finalizes it, and this thread allocates little JS, so chunks (each
+ * with its strings: about 3 MB for 2,048 HH rows) piled up between collections. Measured on 1M HH
+ * rows written by DuckDB in one row group, this reader alone (2026-12-07, one run each): 887 -> 727
+ * MiB peak RSS; DuckDB's own stream of the file, chunks dropped unread: 1,546 -> 740 MiB. Resetting
+ * the chunk (DataChunk::Reset) frees its strings at once; the object is never read again.
+ */
+function release(chunk: DuckDBDataChunk): void {
+  duckdb.data_chunk_reset(chunk.chunk);
+}
+
 /** A chunk's columns: text as bytes to copy, other types as the converter's JS values. */
 function columnsOf(chunk: DuckDBDataChunk, text: readonly boolean[]): (TextSource | unknown[])[] {
   return text.map((isText, c) => (isText ? textSource(chunk, c) : chunk.convertColumnValues(c, JSDuckDBValueConverter)));
@@ -160,7 +173,7 @@ async function handle(req: Request): Promise<object> {
     // DuckDB decodes on its own thread: the next chunk is read while this one is copied out (text bytes, JS values)
     // (asked for one at a time, the two took turns; one chunk more in memory).
     r.ahead = fetchAhead(r.result);
-    r.buffer.push(columnsOf(chunk, r.text), chunk.rowCount);
+    r.buffer.push(columnsOf(chunk, r.text), chunk.rowCount, () => release(chunk));
   }
   if (r.buffer.size === 0) {
     reader = null;
