@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { CommandModule } from 'yargs';
 import { oneLine, UsageError, UserError } from '../runtime/errors.js';
+import { configureDuckDbAllocator } from '../runtime/io/duckDbAllocator.js';
 type AnyCommand = CommandModule<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /**
@@ -84,6 +85,8 @@ export async function main(argv: string[]): Promise<number> {
   return (process.exitCode as number | undefined) || 0;
 }
 
+// Before any command module loads DuckDB (duckDbAllocator.ts).
+configureDuckDbAllocator();
 main(hideBin(process.argv)).then((code) => {
   process.exitCode = code;
 });
