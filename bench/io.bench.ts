@@ -4,6 +4,9 @@
  * a row group), and how long a run takes to stop after SIGINT, a few seconds in. Each run is a child
  * process (see convert.bench.ts). BENCH_IO_ROWS sets the sizes (default 100000,1000000).
  *
+ * Parquet also as DuckDB writes it by default (row groups of 122,880 rows; a 100k-row file is one
+ * group, so at 100k rows it is the one-row-group file again).
+ *
  * The one-row-group Parquet comes from two writers, because a reader's memory follows the file's
  * pages, not its row groups: a page is the unit of compression, so it is decompressed whole.
  * DuckDB's writer cuts pages at about 100 MB of text (parquet_metadata lists 7 PLAIN pages for each
@@ -81,11 +84,20 @@ async function run(): Promise<Row[]> {
       const parquet = join(dir, `pairs-${rows}.parquet`);
       process.stderr.write(`generating ${rows} pairs ...\n`);
       await writeInput(jsonl, rows);
-      const gen = await measure(duckdbArgs(`COPY (SELECT chosen, rejected FROM read_json(${lit(jsonl)}, format = 'newline_delimited', columns = {chosen: 'VARCHAR', rejected: 'VARCHAR'})) TO ${lit(parquet)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rows})`), root);
-      if (gen.code !== 0) throw new Error(`generating Parquet failed: ${gen.stderr}`);
+      const duckGroups = join(dir, `pairs-${rows}-duckdb-groups.parquet`);
+      for (const [file, groupRows] of [[parquet, `, ROW_GROUP_SIZE ${rows}`], [duckGroups, '']]) {
+        const gen = await measure(duckdbArgs(`COPY (SELECT chosen, rejected FROM read_json(${lit(jsonl)}, format = 'newline_delimited', columns = {chosen: 'VARCHAR', rejected: 'VARCHAR'})) TO ${lit(file)} (FORMAT parquet, COMPRESSION zstd${groupRows})`), root);
+        if (gen.code !== 0) throw new Error(`generating Parquet failed: ${gen.stderr}`);
+      }
       const smallPages = join(dir, `pairs-${rows}-1mib-pages.parquet`);
       await writeSmallPages(jsonl, smallPages, rows);
-      for (const [format, file] of [['jsonl', jsonl], ['parquet, one row group, DuckDB pages', parquet], ['parquet, one row group, 1 MiB pages', smallPages]] as const) {
+      const inputs = [
+        ['jsonl', jsonl],
+        ['parquet, one row group, DuckDB pages', parquet],
+        ['parquet, one row group, 1 MiB pages', smallPages],
+        ["parquet, DuckDB's defaults", duckGroups],
+      ] as const;
+      for (const [format, file] of inputs) {
         const m = await measure([cli, 'convert', file, '--out', join(dir, `out-${rows}`), '--log-level', 'warn'], root);
         if (m.code !== 0) throw new Error(`convert ${format} exited ${m.code}: ${m.stderr.slice(-2000)}`);
         process.stderr.write(`convert ${format} ${rows}: ${m.seconds.toFixed(1)} s, ${m.maxRssMiB.toFixed(0)} MiB peak RSS\n`);
