@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { tableFromArrays, tableFromIPC } from 'apache-arrow';
+import { Table, tableFromArrays, tableFromIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import { ArrowWriter } from '../../src/runtime/io/ArrowWriter.js';
+import { tmpName } from '../../schemas/layout.js';
 import { tempDir } from '../helpers/badInputs.js';
 
 test('ArrowWriter: batches out as they come under one schema with the metadata, renamed into place on close; abort after writing removes the file and rejects nothing', async () => {
@@ -32,4 +33,25 @@ test('ArrowWriter: batches out as they come under one schema with the metadata, 
   assert.deepEqual(rejections, []);
   assert.ok(!existsSync(join(dir, 'b.arrow.tmp')) && !existsSync(join(dir, 'b.arrow')));
   await assert.rejects(v.write(t), /write after close/);
+});
+
+test('ArrowWriter: write() waits for the disk, so what is not yet in the file stays within a bound however much is written', async () => {
+  const dir = await tempDir('arrow-writer-backpressure');
+  // About 1 MiB of IPC per table; 48 of them is several times the writer's 8 MiB mark.
+  const t = new Table({ text: vectorFromArray(Array.from({ length: 1024 }, (_, i) => `${i} `.padEnd(1024, 'x')), new Utf8()) });
+  const path = join(dir, 'big.arrow');
+  const w = new ArrowWriter(path, t.schema);
+  const tables = 48;
+  const onDisk: number[] = [];
+  for (let k = 0; k < tables; k++) {
+    await w.write(t);
+    // The file opens asynchronously: not there yet is nothing written yet.
+    onDisk.push(existsSync(tmpName(path)) ? statSync(tmpName(path)).size : 0);
+  }
+  await w.close();
+  const perTable = statSync(path).size / tables;
+  // Before, write() looked only at the file stream's own buffer, which the pipe keeps small, while
+  // apache-arrow's queue held the rest: nothing reached the file until close, and memory grew with it.
+  for (const [k, size] of onDisk.entries()) assert.ok(size >= (k + 1) * perTable - 8 * 2 ** 20 - 2 * perTable, `after table ${k + 1}: ${size} bytes in the file of ${Math.round((k + 1) * perTable)}`);
+  assert.equal(tableFromIPC(readFileSync(path)).numRows, tables * 1024);
 });
