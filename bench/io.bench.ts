@@ -5,7 +5,7 @@
  * process (see convert.bench.ts). BENCH_IO_ROWS sets the sizes (default 100000,1000000).
  *
  * Parquet also as DuckDB writes it by default (row groups of 122,880 rows; a 100k-row file is one
- * group, so at 100k rows it is the one-row-group file again).
+ * group, so at 100k rows it is the one-row-group file again), and once with Arrow output.
  *
  * The one-row-group Parquet comes from two writers, because a reader's memory follows the file's
  * pages, not its row groups: a page is the unit of compression, so it is decompressed whole.
@@ -91,14 +91,16 @@ async function run(): Promise<Row[]> {
       }
       const smallPages = join(dir, `pairs-${rows}-1mib-pages.parquet`);
       await writeSmallPages(jsonl, smallPages, rows);
+      // The last run writes Arrow shards: one part, so one shard of all the rows.
       const inputs = [
-        ['jsonl', jsonl],
-        ['parquet, one row group, DuckDB pages', parquet],
-        ['parquet, one row group, 1 MiB pages', smallPages],
-        ["parquet, DuckDB's defaults", duckGroups],
+        ['jsonl', jsonl, []],
+        ['parquet, one row group, DuckDB pages', parquet, []],
+        ['parquet, one row group, 1 MiB pages', smallPages, []],
+        ["parquet, DuckDB's defaults", duckGroups, []],
+        ['parquet, one row group, 1 MiB pages, to Arrow', smallPages, ['--output-format', 'arrow']],
       ] as const;
-      for (const [format, file] of inputs) {
-        const m = await measure([cli, 'convert', file, '--out', join(dir, `out-${rows}`), '--log-level', 'warn'], root);
+      for (const [format, file, flags] of inputs) {
+        const m = await measure([cli, 'convert', file, '--out', join(dir, `out-${rows}`), '--log-level', 'warn', ...flags], root);
         if (m.code !== 0) throw new Error(`convert ${format} exited ${m.code}: ${m.stderr.slice(-2000)}`);
         process.stderr.write(`convert ${format} ${rows}: ${m.seconds.toFixed(1)} s, ${m.maxRssMiB.toFixed(0)} MiB peak RSS\n`);
         out.push({ measure: 'peak RSS', input: format, rows, seconds: Number(m.seconds.toFixed(2)), rows_per_s: Math.round(rows / m.seconds), peak_rss_mib: Math.round(m.maxRssMiB) });
