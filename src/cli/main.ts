@@ -25,9 +25,12 @@ const commands: Record<string, () => Promise<AnyCommand>> = {
   report: async () => (await import('./commands/report.js')).reportCommand,
 };
 
+/** The command the user named: the first word that is not a flag. */
+const commandWord = (argv: readonly string[]) => argv.find((a) => !a.startsWith('-'));
+
 /** The named command only; every command when none is named or the name is unknown (help, suggestions). */
 async function loadCommands(argv: readonly string[]): Promise<AnyCommand[]> {
-  const first = argv.find((a) => !a.startsWith('-'));
+  const first = commandWord(argv);
   const names = first !== undefined && first in commands ? [first] : Object.keys(commands);
   return Promise.all(names.map((n) => commands[n]()));
 }
@@ -85,8 +88,9 @@ export async function main(argv: string[]): Promise<number> {
   return (process.exitCode as number | undefined) || 0;
 }
 
+const argv = hideBin(process.argv);
 // Before any command module loads DuckDB (duckDbAllocator.ts).
-configureDuckDbAllocator();
-main(hideBin(process.argv)).then((code) => {
+configureDuckDbAllocator(commandWord(argv));
+main(argv).then((code) => {
   process.exitCode = code;
 });

@@ -6,13 +6,20 @@ import { test } from 'node:test';
 import { projectRoot } from '../../src/runtime/paths.js';
 import { configureDuckDbAllocator, DUCKDB_MALLOC_CONF, DUCKDB_MALLOC_CONF_VAR } from '../../src/runtime/io/duckDbAllocator.js';
 
-test("DuckDB's allocator options: set when the user set none, the user's kept as they are", () => {
-  const unset: NodeJS.ProcessEnv = {};
-  configureDuckDbAllocator(unset);
-  assert.equal(unset[DUCKDB_MALLOC_CONF_VAR], DUCKDB_MALLOC_CONF);
+test("DuckDB's allocator options: set for the streaming commands when the user set none, the user's kept as they are, none for analysis", () => {
+  for (const command of ['convert', 'rerank', 'embed', 'merge', 'probe', undefined]) {
+    const unset: NodeJS.ProcessEnv = {};
+    configureDuckDbAllocator(command, unset);
+    assert.equal(unset[DUCKDB_MALLOC_CONF_VAR], DUCKDB_MALLOC_CONF, String(command));
+  }
   const own: NodeJS.ProcessEnv = { [DUCKDB_MALLOC_CONF_VAR]: 'narenas:4' };
-  configureDuckDbAllocator(own);
+  configureDuckDbAllocator('convert', own);
   assert.equal(own[DUCKDB_MALLOC_CONF_VAR], 'narenas:4');
+  for (const command of ['sql', 'stats', 'report']) {
+    const env: NodeJS.ProcessEnv = {};
+    configureDuckDbAllocator(command, env);
+    assert.equal(env[DUCKDB_MALLOC_CONF_VAR], undefined, command);
+  }
 });
 
 test("the options reach libduckdb's jemalloc when set before DuckDB loads, and only then", () => {
@@ -58,5 +65,6 @@ test('the command line sets them before anything loads DuckDB: its static import
   assert.ok(seen.has(join(root, 'src', 'runtime', 'io', 'duckDbAllocator.ts')));
   assert.deepEqual([...bare].filter((s) => s.startsWith('@duckdb')), []);
   const text = readFileSync(main, 'utf8');
-  assert.ok(text.indexOf('configureDuckDbAllocator();') >= 0 && text.indexOf('configureDuckDbAllocator();') < text.indexOf('main(hideBin('), 'main.ts configures the allocator before it runs a command');
+  const at = text.indexOf('configureDuckDbAllocator(');
+  assert.ok(at >= 0 && at < text.indexOf('main(argv)'), 'main.ts configures the allocator before it runs a command');
 });
