@@ -93,8 +93,14 @@ export class ArrowWriter {
     const out = this.out!;
     // While bytes wait, the pipe fills the file stream past its own mark, so it drains (or fails,
     // or closes) until they are written; the timer only bounds the wait should an event not come.
+    // The listener and timer of a wait are removed after it (their aborts settle a race already won).
     while (writer.produced - out.bytesWritten > HIGH_WATER_BYTES && !this.failed) {
-      await Promise.race([once(out, 'drain'), this.finished, sleep(100)]);
+      const done = new AbortController();
+      try {
+        await Promise.race([once(out, 'drain', { signal: done.signal }), this.finished, sleep(100, undefined, { signal: done.signal })]);
+      } finally {
+        done.abort();
+      }
     }
     if (this.failed) throw this.failed;
   }

@@ -109,8 +109,8 @@ export class ColumnBuffer {
   /**
    * Adds a chunk of `rows` rows: one column per name, in the order of `names`. `release` is called
    * once its last row is taken, right after the copy, so a reader can give back what the chunk holds
-   * (a DuckDB chunk: its strings and the Parquet page they point into, parquetWorker.ts) without
-   * waiting for the garbage collector. Never called for a chunk left untaken when a reader stops.
+   * (a DuckDB chunk: its strings, parquetWorker.ts) without waiting for the garbage collector.
+   * Never called for a chunk left untaken when a reader stops.
    */
   push(columns: readonly ChunkColumn[], rows: number, release?: () => void): void {
     if (rows === 0) {
