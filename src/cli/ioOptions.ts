@@ -8,6 +8,7 @@ import { DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS, type OutputFormat } from '../../
 import type { IoConfig } from '../runtime/Config.js';
 import { UsageError } from '../runtime/errors.js';
 import { DEFAULT_MAX_REJECT_RATE } from '../exec/checkYield.js';
+import { PAGE_STREAM_BYTES } from '../runtime/io/parquetPageText.js';
 import { ROW_GROUP_BYTES } from '../runtime/io/parquetProperties.js';
 
 /** What every command that reads preference data takes (probe train/eval too): inputs, layout, row checks. */
@@ -18,7 +19,13 @@ export function withInputOptions<T>(y: Argv<T>) {
     .option('format', { choices: formats, default: 'auto' as Format, describe: 'Input layout (auto-detected from the columns)', group: 'Input/output:' })
     .option('pku-choice', { choices: ['safer', 'better'] as const, default: 'safer' as const, describe: 'PKU-SafeRLHF/BeaverTails: chosen by safer_response_id or better_response_id', group: 'Input/output:' })
     .option('max-row-bytes', { type: 'number', default: 16 * 2 ** 20, describe: 'JSON lines longer than this are rejected unread', group: 'Validation:' })
-    .option('max-text-chars', { type: 'number', default: 1_000_000, describe: 'Texts longer than this are rejected', group: 'Validation:' });
+    .option('max-text-chars', { type: 'number', default: 1_000_000, describe: 'Texts longer than this are rejected', group: 'Validation:' })
+    .option('page-stream-size', {
+      type: 'string',
+      default: `${PAGE_STREAM_BYTES / 2 ** 20}MiB`,
+      describe: 'Parquet text columns whose pages decompress to this size or more are read a piece of a page at a time (less memory) instead of by DuckDB (faster on ZSTD), e.g. 1 for every page',
+      group: 'Input/output:',
+    });
 }
 
 export function withIoOptions<T>(y: Argv<T>) {
@@ -46,6 +53,7 @@ export interface InputArgs {
   pkuChoice: 'safer' | 'better';
   maxRowBytes: number;
   maxTextChars: number;
+  pageStreamSize: string;
 }
 
 export interface IoArgs extends InputArgs {
@@ -95,7 +103,7 @@ export function rankAndWorld(args: Pick<IoArgs, 'rank' | 'worldSize'>, env: Node
 /** The read, adapt and validate slices of the config, each flag checked. */
 export function inputConfig(args: InputArgs, batchRows: number): Pick<IoConfig, 'read' | 'adapt' | 'validate'> {
   return {
-    read: { batchRows: positiveInt('batch-rows', batchRows), maxRowBytes: positiveInt('max-row-bytes', args.maxRowBytes) },
+    read: { batchRows: positiveInt('batch-rows', batchRows), maxRowBytes: positiveInt('max-row-bytes', args.maxRowBytes), pageStreamBytes: parseSize('page-stream-size', args.pageStreamSize) },
     adapt: { format: args.format, pkuChoice: args.pkuChoice },
     validate: { maxTextChars: positiveInt('max-text-chars', args.maxTextChars) },
   };

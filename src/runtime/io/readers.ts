@@ -17,6 +17,11 @@ export interface ReadOptions {
   readonly batchRows: number;
   /** Lines longer than this many bytes are rejected without being parsed (a bound on memory). */
   readonly maxRowBytes: number;
+  /**
+   * Parquet: text columns whose pages decompress to at least this many bytes are read inside their
+   * pages (parquetPageText.ts) instead of by DuckDB; default PAGE_STREAM_BYTES there.
+   */
+  readonly pageStreamBytes?: number;
 }
 
 
@@ -101,7 +106,7 @@ export function arrowWorkerHeapMb(env: NodeJS.ProcessEnv = process.env): number 
 
 /** Reads a Parquet part batch by batch (only the part's row groups, or rows, are read), in a worker. */
 export function readParquet(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
-  return readInWorker(part, () => new ParquetDecoder(), { op: 'open', file: part.file, rowGroups: part.rowGroups, rowRange: part.rowRange ?? null, batchRows: options.batchRows }, 'Parquet', 'Parquet file');
+  return readInWorker(part, () => new ParquetDecoder(), { op: 'open', file: part.file, rowGroups: part.rowGroups, rowRange: part.rowRange ?? null, batchRows: options.batchRows, pageStreamBytes: options.pageStreamBytes ?? null }, 'Parquet', 'Parquet file');
 }
 
 /**
