@@ -1,9 +1,16 @@
 /**
  * A Parquet text column read inside its pages, a piece of a page at a time: the Parquet reader
- * (parquetWorker.ts) uses it, beside DuckDB, for the text columns whose pages are large, so that
- * memory follows the batch and not the page. DuckDB decodes a page whole: a writer that makes pages
- * as large as their row group (DuckDB's own, up to about 100 MB a page) made the reader hold 100 MB
- * a column decompressed, and more in its allocator.
+ * (parquetWorker.ts) uses it, beside DuckDB, for the text columns whose pages are at least
+ * `--page-stream-size`, so that memory follows the batch and not the page. DuckDB decodes a page
+ * whole, and DuckDB's own writer makes pages as large as a column's row group, up to about 100 MB:
+ * the reader holds that decompressed per column, and more in its allocator.
+ *
+ * Off unless asked for, because it costs time: measured (2026-12-07, `convert` of 1M HH rows that
+ * DuckDB wrote with ZSTD in 100k-row groups, 3 runs each, alternating) 13.1-13.6 s and 625-670 MiB
+ * by DuckDB alone, 20.4-21.0 s and 461-479 MiB with it; the same rows with SNAPPY, 14.9-15.4 s and
+ * 651-676 MiB against 27.3-32.8 s and 547-577 MiB. fzstd (JS) decompresses at about a third of
+ * native zstd's speed, this snappy decoder is slower still, and all of it runs on the reader's one
+ * thread, where DuckDB decoded on its own threads.
  *
  * It reads what such files hold, and nothing else (parquetWorker.ts checks the footer first, and
  * leaves every other column to DuckDB): a flat BYTE_ARRAY column (required, or optional with
@@ -20,14 +27,6 @@ import { Decompress } from 'fzstd';
 import { CompactReader, ThriftTruncated, int, struct, type ThriftStruct } from './parquetThrift.js';
 import { SnappyStream } from './snappyStream.js';
 import type { TextColumn, TextSource } from './columnBuffer.js';
-
-/**
- * Text columns whose pages decompress to at least this many bytes are read here, the rest by DuckDB
- * (parquetWorker.ts; `--page-stream-size`). Writers that cut pages at about 1 MiB (pyarrow, Spark,
- * arrow-rs) stay below it; DuckDB's writer makes pages as large as a column's row group, up to
- * about 100 MB.
- */
-export const PAGE_STREAM_BYTES = 16 * 2 ** 20;
 
 /** The codecs read here (parquet_metadata's names). */
 export const STREAMED_CODECS: ReadonlySet<string> = new Set(['UNCOMPRESSED', 'SNAPPY', 'ZSTD']);

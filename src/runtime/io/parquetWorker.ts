@@ -11,13 +11,13 @@
  * at the same speed within 10%.
  *
  * DuckDB decodes a page whole, though, and DuckDB's own writer makes pages as large as a column's
- * row group, up to about 100 MB. Text columns with such pages (PAGE_STREAM_BYTES) are read here
- * inside their pages instead (parquetPageText.ts), and DuckDB reads the other columns beside them,
- * row for row (checkRows).
+ * row group, up to about 100 MB. When asked (`pageStreamBytes`, `--page-stream-size`), text
+ * columns with pages that large are read here inside their pages (parquetPageText.ts: less memory,
+ * more time), and DuckDB reads the other columns beside them, row for row (checkRows).
  *
  * Requests: { op: 'rowGroups', file } -> { rowGroups: number[] } | { error };
  *           { op: 'open', file, rowGroups: [start, end) | null, rowRange: [first, end) | null, batchRows,
- *             pageStreamBytes: number | null } -> { opened: true, pagedColumns: string[] } | { error };
+ *             pageStreamBytes: number | null (null: never) } -> { opened: true, pagedColumns: string[] } | { error };
  *           { op: 'next', spare?: ArrayBuffer[] } -> ColumnBatch (columnBuffer.ts: a batch as columns)
  *             | { done: true } | { error }; `spare`: text buffers of earlier batches, to write into again;
  *           { op: 'close' } -> { closed: true }.
@@ -32,7 +32,7 @@ import { DuckDBInstance, DuckDBTypeId, JSDuckDBValueConverter, type DuckDBConnec
 import { ColumnBuffer, replyTransfer, type TextSource } from './columnBuffer.js';
 import { instanceConfig } from './DuckDb.js';
 import { textSource } from './duckDbText.js';
-import { firstPageBytes, PAGE_STREAM_BYTES, PageText, STREAMED_CODECS, type ColumnChunkRef } from './parquetPageText.js';
+import { firstPageBytes, PageText, STREAMED_CODECS, type ColumnChunkRef } from './parquetPageText.js';
 
 type Request =
   | { op: 'rowGroups'; file: string }
@@ -234,7 +234,7 @@ async function open(req: Extract<Request, { op: 'open' }>): Promise<object> {
   const fd = openSync(req.file, 'r');
   let kept = false;
   try {
-    const paged = await pagedColumns(req.file, fd, g0, g1, req.pageStreamBytes ?? PAGE_STREAM_BYTES);
+    const paged = await pagedColumns(req.file, fd, g0, g1, req.pageStreamBytes ?? Infinity);
     const streamed = [...paged.columns.keys()];
     // A range is a file_row_number filter, which DuckDB answers from the footer (the other row
     // groups are never read) and, inside a row group, by skipping the rows before it (rows 300k to

@@ -19,7 +19,7 @@ export interface ReadOptions {
   readonly maxRowBytes: number;
   /**
    * Parquet: text columns whose pages decompress to at least this many bytes are read inside their
-   * pages (parquetPageText.ts) instead of by DuckDB; default PAGE_STREAM_BYTES there.
+   * pages (parquetPageText.ts: less memory, more time) instead of by DuckDB; absent: never.
    */
   readonly pageStreamBytes?: number;
 }
