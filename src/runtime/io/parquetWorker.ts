@@ -230,12 +230,13 @@ async function open(req: Extract<Request, { op: 'open' }>): Promise<object> {
   const [lo, hi] = req.rowRange ?? [starts[g0], starts[g1]];
   if (req.rowRange && (lo < starts[g0] || hi > starts[g1] || lo >= hi)) throw new Error(`rows [${lo}, ${hi}) are not inside row groups [${g0}, ${g1}) (rows ${starts[g0]} to ${starts[g1]})`);
   const c = await connection();
+  // Unless asked for, DuckDB reads every column: the file is not opened here, nor its footer read again.
+  const fd = req.pageStreamBytes === null ? null : openSync(req.file, 'r');
   // The file stays open while PageText columns read it, and is closed here otherwise.
-  const fd = openSync(req.file, 'r');
   let kept = false;
   try {
-    const paged = await pagedColumns(req.file, fd, g0, g1, req.pageStreamBytes ?? Infinity);
-    const streamed = [...paged.columns.keys()];
+    const paged = fd === null ? null : await pagedColumns(req.file, fd, g0, g1, req.pageStreamBytes!);
+    const streamed = [...(paged?.columns.keys() ?? [])];
     // A range is a file_row_number filter, which DuckDB answers from the footer (the other row
     // groups are never read) and, inside a row group, by skipping the rows before it (rows 300k to
     // 400k of one 400k-row group: 1.9 s against 4.9 s for the whole group). With PageText columns,
@@ -251,7 +252,7 @@ async function open(req: Extract<Request, { op: 'open' }>): Promise<object> {
     const duckText = result.columnTypes().map((t) => t.typeId === DuckDBTypeId.VARCHAR && !t.alias);
     let names = duckNames;
     let columns: Reader['columns'] = duckNames.map((_, d) => ({ duck: d, text: duckText[d] }));
-    if (streamed.length) {
+    if (paged && fd !== null && streamed.length) {
       // The file's order: the PageText columns where they stand, DuckDB's (after file_row_number) between them.
       names = paged.names;
       columns = names.map((name) => {
@@ -266,7 +267,7 @@ async function open(req: Extract<Request, { op: 'open' }>): Promise<object> {
     reader = { file: req.file, result, buffer: new ColumnBuffer(names), columns, fd: kept ? fd : null, batchRows: req.batchRows, row: lo, ends, hi, ahead: null };
     return { opened: true, pagedColumns: streamed };
   } finally {
-    if (!kept) closeSync(fd);
+    if (!kept && fd !== null) closeSync(fd);
   }
 }
 
