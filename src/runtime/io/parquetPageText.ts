@@ -178,6 +178,19 @@ class PageBytes {
   }
 }
 
+/** The page header at byte `pos` of a column chunk ending at `end`: its struct and its own length in bytes. */
+function pageHeader(fd: number, pos: number, end: number): { h: ThriftStruct; length: number } {
+  for (let size = 1024; ; size *= 8) {
+    const bytes = readBytes(fd, pos, Math.min(size, end - pos));
+    const r = new CompactReader(bytes);
+    try {
+      return { h: r.struct(), length: r.pos };
+    } catch (err) {
+      if (!(err instanceof ThriftTruncated) || bytes.length >= end - pos || size >= MAX_HEADER_BYTES) throw err;
+    }
+  }
+}
+
 /** Definition levels of bit width 1 (0: null, 1: a value), RLE/bit-packed hybrid, for `n` values. */
 export function decodeLevels(bytes: Uint8Array, n: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -247,9 +260,9 @@ export class PageText {
 
   private nextChunk(): void {
     if (this.chunk >= 0 && this.rowsInChunk !== this.chunks[this.chunk].rows)
-      throw new Error(`${this.where()}: the pages hold ${this.rowsInChunk} rows, the footer says ${this.chunks[this.chunk].rows}`);
+      throw new Error(`the pages hold ${this.rowsInChunk} rows, the footer says ${this.chunks[this.chunk].rows}`);
+    if (this.chunk + 1 >= this.chunks.length) throw new Error(`asked for rows past the part's row groups`);
     this.chunk++;
-    if (this.chunk >= this.chunks.length) throw new Error(`column ${this.name}: asked for rows past the part's row groups`);
     const c = this.chunks[this.chunk];
     this.pos = c.offset;
     this.end = c.offset + c.bytes;
@@ -257,41 +270,28 @@ export class PageText {
     this.rowsInChunk = 0;
   }
 
-  /** The next page header of the chunk: its struct and its own length in bytes. */
-  private header(): { h: ThriftStruct; length: number } {
-    for (let size = 1024; ; size *= 8) {
-      const bytes = readBytes(this.fd, this.pos, Math.min(size, this.end - this.pos));
-      const r = new CompactReader(bytes);
-      try {
-        return { h: r.struct(), length: r.pos };
-      } catch (err) {
-        if (!(err instanceof ThriftTruncated) || bytes.length >= this.end - this.pos || size >= MAX_HEADER_BYTES) throw err;
-      }
-    }
-  }
-
   /** Reads page headers up to the next data page with rows to take, passing over those skipped. */
   private nextPage(): Page {
     for (;;) {
       if (this.chunk < 0 || this.pos >= this.end) this.nextChunk();
       const codec = this.chunks[this.chunk].codec;
-      const { h, length } = this.header();
+      const { h, length } = pageHeader(this.fd, this.pos, this.end);
       const type = int(h, 1, 'type');
       const size = int(h, 2, 'uncompressed size');
       const compressed = int(h, 3, 'compressed size');
       const body = this.pos + length;
-      if (size < 0 || compressed < 0 || body + compressed > this.end) throw new Error(`${this.where()}: a page of ${compressed} bytes past its column chunk's end`);
+      if (size < 0 || compressed < 0 || body + compressed > this.end) throw new Error(`a page of ${compressed} bytes past its column chunk's end`);
       this.pos = body + compressed;
       this.pageNo++;
       if (type === PAGE.INDEX) continue;
-      if (type !== PAGE.DATA && type !== PAGE.DATA_V2) throw new Error(`${this.where()}: page type ${type} (a dictionary page?) where only data pages were expected`);
+      if (type !== PAGE.DATA && type !== PAGE.DATA_V2) throw new Error(`page type ${type} (a dictionary page?) where only data pages were expected`);
       const v2 = type === PAGE.DATA_V2;
       const dh = struct(h, v2 ? 8 : 5);
-      if (!dh) throw new Error(`${this.where()}: a data page without its data page header`);
+      if (!dh) throw new Error(`a data page without its data page header`);
       const rows = int(dh, 1, 'value count');
-      if (rows < 0) throw new Error(`${this.where()}: ${rows} values`);
+      if (rows < 0) throw new Error(`${rows} values`);
       const encoding = int(dh, v2 ? 4 : 2, 'encoding');
-      if (encoding !== PLAIN) throw new Error(`${this.where()}: value encoding ${encoding}, not PLAIN`);
+      if (encoding !== PLAIN) throw new Error(`value encoding ${encoding}, not PLAIN`);
       this.rowsInChunk += rows;
       if (rows <= this.skipRows) {
         // Skipped whole, never decompressed.
@@ -312,8 +312,8 @@ export class PageText {
           : codec === 'SNAPPY'
             ? new SnappyStream(readBytes(this.fd, from, compressed))
             : null;
-    if (!source) throw new Error(`${this.where()}: codec ${codec} is not read inside pages`);
-    if (source instanceof SnappyStream && source.length !== size) throw new Error(`${this.where()}: snappy says ${source.length} bytes, the page header ${size}`);
+    if (!source) throw new Error(`codec ${codec} is not read inside pages`);
+    if (source instanceof SnappyStream && source.length !== size) throw new Error(`snappy says ${source.length} bytes, the page header ${size}`);
     return new PageBytes(source, codec === 'UNCOMPRESSED' ? compressed : size);
   }
 
@@ -321,7 +321,7 @@ export class PageText {
     const bytes = this.values(codec, body, compressed, size);
     let defs: Uint8Array | null = null;
     if (this.maxDef === 1) {
-      if (int(dh, 3, 'definition level encoding') !== RLE) throw new Error(`${this.where()}: definition levels not RLE`);
+      if (int(dh, 3, 'definition level encoding') !== RLE) throw new Error(`definition levels not RLE`);
       const n = bytes.uint32('the definition levels length');
       const levels = new Uint8Array(n);
       bytes.into(levels, 0, n, 'the definition levels');
@@ -334,11 +334,11 @@ export class PageText {
     const repBytes = int(dh, 6, 'repetition levels length');
     const defBytes = int(dh, 5, 'definition levels length');
     const isCompressed = dh.get(7) !== false;
-    if (repBytes !== 0) throw new Error(`${this.where()}: repetition levels in a flat column`);
-    if (defBytes < 0 || defBytes > compressed || defBytes > size) throw new Error(`${this.where()}: definition levels of ${defBytes} bytes`);
+    if (repBytes !== 0) throw new Error(`repetition levels in a flat column`);
+    if (defBytes < 0 || defBytes > compressed || defBytes > size) throw new Error(`definition levels of ${defBytes} bytes`);
     let defs: Uint8Array | null = null;
     if (this.maxDef === 1) defs = decodeLevels(readBytes(this.fd, body, defBytes), rows);
-    else if (defBytes !== 0) throw new Error(`${this.where()}: definition levels in a required column`);
+    else if (defBytes !== 0) throw new Error(`definition levels in a required column`);
     const bytes = this.values(isCompressed ? codec : 'UNCOMPRESSED', body + defBytes, compressed - defBytes, size - defBytes);
     return this.start({ bytes, left: rows, defs, defAt: 0 });
   }
@@ -352,13 +352,13 @@ export class PageText {
     return page;
   }
 
-  /** The next `n` rows, as text with bytes of their own. An error says which column, row group and page. */
+  /** The next `n` rows, as text with bytes of their own. Every error is prefixed with the column, row group and page. */
   take(n: number): TextSource {
     try {
       return this.read(n);
     } catch (err) {
       const m = err instanceof Error ? err.message : String(err);
-      throw new Error(m.startsWith(`column ${this.name},`) ? m : `${this.where()}: ${m}`, { cause: err });
+      throw new Error(`${this.where()}: ${m}`, { cause: err });
     }
   }
 
@@ -378,13 +378,14 @@ export class PageText {
       }
       const len = page.bytes.uint32('a value length');
       if (at + len > data.length) {
-        if (len > page.bytes.left) throw new Error(`${this.where()}: a value of ${len} bytes runs past the page (${page.bytes.left} bytes left)`);
+        // Checked before growing, so a damaged length never allocates its gigabytes (into() checks it too).
+        if (len > page.bytes.left) throw new Error(`a value of ${len} bytes runs past the page (${page.bytes.left} bytes left)`);
         const grown = new Uint8Array(Math.max(data.length * 2, at + len));
         grown.set(data.subarray(0, at));
         data = grown;
       }
       page.bytes.into(data, at, len, 'a value');
-      if (!isUtf8(data.subarray(at, at + len))) throw new Error(`${this.where()}: a value that is not valid UTF-8`);
+      if (!isUtf8(data.subarray(at, at + len))) throw new Error(`a value that is not valid UTF-8`);
       at += len;
       ends[i + 1] = at;
     }
@@ -408,13 +409,12 @@ function textOf(data: Uint8Array, ends: Float64Array, nulls: Uint8Array): TextSo
 }
 
 /**
- * The uncompressed size of a chunk's first page, from its header (one small read), or 0 when the
- * header does not decode there: then DuckDB reads the column, and says what is wrong.
+ * The uncompressed size of a chunk's first page, from its header (usually one read of 1 KiB), or 0 when the
+ * header does not decode: then DuckDB reads the column, and says what is wrong.
  */
 export function firstPageBytes(fd: number, chunk: ColumnChunkRef): number {
   try {
-    const bytes = readBytes(fd, chunk.offset, Math.min(64 << 10, chunk.bytes));
-    return int(new CompactReader(bytes).struct(), 2, 'uncompressed size');
+    return int(pageHeader(fd, chunk.offset, chunk.offset + chunk.bytes).h, 2, 'uncompressed size');
   } catch {
     return 0;
   }
