@@ -9,6 +9,7 @@ import type { IoConfig } from '../runtime/Config.js';
 import { UsageError } from '../runtime/errors.js';
 import { DEFAULT_MAX_REJECT_RATE } from '../exec/checkYield.js';
 import { ROW_GROUP_BYTES } from '../runtime/io/parquetProperties.js';
+import { AUTO_PAGE_STREAM, STREAMED_CODECS, type PageStreamPolicy } from '../runtime/io/parquetPageText.js';
 
 /** What every command that reads preference data takes (probe train/eval too): inputs, layout, row checks. */
 export function withInputOptions<T>(y: Argv<T>) {
@@ -21,8 +22,8 @@ export function withInputOptions<T>(y: Argv<T>) {
     .option('max-text-chars', { type: 'number', default: 1_000_000, describe: 'Texts longer than this are rejected', group: 'Validation:' })
     .option('page-stream-size', {
       type: 'string',
-      default: 'off',
-      describe: 'Parquet text columns whose pages decompress to this size or more (e.g. 16MiB) are read a piece of a page at a time: less memory on files with large pages (DuckDB writes pages up to 100 MB), slower (1.5-2x measured); off: DuckDB reads every page whole',
+      default: 'auto',
+      describe: 'Parquet text columns whose pages decompress to this size or more (e.g. 16MiB) are read a piece of a page at a time, so memory follows the batch (DuckDB writes pages up to 100 MB); auto: 16 MiB, ZSTD and uncompressed pages (a size: SNAPPY too, about 2x slower than DuckDB); off: DuckDB reads every page whole',
       group: 'Input/output:',
     });
 }
@@ -84,13 +85,14 @@ export function parseSize(flag: string, v: string | number): number {
   return bytes;
 }
 
-/** --page-stream-size: off (undefined: DuckDB reads every page), or a size. */
-function pageStreamBytes(v: string): number | undefined {
+/** --page-stream-size: auto (AUTO_PAGE_STREAM), off (undefined: DuckDB reads every page), or a size, for every codec read inside pages. */
+export function pageStreamPolicy(v: string): PageStreamPolicy | undefined {
+  if (v === 'auto') return AUTO_PAGE_STREAM;
   if (v === 'off') return undefined;
   try {
-    return parseSize('page-stream-size', v);
+    return { bytes: parseSize('page-stream-size', v), codecs: [...STREAMED_CODECS] };
   } catch {
-    throw new UsageError(`--page-stream-size must be off or a size such as 16MiB, got ${JSON.stringify(v)}`);
+    throw new UsageError(`--page-stream-size must be auto, off or a size such as 16MiB, got ${JSON.stringify(v)}`);
   }
 }
 
@@ -112,7 +114,7 @@ export function rankAndWorld(args: Pick<IoArgs, 'rank' | 'worldSize'>, env: Node
 /** The read, adapt and validate slices of the config, each flag checked. */
 export function inputConfig(args: InputArgs, batchRows: number): Pick<IoConfig, 'read' | 'adapt' | 'validate'> {
   return {
-    read: { batchRows: positiveInt('batch-rows', batchRows), maxRowBytes: positiveInt('max-row-bytes', args.maxRowBytes), pageStreamBytes: pageStreamBytes(args.pageStreamSize) },
+    read: { batchRows: positiveInt('batch-rows', batchRows), maxRowBytes: positiveInt('max-row-bytes', args.maxRowBytes), pageStream: pageStreamPolicy(args.pageStreamSize) },
     adapt: { format: args.format, pkuChoice: args.pkuChoice },
     validate: { maxTextChars: positiveInt('max-text-chars', args.maxTextChars) },
   };

@@ -11,13 +11,14 @@
  * at the same speed within 10%.
  *
  * DuckDB decodes a page whole, though, and DuckDB's own writer makes pages as large as a column's
- * row group, up to about 100 MB. When asked (`pageStreamBytes`, `--page-stream-size`), text
- * columns with pages that large are read here inside their pages (parquetPageText.ts: less memory,
- * more time), and DuckDB reads the other columns beside them, row for row (checkRows).
+ * row group, up to about 100 MB. Text columns with pages that large (`pageStream`,
+ * `--page-stream-size`; by default 16 MiB, ZSTD or uncompressed) are read here inside their pages
+ * (parquetPageText.ts: memory that follows the batch), and DuckDB reads the other columns beside
+ * them, row for row (checkRows).
  *
  * Requests: { op: 'rowGroups', file } -> { rowGroups: number[] } | { error };
  *           { op: 'open', file, rowGroups: [start, end) | null, rowRange: [first, end) | null, batchRows,
- *             pageStreamBytes: number | null (null: never) } -> { opened: true, pagedColumns: string[] } | { error };
+ *             pageStream: { bytes, codecs } | null (null: none) } -> { opened: true, pagedColumns: string[] } | { error };
  *           { op: 'next', spare?: ArrayBuffer[] } -> ColumnBatch (columnBuffer.ts: a batch as columns)
  *             | { done: true } | { error }; `spare`: text buffers of earlier batches, to write into again;
  *           { op: 'close' } -> { closed: true }.
@@ -32,11 +33,11 @@ import { DuckDBInstance, DuckDBTypeId, JSDuckDBValueConverter, type DuckDBConnec
 import { ColumnBuffer, replyTransfer, type TextSource } from './columnBuffer.js';
 import { instanceConfig } from './DuckDb.js';
 import { textSource } from './duckDbText.js';
-import { firstPageBytes, PageText, STREAMED_CODECS, type ColumnChunkRef } from './parquetPageText.js';
+import { firstPageBytes, loadZstd, PageText, STREAMED_CODECS, type ColumnChunkRef, type PageStreamPolicy } from './parquetPageText.js';
 
 type Request =
   | { op: 'rowGroups'; file: string }
-  | { op: 'open'; file: string; rowGroups: readonly [number, number] | null; rowRange: readonly [number, number] | null; batchRows: number; pageStreamBytes: number | null }
+  | { op: 'open'; file: string; rowGroups: readonly [number, number] | null; rowRange: readonly [number, number] | null; batchRows: number; pageStream: PageStreamPolicy | null }
   | { op: 'next'; spare?: ArrayBuffer[] }
   | { op: 'close' };
 
@@ -139,15 +140,15 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
  * The text columns of row groups [g0, g1) to read inside their pages: flat VARCHAR columns in
- * PLAIN pages of a codec parquetPageText.ts reads, whose first page in some row group is at least
- * `minBytes`. Everything else, and any file whose footer says otherwise, is left to DuckDB.
+ * PLAIN pages of a codec parquetPageText.ts reads and the policy names, whose first page in some
+ * row group is at least the policy's bytes. Everything else, and any file whose footer says otherwise, is left to DuckDB.
  */
 async function pagedColumns(
   file: string,
   fd: number,
   g0: number,
   g1: number,
-  minBytes: number,
+  policy: PageStreamPolicy,
 ): Promise<{ names: string[]; columns: Map<string, { maxDef: 0 | 1; chunks: ColumnChunkRef[] }> }> {
   const c = await connection();
   const schema = (await c.runAndReadAll('SELECT name, type, repetition_type, num_children, duckdb_type FROM parquet_schema($file)', { file })).getRowObjectsJS();
@@ -182,13 +183,14 @@ async function pagedColumns(
     const fits = rows.every(
       (m) =>
         STREAMED_CODECS.has(String(m.compression)) &&
+        policy.codecs.includes(String(m.compression)) &&
         m.dictionary_page_offset === null &&
         String(m.encodings).split(/,\s*/).every((e) => STREAMED_ENCODINGS.has(e)) &&
         m.num_values === m.row_group_num_rows,
     );
     if (!fits) continue;
     const chunks = rows.map((m): ColumnChunkRef => ({ rowGroup: Number(m.row_group_id), offset: Number(m.data_page_offset), bytes: Number(m.total_compressed_size), codec: String(m.compression), rows: Number(m.row_group_num_rows) }));
-    if (Math.max(...chunks.map((ch) => firstPageBytes(fd, ch))) < minBytes) continue;
+    if (Math.max(...chunks.map((ch) => firstPageBytes(fd, ch))) < policy.bytes) continue;
     out.set(t.name, { maxDef: t.row.repetition_type === 'OPTIONAL' ? 1 : 0, chunks });
   }
   return { names, columns: out };
@@ -231,11 +233,12 @@ async function open(req: Extract<Request, { op: 'open' }>): Promise<object> {
   if (req.rowRange && (lo < starts[g0] || hi > starts[g1] || lo >= hi)) throw new Error(`rows [${lo}, ${hi}) are not inside row groups [${g0}, ${g1}) (rows ${starts[g0]} to ${starts[g1]})`);
   const c = await connection();
   // Unless asked for, DuckDB reads every column: the file is not opened here, nor its footer read again.
-  const fd = req.pageStreamBytes === null ? null : openSync(req.file, 'r');
+  const fd = req.pageStream === null ? null : openSync(req.file, 'r');
   // The file stays open while PageText columns read it, and is closed here otherwise.
   let kept = false;
   try {
-    const paged = fd === null ? null : await pagedColumns(req.file, fd, g0, g1, req.pageStreamBytes!);
+    if (fd !== null) await loadZstd();
+    const paged = fd === null ? null : await pagedColumns(req.file, fd, g0, g1, req.pageStream!);
     const streamed = [...(paged?.columns.keys() ?? [])];
     // A range is a file_row_number filter, which DuckDB answers from the footer (the other row
     // groups are never read) and, inside a row group, by skipping the rows before it (rows 300k to

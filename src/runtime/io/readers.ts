@@ -8,6 +8,7 @@ import { createGunzip } from 'node:zlib';
 import { RAW_PREVIEW, toReject, type PartRef, type RawRow, type ReadItem } from '../../../schemas/records.js';
 import { InputFileError, oneLine } from '../errors.js';
 import { columnValues, transferList, type ColumnBatch } from './columnBuffer.js';
+import type { PageStreamPolicy } from './parquetPageText.js';
 
 /** The reject reason of a damaged input file; the rows before the damage are kept. */
 export const DAMAGED_INPUT = 'damaged input';
@@ -18,10 +19,10 @@ export interface ReadOptions {
   /** Lines longer than this many bytes are rejected without being parsed (a bound on memory). */
   readonly maxRowBytes: number;
   /**
-   * Parquet: text columns whose pages decompress to at least this many bytes are read inside their
-   * pages (parquetPageText.ts: less memory, more time) instead of by DuckDB; absent: never.
+   * Parquet: the text columns read inside their pages (parquetPageText.ts: memory that follows the
+   * batch, not the page) instead of by DuckDB; absent: none.
    */
-  readonly pageStreamBytes?: number;
+  readonly pageStream?: PageStreamPolicy;
 }
 
 
@@ -106,7 +107,7 @@ export function arrowWorkerHeapMb(env: NodeJS.ProcessEnv = process.env): number 
 
 /** Reads a Parquet part batch by batch (only the part's row groups, or rows, are read), in a worker. */
 export function readParquet(part: PartRef, options: ReadOptions): AsyncGenerator<ReadItem[]> {
-  return readInWorker(part, () => new ParquetDecoder(), { op: 'open', file: part.file, rowGroups: part.rowGroups, rowRange: part.rowRange ?? null, batchRows: options.batchRows, pageStreamBytes: options.pageStreamBytes ?? null }, 'Parquet', 'Parquet file');
+  return readInWorker(part, () => new ParquetDecoder(), { op: 'open', file: part.file, rowGroups: part.rowGroups, rowRange: part.rowRange ?? null, batchRows: options.batchRows, pageStream: options.pageStream ?? null }, 'Parquet', 'Parquet file');
 }
 
 /**
