@@ -5,17 +5,15 @@
  * whole, and DuckDB's own writer makes pages as large as a column's row group, up to about 100 MB:
  * the reader holds that decompressed per column, and more in its allocator.
  *
- * Off unless asked for, because it costs time: measured (2026-12-07, `convert` of 1M HH rows that
- * DuckDB wrote with ZSTD in 100k-row groups, 3 runs each, alternating) 13.1-13.6 s and 625-670 MiB
- * by DuckDB alone, 20.4-21.0 s and 461-479 MiB with it; the same rows with SNAPPY, 14.9-15.4 s and
- * 651-676 MiB against 27.3-32.8 s and 547-577 MiB. fzstd (JS) decompresses at about a third of
- * native zstd's speed, this snappy decoder is slower still, and all of it runs on the reader's one
- * thread, where DuckDB decoded on its own threads. The reader alone spends 1.8 s more CPU on those
- * rows; the whole convert about 11 s more, which is not explained yet.
+ * On by default for ZSTD and uncompressed pages of 16 MiB or more (AUTO_PAGE_STREAM). Measured
+ * (2026-12-07, `convert` of 1M HH rows that DuckDB wrote with ZSTD in 100k-row groups, 3 runs each,
+ * alternating with DuckDB reading every page): 15.0-17.1 s and 428-468 MiB, against 13.8-16.5 s and
+ * 623-693 MiB. zstd runs in WebAssembly (zstddec), about 10x faster than fzstd (JavaScript), which
+ * made the same convert 1.5-2x slower. This snappy decoder is JavaScript, and slower than DuckDB's.
  *
  * It reads what such files hold, and nothing else (parquetWorker.ts checks the footer first, and
  * leaves every other column to DuckDB): a flat BYTE_ARRAY column (required, or optional with
- * definition levels), PLAIN values in data pages v1 or v2, compressed with ZSTD (fzstd, streamed),
+ * definition levels), PLAIN values in data pages v1 or v2, compressed with ZSTD (zstddec, streamed),
  * SNAPPY (snappyStream.ts) or not at all. A page of any other kind, or one that does not add up, is
  * an Error that names the column, row group and page; nothing is guessed.
  *
