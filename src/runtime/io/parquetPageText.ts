@@ -273,6 +273,8 @@ export class PageText {
   private page: Page | null = null;
   /** Text bytes a row, on average, in the rows taken last. */
   private bytesPerRow = 64;
+  /** Value buffers of rows already copied out (recycle), to read the next rows into. */
+  private readonly spare: Buffer[] = [];
 
   /**
    * `skip`: rows to pass over before the first taken (a part that starts inside a row group),
@@ -397,7 +399,9 @@ export class PageText {
   private read(n: number): TextSource {
     // Sized by the rows read before, so it seldom grows (growing copies it); not zeroed, since
     // only the bytes written are ever read.
-    let data = Buffer.allocUnsafe(Math.max(1024, Math.ceil(n * this.bytesPerRow * 1.25)));
+    const want = Math.max(1024, Math.ceil(n * this.bytesPerRow * 1.25));
+    let data = this.spare.pop() ?? Buffer.allocUnsafe(want);
+    if (data.length < want) data = Buffer.allocUnsafe(want);
     const ends = new Float64Array(n + 1);
     const nulls = new Uint8Array(n);
     let at = 0;
@@ -426,11 +430,30 @@ export class PageText {
     if (n > 0) this.bytesPerRow = Math.max(1, at / n);
     return textOf(data, ends, nulls);
   }
+
+  /**
+   * Gives back the value buffer of rows taken before, once they are copied out (parquetWorker.ts
+   * calls it when their chunk is released), to read later rows into. Fewer buffers made means less
+   * memory waiting for the garbage collector.
+   */
+  recycle(source: TextSource): void {
+    const data = (source as PageTextSource).data;
+    if (data && this.spare.length < SPARE_BUFFERS) this.spare.push(data);
+  }
 }
 
+/** PageText's rows, with the buffer that holds their bytes. */
+interface PageTextSource extends TextSource {
+  readonly data: Buffer;
+}
+
+/** Value buffers a column keeps for reuse: a chunk's rows are copied out before the next few are read. */
+const SPARE_BUFFERS = 2;
+
 /** Rows as TextSource: `data[ends[i], ends[i + 1])`, or null where `nulls[i]` is 1. */
-function textOf(data: Uint8Array, ends: Float64Array, nulls: Uint8Array): TextSource {
+function textOf(data: Buffer, ends: Float64Array, nulls: Uint8Array): PageTextSource {
   return {
+    data,
     bytes: (from, to) => ends[to] - ends[from],
     copy(from, to, into: TextColumn, row) {
       const base = into.ends[row];

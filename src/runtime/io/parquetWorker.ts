@@ -299,7 +299,11 @@ async function handle(req: Request): Promise<object> {
     // (asked for one at a time, the two took turns; one chunk more in memory).
     r.ahead = fetchAhead(r.result);
     if (r.fd !== null) checkRows(chunk, r.row + r.buffer.size);
-    r.buffer.push(columnsOf(chunk, r.columns), chunk.rowCount, () => release(chunk));
+    const columns = columnsOf(chunk, r.columns);
+    r.buffer.push(columns, chunk.rowCount, () => {
+      release(chunk);
+      r.columns.forEach((col, c) => col instanceof PageText && col.recycle(columns[c] as TextSource));
+    });
   }
   if (r.buffer.size === 0) {
     drop();
