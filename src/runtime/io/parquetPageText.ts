@@ -37,12 +37,11 @@ export interface PageStreamPolicy {
 }
 
 /**
- * The default (`--page-stream-size auto`): pages of 16 MiB or more, in ZSTD or uncompressed. Pages
- * below it DuckDB reads whole, and 16 MiB a page bounds that. SNAPPY only when asked for with a
- * size: this snappy decoder (JavaScript) made a convert of 1M HH rows that DuckDB wrote with
- * SNAPPY in 100k-row groups take 31.1 s against 16.8 s for DuckDB alone (2026-12-07); the same
- * rows in ZSTD took 17.0-17.2 s against 14.7-15.2 s (zstd in WebAssembly), with 446-492 MiB peak
- * RSS against 628-629.
+ * The default (`--page-stream-size auto`): pages of 16 MiB or more, in ZSTD or uncompressed (ZSTD
+ * as fast as DuckDB, measured above). Pages below it DuckDB reads whole, and 16 MiB a page bounds
+ * that. SNAPPY only when asked for with a size: this snappy decoder (JavaScript) made a convert of
+ * 1M HH rows that DuckDB wrote with SNAPPY in 100k-row groups take 31.1 s against 16.8 s for
+ * DuckDB alone (2026-12-07).
  */
 export const AUTO_PAGE_STREAM: PageStreamPolicy = { bytes: 16 * 2 ** 20, codecs: ['ZSTD', 'UNCOMPRESSED'] };
 
@@ -120,6 +119,9 @@ const STUCK_OUTPUTS = 16;
  * A ZSTD frame, decompressed by zstd's streaming decoder: each piece is one output of at most
  * 128 KiB (ZSTD_DStreamOutSize), a copy of its own. Measured on a 100 MB PLAIN page of HH text
  * (2026-12-07): 37-41 ms, against 380-526 ms for fzstd, the JavaScript decoder used before.
+ * A frame left unfinished (a part that ends inside a page, an error) keeps its decoder's few MB in
+ * the thread's WebAssembly memory, since zstddec frees them only at the frame's end; the reader's
+ * worker, and that memory with it, ends with its part (readers.ts).
  */
 function zstdPieces(compressed: PieceSource): PieceSource {
   if (!zstdLoaded) throw new Error('the zstd decoder is not loaded (loadZstd)');

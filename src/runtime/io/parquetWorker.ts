@@ -232,7 +232,7 @@ async function open(req: Extract<Request, { op: 'open' }>): Promise<object> {
   const [lo, hi] = req.rowRange ?? [starts[g0], starts[g1]];
   if (req.rowRange && (lo < starts[g0] || hi > starts[g1] || lo >= hi)) throw new Error(`rows [${lo}, ${hi}) are not inside row groups [${g0}, ${g1}) (rows ${starts[g0]} to ${starts[g1]})`);
   const c = await connection();
-  // Unless asked for, DuckDB reads every column: the file is not opened here, nor its footer read again.
+  // With --page-stream-size off, DuckDB reads every column: the file is not opened here, nor its footer read again.
   const fd = req.pageStream === null ? null : openSync(req.file, 'r');
   // The file stays open while PageText columns read it, and is closed here otherwise.
   let kept = false;
