@@ -2,7 +2,9 @@
  * The I/O engine's limits on generated HH-style pairs: how peak RSS of `convert` grows from 100k to
  * 1M rows (JSON lines; Parquet with one row group per file, the worst case for a reader that holds
  * a row group), and how long a run takes to stop after SIGINT, a few seconds in. Each run is a child
- * process (see convert.bench.ts). BENCH_IO_ROWS sets the sizes (default 100000,1000000).
+ * process (see convert.bench.ts). BENCH_IO_ROWS sets the sizes (default 100000,1000000),
+ * BENCH_IO_REPEATS the runs of each convert (default 1; medians are reported): the peak RSS of the
+ * same run differs by up to 15% from one run to the next (2026-12-07: 326-385 MiB at 100k rows).
  *
  * Parquet also as DuckDB writes it by default (row groups of 122,880 rows; a 100k-row file is one
  * group, so at 100k rows it is the one-row-group file again), and once with Arrow output.
@@ -76,6 +78,7 @@ async function stopLatency(cli: string, file: string, out: string, after: number
 
 async function run(): Promise<Row[]> {
   const sizes = (process.env.BENCH_IO_ROWS ?? '100000,1000000').split(',').map(Number);
+  const repeats = Number(process.env.BENCH_IO_REPEATS ?? 1);
   const root = projectRoot();
   const cli = join(root, 'dist', 'src', 'cli', 'main.js');
   const dir = await mkdtemp(join(tmpdir(), 'prefrank-bench-io-'));
@@ -104,11 +107,16 @@ async function run(): Promise<Row[]> {
         ['parquet, one row group, 1 MiB pages, to Arrow', smallPages, ['--output-format', 'arrow']],
       ] as const;
       for (const [format, file, flags] of inputs) {
-        const m = await measure([cli, 'convert', file, '--out', join(dir, `out-${rows}`), '--log-level', 'warn', ...flags], root);
-        if (m.code !== 0) throw new Error(`convert ${format} exited ${m.code}: ${m.stderr.slice(-2000)}`);
-        process.stderr.write(`convert ${format} ${rows}: ${m.seconds.toFixed(1)} s, ${m.maxRssMiB.toFixed(0)} MiB peak RSS\n`);
-        out.push({ measure: 'peak RSS', input: format, rows, seconds: Number(m.seconds.toFixed(2)), rows_per_s: Math.round(rows / m.seconds), peak_rss_mib: Math.round(m.maxRssMiB) });
-        await rm(join(dir, `out-${rows}`), { recursive: true, force: true });
+        const runs: { seconds: number; maxRssMiB: number }[] = [];
+        for (let i = 0; i < repeats; i++) {
+          const m = await measure([cli, 'convert', file, '--out', join(dir, `out-${rows}`), '--log-level', 'warn', ...flags], root);
+          if (m.code !== 0) throw new Error(`convert ${format} exited ${m.code}: ${m.stderr.slice(-2000)}`);
+          process.stderr.write(`convert ${format} ${rows} run ${i + 1}/${repeats}: ${m.seconds.toFixed(1)} s, ${m.maxRssMiB.toFixed(0)} MiB peak RSS\n`);
+          runs.push(m);
+          await rm(join(dir, `out-${rows}`), { recursive: true, force: true });
+        }
+        const seconds = median(runs.map((r) => r.seconds));
+        out.push({ measure: 'peak RSS', input: format, rows, runs: repeats, seconds: Number(seconds.toFixed(2)), rows_per_s: Math.round(rows / seconds), peak_rss_mib: Math.round(median(runs.map((r) => r.maxRssMiB))), peak_rss_range: `${Math.round(Math.min(...runs.map((r) => r.maxRssMiB)))}-${Math.round(Math.max(...runs.map((r) => r.maxRssMiB)))}` });
       }
     }
     // Stopping: the largest input, SIGINT a few seconds in, three times each.
