@@ -148,4 +148,6 @@ test('snappy, a piece at a time: literals and copies (overlapping too) as the fo
   assert.equal(s.next(), null);
   assert.throws(() => new SnappyStream(Uint8Array.from([12, 3 << 2, 97, 98, 99, 100, (4 << 2) | 1, 9])).next(), /9 bytes back/);
   assert.throws(() => new SnappyStream(Uint8Array.from([5, 3 << 2, 97, 98, 99, 100])).next(), /past its stated length|ends inside/);
+  // A copy with a 4-byte offset, cut after 3 of them.
+  assert.throws(() => new SnappyStream(Uint8Array.from([8, 3 << 2, 97, 98, 99, 100, (3 << 2) | 3, 4, 0, 0])).next(), /ends inside an element/);
 });

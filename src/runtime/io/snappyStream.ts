@@ -92,7 +92,8 @@ export class SnappyStream {
         literal = len;
         continue;
       }
-      if (pos + kind > srcEnd) throw new Error('snappy: the block ends inside an element');
+      // A copy's offset takes 1, 2 or 4 bytes.
+      if (pos + (kind === 3 ? 4 : kind) > srcEnd) throw new Error('snappy: the block ends inside an element');
       if (kind === 1) {
         len = ((tag >> 2) & 7) + 4;
         offset = ((tag >> 5) << 8) | src[pos++];
