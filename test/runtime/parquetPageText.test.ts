@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { tableToIPC } from 'apache-arrow';
@@ -7,7 +7,7 @@ import * as pw from 'parquet-wasm/node';
 import type { PartRef, ReadItem } from '../../schemas/records.js';
 import { InputFileError } from '../../src/runtime/errors.js';
 import { DuckDb } from '../../src/runtime/io/DuckDb.js';
-import { AUTO_PAGE_STREAM, decodeLevels, STREAMED_CODECS, type PageStreamPolicy } from '../../src/runtime/io/parquetPageText.js';
+import { AUTO_PAGE_STREAM, decodeLevels, loadZstd, openZstdStreams, PageText, STREAMED_CODECS, type ColumnChunkRef, type PageStreamPolicy } from '../../src/runtime/io/parquetPageText.js';
 import { ParquetDecoder, readPartRows } from '../../src/runtime/io/readers.js';
 import { SnappyStream } from '../../src/runtime/io/snappyStream.js';
 import { hhParquetTable, hhRows, tempDir } from '../helpers/badInputs.js';
@@ -129,6 +129,39 @@ test('Parquet text read inside its pages, damaged: each read gives every row or 
       }
     }
     assert.ok((outcomes.get('error') ?? 0) > 0, `${basename(good)}: no flip was noticed (${JSON.stringify([...outcomes])})`);
+  }
+});
+
+test('Parquet text read inside its pages: each ZSTD page gives its decoder back once its rows are read', async () => {
+  // zstddec frees a decoder's WebAssembly memory (a few MB, never returned to the system) only when
+  // its stream runs to the end; a page whose rows were all read used to keep it, so a reader's
+  // memory grew with every page of its part.
+  const dir = await tempDir('page-text-zstd-free');
+  const [file] = await duckFiles(dir);
+  let chunks: ColumnChunkRef[];
+  {
+    await using db = await DuckDb.open({ threads: 1 });
+    const meta = await db.all(
+      `SELECT row_group_id AS g, data_page_offset AS o, total_compressed_size AS n, compression AS c, row_group_num_rows AS r FROM parquet_metadata('${file}') WHERE path_in_schema = 'u' ORDER BY g`,
+    );
+    chunks = meta.map((m) => ({ rowGroup: Number(m.g), offset: Number(m.o), bytes: Number(m.n), codec: String(m.c), rows: Number(m.r) }));
+  }
+  assert.ok(chunks.length >= 2 && chunks.every((c) => c.codec === 'ZSTD'), JSON.stringify(chunks));
+  await loadZstd();
+  const fd = openSync(file, 'r');
+  try {
+    const before = openZstdStreams();
+    const text = new PageText(fd, 'u', 1, chunks, 0);
+    // Takes that end inside a page and one that ends with the part's last page.
+    let taken = 0;
+    for (const n of [1000, 2500, 2000, ROWS - 5500]) {
+      text.take(n);
+      taken += n;
+      assert.ok(openZstdStreams() - before <= 1, `after ${taken} rows: ${openZstdStreams() - before} decoders alive, at most the page being read`);
+    }
+    assert.equal(openZstdStreams(), before, 'every page read to its end has given its decoder back');
+  } finally {
+    closeSync(fd);
   }
 });
 

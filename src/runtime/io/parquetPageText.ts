@@ -69,6 +69,8 @@ const RLE = 3;
 /** Decompressed pieces of one page's values, in order. */
 interface PieceSource {
   next(): Uint8Array | null;
+  /** Called once the page's rows are all read: a source that holds memory outside JS gives it back. */
+  finish?(): void;
 }
 
 /**
@@ -97,6 +99,10 @@ function readBytes(fd: number, from: number, size: number): Uint8Array {
   return out;
 }
 
+/** zstd streams of this thread whose decoder is still alive (zstdPieces), for the tests. */
+let zstdStreams = 0;
+export const openZstdStreams = (): number => zstdStreams;
+
 /** zstd's decoder (zstddec: zstd 1.5.7 built to WebAssembly), loaded once per thread by `loadZstd`. */
 const zstd = new ZSTDDecoder();
 let zstdLoaded = false;
@@ -119,13 +125,18 @@ const STUCK_OUTPUTS = 16;
  * A ZSTD frame, decompressed by zstd's streaming decoder: each piece is one output of at most
  * 128 KiB (ZSTD_DStreamOutSize), a copy of its own. Measured on a 100 MB PLAIN page of HH text
  * (2026-12-07): 37-41 ms, against 380-526 ms for fzstd, the JavaScript decoder used before.
- * A frame left unfinished (a part that ends inside a page, an error) keeps its decoder's few MB in
- * the thread's WebAssembly memory, since zstddec frees them only at the frame's end; the reader's
- * worker, and that memory with it, ends with its part (readers.ts).
+ * zstddec frees its decoder (a few MB of the thread's WebAssembly memory, which never shrinks) only
+ * when its generator runs to the end, one step after the last output: `finish` takes that step
+ * once the page's rows are read. Without it every page kept its decoder: the reader alone on 1M
+ * rows in DuckDB's row groups (9 groups, 2 text columns) crept from 195 to 265 MiB (2026-12-07).
+ * A frame left unfinished (a part that ends inside a page, an error) still keeps its decoder until
+ * the reader's worker ends with its part (readers.ts).
  */
 function zstdPieces(compressed: PieceSource): PieceSource {
   if (!zstdLoaded) throw new Error('the zstd decoder is not loaded (loadZstd)');
   let empty = 0;
+  let ended = false;
+  zstdStreams++;
   const input: Iterable<Uint8Array> = {
     *[Symbol.iterator]() {
       for (let piece = compressed.next(); piece; piece = compressed.next()) {
@@ -135,14 +146,34 @@ function zstdPieces(compressed: PieceSource): PieceSource {
     },
   };
   const outputs = zstd.decodeStreaming(input);
-  return {
-    next() {
-      for (;;) {
-        const r = outputs.next();
-        if (r.done) return null;
-        if (r.value.length) return r.value;
-        if (++empty >= STUCK_OUTPUTS) throw new Error('invalid zstd data');
+  const end = () => {
+    if (!ended) zstdStreams--;
+    ended = true;
+  };
+  const next = (): Uint8Array | null => {
+    for (;;) {
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = outputs.next();
+      } catch (err) {
+        // A generator that throws is over (zstddec frees its decoder before its last check).
+        end();
+        throw err;
       }
+      if (r.done) {
+        end();
+        return null;
+      }
+      if (r.value.length) return r.value;
+      if (++empty >= STUCK_OUTPUTS) throw new Error('invalid zstd data');
+    }
+  };
+  return {
+    next,
+    finish() {
+      // Runs the generator to its end (done at once when it is); bytes past the page's values
+      // are dropped, as PageBytes would never read them.
+      while (next() !== null);
     },
   };
 }
@@ -164,6 +195,11 @@ class PageBytes {
   private need(k: number, what: string): void {
     if (k > this.left) throw new Error(`${what} of ${k} bytes runs past the page (${this.left} bytes left)`);
     this.left -= k;
+  }
+
+  /** The page's rows are all read: its source may let go of what it holds (zstdPieces). */
+  finish(): void {
+    this.source.finish?.();
   }
 
   private piece(): void {
@@ -409,7 +445,10 @@ export class PageText {
     let at = 0;
     for (let i = 0; i < n; i++) {
       let page = this.page;
-      if (!page || page.left === 0) page = this.page = this.nextPage();
+      if (!page || page.left === 0) {
+        page?.bytes.finish();
+        page = this.page = this.nextPage();
+      }
       page.left--;
       if (page.defs && page.defs[page.defAt++] === 0) {
         nulls[i] = 1;
@@ -429,6 +468,9 @@ export class PageText {
       at += len;
       ends[i + 1] = at;
     }
+    // A page whose last row this read took is finished now, not when the next read starts: the
+    // part's last page has no next read. (finish can be called again: a source that has ended stays ended.)
+    if (this.page?.left === 0) this.page.bytes.finish();
     if (n > 0) this.bytesPerRow = Math.max(1, at / n);
     return textOf(data, ends, nulls);
   }
