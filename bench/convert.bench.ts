@@ -7,6 +7,9 @@
  * Rows reuse the real HH-RLHF texts cyclically, each with a row suffix so no two rows are equal.
  * BENCH_CONVERT_ROWS sets the size (default 1,000,000), BENCH_CONVERT_REPEATS the runs per
  * measurement (default: 3 for DuckDB, 1 for prefrank, whose 1M-row run takes minutes).
+ *
+ * Beside them, prefrank's reader alone (readAlone.ts): the same parts read into JS records and
+ * dropped, the floor of a convert whose rows go through TypeScript operators.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, statSync } from 'node:fs';
@@ -79,6 +82,7 @@ async function run(): Promise<Row[]> {
   const dir = await mkdtemp(join(tmpdir(), 'prefrank-bench-convert-'));
   const root = projectRoot();
   const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+  const readAlone = join(root, 'dist', 'bench', 'readAlone.js');
   try {
     const jsonl = join(dir, 'pairs.jsonl');
     const parquet = join(dir, 'pairs.parquet');
@@ -97,6 +101,8 @@ async function run(): Promise<Row[]> {
       const mb = statSync(file).size / 2 ** 20;
       const tools = [
         ['prefrank convert', prefrankRepeats, (i: number) => [cli, 'convert', file, '--out', join(dir, `out-${format}-${i}`), '--log-level', 'warn']],
+        // convert's floor: its reader with nothing after it (readAlone.ts); --out is not written.
+        ['prefrank reader alone', prefrankRepeats, (i: number) => [readAlone, file, '--out', join(dir, `out-${format}-${i}`)]],
         ['duckdb COPY', duckRepeats, (i: number) => duckdbArgs(`COPY (SELECT chosen, rejected FROM ${reader}) TO ${lit(join(dir, `duck-${format}-${i}.parquet`))} (FORMAT parquet, COMPRESSION zstd)`)],
       ] as const;
       for (const [tool, repeats, args] of tools) {
