@@ -99,7 +99,9 @@ interface JobPlan {
 /** The parts of the inputs and the run's identity: its settings with the plan, and their hash. */
 async function planJob(spec: JobSpec): Promise<JobPlan> {
   const files = await expandInputs(spec.io.inputs);
-  const parts = await planParts(files, { partRows: spec.io.partRows, partBytes: spec.io.partBytes });
+  // A --workers worker plans again (the same plan); its parent has said what takes long already.
+  const note = isWorkerProcess() ? undefined : (m: string) => spec.log.info(`planning: ${m}`);
+  const parts = await planParts(files, { partRows: spec.io.partRows, partBytes: spec.io.partBytes, note });
   const settings = { ...spec.settings, plan: planKey(parts) };
   const configHash = hashConfig(settings);
   return { files, parts, configHash, info: { configHash, settings, parts: parts.length, command: spec.command, license: await inputLicense(files) } };

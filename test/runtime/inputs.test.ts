@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { UsageError } from '../../src/runtime/errors.js';
@@ -77,6 +78,19 @@ test('planParts: JSONL whole, Parquet split at row-group boundaries (inside a gr
   assert.deepEqual(r0, parts.filter((p) => p.index % 2 === 0).map((p) => p.index));
   assert.deepEqual([...r0, ...r1].sort(), parts.map((p) => p.index));
   assert.deepEqual(partsForRank(parts, 0, 1), parts);
+});
+
+test('planParts: a JSON lines file to be cut is announced before it is read through; one kept whole, or gzipped, is not', async () => {
+  const dir = await tempDir('plan-note');
+  const hh = hhRows().slice(0, 40);
+  writeJsonl(join(dir, 'big.jsonl'), hh);
+  writeJsonl(join(dir, 'small.jsonl'), hh.slice(0, 1));
+  writeFileSync(join(dir, 'big.jsonl.gz'), gzipSync(readFileSync(join(dir, 'big.jsonl'))));
+  const notes: string[] = [];
+  const parts = await planParts(await expandInputs([dir]), { partRows: 1000, partBytes: 4096, note: (m) => notes.push(m) });
+  assert.ok(parts.filter((p) => p.source === 'big.jsonl').length > 1);
+  assert.equal(notes.length, 1, notes.join('\n'));
+  assert.match(notes[0], /^big\.jsonl: \d+\.\d KiB, read through once to cut it into parts of about 4\.0 KiB at line starts$/);
 });
 
 test('sourceNames: relative to the deepest folder holding all files, / separators, whatever the working folder', () => {

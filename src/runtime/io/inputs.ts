@@ -109,6 +109,11 @@ export interface PlanOptions {
   readonly partRows: number;
   /** Split a plain JSON lines file into parts of about this many bytes (whole lines); absent: never. */
   readonly partBytes?: number;
+  /**
+   * Told before a file is read through to be cut (jsonlRanges: minutes for tens of GB on a slow
+   * disk), so that a long plan is not silent: nothing else is printed until the plan is done.
+   */
+  readonly note?: (message: string) => void;
 }
 
 /** One byte range of a split JSON lines file: [start, end), its first line number and its lines. */
@@ -268,7 +273,9 @@ export async function planParts(files: readonly string[], options: PlanOptions):
       }
       if (format === 'jsonl') {
         // gzip cannot be read from the middle: a .gz file is always one part.
-        const split = options.partBytes !== undefined && (await stat(file)).size > options.partBytes && !(/\.gz$/i.test(file) || (await isGzip(file)));
+        const size = (await stat(file)).size;
+        const split = options.partBytes !== undefined && size > options.partBytes && !(/\.gz$/i.test(file) || (await isGzip(file)));
+        if (split) options.note?.(`${source}: ${bytesText(size)}, read through once to cut it into parts of about ${bytesText(options.partBytes!)} at line starts`);
         const ranges = split ? await jsonlRanges(file, options.partBytes!) : [];
         if (ranges.length > 1) for (const r of ranges) drafts.push({ file, source, format, rowGroups: null, byteRange: [r.start, r.end], firstRow: r.firstRow, rows: null, approxRows: r.lines });
         else drafts.push({ file, source, format, rowGroups: null, firstRow: 0, rows: null, approxRows: await estimateJsonlRows(file) });
@@ -290,6 +297,12 @@ export async function planParts(files: readonly string[], options: PlanOptions):
     await decoder?.close();
   }
   return drafts.map((d, index) => ({ ...d, index, count: drafts.length }));
+}
+
+/** A size for messages, in KiB, MiB or GiB. */
+function bytesText(bytes: number): string {
+  const [unit, scale] = bytes < 2 ** 20 ? ['KiB', 2 ** 10] : bytes < 2 ** 30 ? ['MiB', 2 ** 20] : ['GiB', 2 ** 30];
+  return `${(bytes / scale).toFixed(1)} ${unit}`;
 }
 
 /** Datatrove's rule: rank r takes parts r, r + n, r + 2n, ... */
