@@ -97,22 +97,26 @@ test('Parquet text read inside its pages: the same rows as DuckDB gives, for eac
   }
 });
 
+/** A column's chunks, one per row group, from the footer (as parquetWorker.ts finds them). */
+async function columnChunks(file: string, column: string): Promise<ColumnChunkRef[]> {
+  await using db = await DuckDb.open({ threads: 1 });
+  const meta = await db.all(
+    `SELECT row_group_id AS g, data_page_offset AS o, total_compressed_size AS n, compression AS c, row_group_num_rows AS r FROM parquet_metadata('${file}') WHERE path_in_schema = '${column}' ORDER BY g`,
+  );
+  return meta.map((m) => ({ rowGroup: Number(m.g), offset: Number(m.o), bytes: Number(m.n), codec: String(m.c), rows: Number(m.r) }));
+}
+
 // The timeout is for a read that never ends: a damaged ZSTD page once made the zstd decoder
 // (zstddec) yield empty output forever. The test takes about 15 s.
 test('Parquet text read inside its pages, damaged: each read gives every row or fails with one line naming the file', { timeout: 240_000 }, async () => {
   const dir = await tempDir('page-text-damaged');
   for (const good of await duckFiles(dir)) {
-    let chunk: { offset: number; size: number };
-    {
-      await using db = await DuckDb.open({ threads: 1 });
-      const m = await db.all(`SELECT data_page_offset AS o, total_compressed_size AS n FROM parquet_metadata('${good}') WHERE path_in_schema = 'u' AND row_group_id = 1`);
-      chunk = { offset: Number(m[0].o), size: Number(m[0].n) };
-    }
+    const chunk = (await columnChunks(good, 'u'))[1];
     const bytes = readFileSync(good);
     const outcomes = new Map<string, number>();
     // Page header, levels, lengths and values alike: 12 offsets through the chunk.
     for (let k = 0; k < 12; k++) {
-      const at = chunk.offset + Math.floor((k * chunk.size) / 12) + (k % 3);
+      const at = chunk.offset + Math.floor((k * chunk.bytes) / 12) + (k % 3);
       const file = join(dir, `flip-${k}-${basename(good)}`);
       const damaged = Buffer.from(bytes);
       damaged[at] ^= k % 2 ? 0xff : 0x41;
@@ -138,14 +142,7 @@ test('Parquet text read inside its pages: each ZSTD page gives its decoder back 
   // memory grew with every page of its part.
   const dir = await tempDir('page-text-zstd-free');
   const [file] = await duckFiles(dir);
-  let chunks: ColumnChunkRef[];
-  {
-    await using db = await DuckDb.open({ threads: 1 });
-    const meta = await db.all(
-      `SELECT row_group_id AS g, data_page_offset AS o, total_compressed_size AS n, compression AS c, row_group_num_rows AS r FROM parquet_metadata('${file}') WHERE path_in_schema = 'u' ORDER BY g`,
-    );
-    chunks = meta.map((m) => ({ rowGroup: Number(m.g), offset: Number(m.o), bytes: Number(m.n), codec: String(m.c), rows: Number(m.r) }));
-  }
+  const chunks = await columnChunks(file, 'u');
   assert.ok(chunks.length >= 2 && chunks.every((c) => c.codec === 'ZSTD'), JSON.stringify(chunks));
   await loadZstd();
   const fd = openSync(file, 'r');
